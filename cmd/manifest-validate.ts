@@ -1,0 +1,30 @@
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
+import * as E from 'fp-ts/lib/Either.js'
+import { loadManifest } from '../lib/manifest/load.js'
+import { EXIT } from '../lib/errors.js'
+import { type GlobalArgs, handler, outputFor } from './common.js'
+
+interface Args extends GlobalArgs {
+  manifest: string
+}
+
+export const manifestValidate: CommandModule<GlobalArgs, Args> = {
+  command: 'validate',
+  describe: 'Check a manifest against the format and every rule; list every problem',
+  builder: (y: Argv<GlobalArgs>) =>
+    y
+      .option('manifest', { type: 'string', demandOption: true, describe: 'Path of the manifest.json to check' })
+      .example('$0 manifest validate --manifest /mnt/nullspace-release/manifest.json', 'exit 0 when valid, 65 with every problem when not'),
+  handler: handler(async (argv: ArgumentsCamelCase<Args>) => {
+    const out = outputFor(argv)
+    const loaded = await loadManifest(argv.manifest, { now: Date.now(), allowHttp: argv['allow-http'], allowExpired: argv['allow-expired'] })
+    if (E.isLeft(loaded)) {
+      if (argv.json) out.document({ ok: false, manifest: argv.manifest, problems: [loaded.left.message, ...loaded.left.details] })
+      throw loaded.left
+    }
+    const { manifest, digest, path } = loaded.right
+    if (argv.json) out.document({ ok: true, manifest: path, manifest_id: manifest.manifest_id, release_id: manifest.release_id, digest, problems: [] })
+    else out.line(`${path}: valid manifest ${manifest.manifest_id} (${digest})`)
+    return EXIT.ok
+  }),
+}

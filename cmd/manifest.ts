@@ -1,0 +1,15 @@
+import type { Argv, CommandModule } from 'yargs'
+import type { GlobalArgs } from './common.js'
+import { manifestBuild } from './manifest-build.js'
+import { manifestValidate } from './manifest-validate.js'
+
+export const manifest: CommandModule<GlobalArgs, GlobalArgs> = {
+  command: 'manifest <command>',
+  describe: 'Build, validate, sign release manifests',
+  builder: (y: Argv<GlobalArgs>) =>
+    y
+      .command(manifestBuild)
+      .command(manifestValidate)
+      .demandCommand(1, 'name a manifest subcommand: build or validate'),
+  handler: () => {},
+}

@@ -1,0 +1,146 @@
+// `manifest build`: hash the expected files of an artifact directory and write a manifest
+// that passes `manifest validate`. The builder's defaults are documented in README.
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import { pathToFileURL } from 'node:url'
+import * as E from 'fp-ts/lib/Either.js'
+import { KIND_LAYOUT, type Architecture, type KindLayout } from './kinds.js'
+import type { Component, Manifest } from './codec.js'
+import { manifestDigest, validateManifest } from './load.js'
+import { formatProblem } from './problems.js'
+import { hashFile, type FileDigest } from '../hash.js'
+import { type Failure, errnoCode, manifestError, usageError } from '../errors.js'
+import { writeFileAtomic } from '../fsx.js'
+
+export interface BuildOptions {
+  readonly artifactDir: string
+  readonly output: string
+  readonly releaseId: string
+  readonly version: string
+  readonly arch: Architecture
+  readonly sourceRevision: string
+  readonly firecrackerVersion: string
+  readonly firecrackerCommit: string
+  readonly snapshotDataFormat: string
+  readonly kernelIdentity: string
+  readonly baseUrl?: string
+  readonly guestAgentProtocolVersion: string
+  readonly runtimeClass: string
+  readonly snapshotMetadataFormat: string
+  readonly expiresInDays?: number
+  /** The clock is passed in, so the manifest body is a function of its inputs. */
+  readonly now: Date
+}
+
+export const BUILD_DEFAULTS = {
+  guestAgentProtocolVersion: '1',
+  runtimeClass: 'firecracker',
+  snapshotMetadataFormat: 'nullspace-snapshot-metadata-v1',
+} as const
+
+const MIGRATION_NOTE = 'database migrations are not rolled back; restore a verified appliance backup to reverse them'
+
+export function componentVersion(kind: KindLayout['kind'], o: Pick<BuildOptions, 'version' | 'firecrackerVersion' | 'kernelIdentity'>): string {
+  if (kind === 'firecracker' || kind === 'jailer') return o.firecrackerVersion
+  if (kind === 'kernel') return o.kernelIdentity
+  return o.version
+}
+
+/** Releases whose components share a class can be mixed; a changed class is reported on upgrade. */
+export function compatibilityClass(kind: KindLayout['kind'], componentVer: string): string {
+  if (kind === 'firecracker' || kind === 'jailer') {
+    const m = /^v?(\d+)\.(\d+)/.exec(componentVer)
+    return `${kind}-v${m ? `${m[1]}.${m[2]}` : componentVer}`
+  }
+  if (kind === 'kernel') return `kernel-${componentVer}`
+  const major = /^(\d+)\./.exec(componentVer)?.[1] ?? componentVer
+  return `${kind}-v${major}`
+}
+
+function artifactUrl(o: BuildOptions, file: string): string {
+  if (o.baseUrl === undefined) return pathToFileURL(path.resolve(o.artifactDir, file)).href
+  return `${o.baseUrl.replace(/\/+$/, '')}/${encodeURIComponent(file)}`
+}
+
+export function describeComponent(layout: KindLayout, digest: FileDigest, o: BuildOptions): Component {
+  const version = componentVersion(layout.kind, o)
+  return {
+    name: layout.kind.replace(/_/g, '-'),
+    kind: layout.kind,
+    url: artifactUrl(o, layout.file),
+    sha256: digest.sha256,
+    size: digest.size,
+    architecture: layout.kind === 'console' || layout.kind === 'migration_bundle' ? 'noarch' : o.arch,
+    version,
+    compatibility_class: compatibilityClass(layout.kind, version),
+    install_path: layout.installPath,
+    ...(layout.activePath ? { active_path: layout.activePath } : {}),
+    required: true,
+    mode: layout.executable ? '0555' : '0444',
+    rollback: layout.kind === 'migration_bundle' ? { reversible: false, note: MIGRATION_NOTE } : { reversible: true },
+  }
+}
+
+async function hashArtifact(dir: string, layout: KindLayout): Promise<E.Either<Failure, FileDigest>> {
+  const file = path.join(dir, layout.file)
+  try {
+    const st = await fs.stat(file)
+    if (!st.isFile()) return E.left(manifestError(`${file}: the ${layout.kind} artifact is not a regular file`))
+    if (st.size === 0) return E.left(manifestError(`${file}: the ${layout.kind} artifact is empty`))
+    return E.right(await hashFile(file))
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') return E.left(manifestError(`${file}: missing ${layout.kind} artifact; --artifact-dir must hold ${layout.file}`))
+    return E.left(manifestError(`${file}: cannot read the ${layout.kind} artifact: ${e instanceof Error ? e.message : String(e)}`))
+  }
+}
+
+const isoSeconds = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z')
+
+export async function buildManifest(o: BuildOptions): Promise<E.Either<Failure, Manifest>> {
+  try {
+    const st = await fs.stat(o.artifactDir)
+    if (!st.isDirectory()) return E.left(usageError(`--artifact-dir ${o.artifactDir}: not a directory`))
+  } catch {
+    return E.left(usageError(`--artifact-dir ${o.artifactDir}: no such directory`))
+  }
+  const components: Component[] = []
+  for (const layout of KIND_LAYOUT) {
+    const digest = await hashArtifact(o.artifactDir, layout)
+    if (E.isLeft(digest)) return digest
+    components.push(describeComponent(layout, digest.right, o))
+  }
+  const sha = (kind: string) => `sha256:${components.find((c) => c.kind === kind)!.sha256}`
+  const manifest: Manifest = {
+    schema_version: 1,
+    manifest_id: `nullspace-single-host/${o.releaseId}/${o.arch}`,
+    release_id: o.releaseId,
+    version: o.version,
+    architecture: o.arch,
+    source_revision: o.sourceRevision,
+    created_at: isoSeconds(o.now),
+    ...(o.expiresInDays !== undefined ? { expires_at: isoSeconds(new Date(o.now.getTime() + o.expiresInDays * 86_400_000)) } : {}),
+    runtime_compatibility: {
+      firecracker_version: o.firecrackerVersion,
+      firecracker_commit: o.firecrackerCommit,
+      snapshot_data_format: o.snapshotDataFormat,
+      kernel_identity: o.kernelIdentity,
+      rootfs_digest: sha('rootfs'),
+      template_digest: sha('template'),
+      guest_agent_protocol_version: o.guestAgentProtocolVersion,
+      runtime_class: o.runtimeClass,
+      snapshot_metadata_format: o.snapshotMetadataFormat,
+    },
+    components,
+  }
+  // The builder's output must pass validate; check before anything is written.
+  const valid = validateManifest(manifest, { now: o.now.getTime(), allowHttp: true, allowExpired: false })
+  if (E.isLeft(valid)) return E.left(usageError(`the flags describe an invalid manifest: ${valid.left.map(formatProblem).join('; ')}`))
+  return E.right(manifest)
+}
+
+/** Writes the manifest atomically and returns its digest. */
+export async function writeManifest(file: string, m: Manifest): Promise<string> {
+  const bytes = Buffer.from(`${JSON.stringify(m, null, 2)}\n`)
+  await writeFileAtomic(file, bytes, 0o644)
+  return manifestDigest(bytes)
+}

@@ -1,0 +1,154 @@
+// The one runtime definition of the release manifest (DESIGN.md section 4).
+// schemas/single-host-release-manifest.schema.json mirrors the structure declared here;
+// spec/manifest-schema.spec.ts keeps the two in step. Cross-field and clock rules live in
+// rules.ts: they are the codec's alone, the schema cannot express them.
+import * as t from 'io-ts'
+import { ARCHITECTURES, COMPONENT_KINDS } from './kinds.js'
+
+/** A codec whose `name` is what an operator reads in an error: "must be <name>". */
+function pattern(re: RegExp, name: string): t.Type<string, string, unknown> {
+  return new t.Type<string, string, unknown>(
+    name,
+    (u): u is string => typeof u === 'string' && re.test(u),
+    (u, c) => (typeof u === 'string' && re.test(u) ? t.success(u) : t.failure(u, c)),
+    t.identity,
+  )
+}
+
+function oneOf<T extends string>(values: readonly T[]): t.Type<T, T, unknown> {
+  const set = new Set<string>(values)
+  return new t.Type<T, T, unknown>(
+    `one of ${values.map((v) => JSON.stringify(v)).join(', ')}`,
+    (u): u is T => typeof u === 'string' && set.has(u),
+    (u, c) => (typeof u === 'string' && set.has(u) ? t.success(u as T) : t.failure(u, c)),
+    t.identity,
+  )
+}
+
+/** An object that refuses fields it does not declare: a typo must not be silently ignored. */
+function closed<R extends t.Props, O extends t.Props>(name: string, required: R, optional: O) {
+  const shape = t.intersection([t.type(required), t.partial(optional)])
+  const known = new Set([...Object.keys(required), ...Object.keys(optional)])
+  return new t.Type<t.TypeOf<typeof shape>, t.OutputOf<typeof shape>, unknown>(
+    name,
+    shape.is,
+    (u, c) => {
+      if (typeof u !== 'object' || u === null || Array.isArray(u)) return t.failure(u, c)
+      const unknownKeys = Object.keys(u).filter((k) => !known.has(k))
+      if (unknownKeys.length > 0) {
+        return t.failures(
+          unknownKeys.map((k) => ({
+            value: (u as Record<string, unknown>)[k],
+            context: [...c, { key: k, type: UnknownField, actual: (u as Record<string, unknown>)[k] }],
+            message: undefined,
+          })),
+        )
+      }
+      return shape.validate(u, c)
+    },
+    shape.encode,
+  )
+}
+
+/** Marker type used in error contexts for a field the format does not define. */
+export const UnknownField = new t.Type<never, never, unknown>('no such field', (_): _ is never => false, t.failure, t.identity)
+
+export const SHA256_HEX = /^[0-9a-f]{64}$/
+export const DIGEST = /^sha256:[0-9a-f]{64}$/
+export const RELEASE_ID = /^(?!current$)[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
+export const SEMVER =
+  /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$/
+export const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/
+export const MODE = /^0?[0-7]{3}$/
+
+export const Sha256Hex = pattern(SHA256_HEX, '64 lowercase hex characters')
+export const Digest = pattern(DIGEST, '"sha256:" followed by 64 lowercase hex characters')
+export const NonEmpty = pattern(/^\S(.*\S)?$/s, 'a non-empty string without leading or trailing space')
+export const Semver = pattern(SEMVER, 'a semantic version such as 1.2.3')
+export const ReleaseId = pattern(RELEASE_ID, 'a release id of letters, digits, ".", "_" or "-" (at most 64, starting with a letter or digit, not "current")')
+export const Timestamp = pattern(RFC3339, 'an RFC 3339 timestamp such as 2026-06-10T12:00:00Z')
+export const Mode = pattern(MODE, 'an octal file mode such as 0555')
+
+export const ByteSize = new t.Type<number, number, unknown>(
+  `a whole number of bytes from 0 to ${Number.MAX_SAFE_INTEGER}`,
+  (u): u is number => typeof u === 'number' && Number.isSafeInteger(u) && u >= 0,
+  (u, c) => (typeof u === 'number' && Number.isSafeInteger(u) && u >= 0 ? t.success(u) : t.failure(u, c)),
+  t.identity,
+)
+export const ChunkSize = new t.Type<number, number, unknown>(
+  'a whole number of bytes from 4096 to 67108864',
+  (u): u is number => typeof u === 'number' && Number.isInteger(u) && u >= 4096 && u <= 64 * 1024 * 1024,
+  (u, c) => (typeof u === 'number' && Number.isInteger(u) && u >= 4096 && u <= 64 * 1024 * 1024 ? t.success(u) : t.failure(u, c)),
+  t.identity,
+)
+export const SchemaVersion = new t.Type<1, 1, unknown>(
+  '1 (the only schema_version this tool reads)',
+  (u): u is 1 => u === 1,
+  (u, c) => (u === 1 ? t.success(1 as const) : t.failure(u, c)),
+  t.identity,
+)
+
+export const ComponentKind = oneOf(COMPONENT_KINDS)
+export const ManifestArchitecture = oneOf(ARCHITECTURES)
+export const ComponentArchitecture = oneOf([...ARCHITECTURES, 'noarch'] as const)
+
+export const Rollback = closed('rollback metadata', { reversible: t.boolean }, { note: t.string })
+
+export const ChunkIndexRef = closed(
+  'chunk index reference',
+  { url: NonEmpty, sha256: Sha256Hex, size: ByteSize, chunk_size: ChunkSize },
+  {},
+)
+
+export const Component = closed(
+  'component',
+  {
+    name: NonEmpty,
+    kind: ComponentKind,
+    url: NonEmpty,
+    sha256: Sha256Hex,
+    size: ByteSize,
+    architecture: ComponentArchitecture,
+    version: NonEmpty,
+    compatibility_class: NonEmpty,
+    install_path: NonEmpty,
+    required: t.boolean,
+    rollback: Rollback,
+  },
+  { active_path: NonEmpty, mode: Mode, chunks: ChunkIndexRef },
+)
+export type Component = t.TypeOf<typeof Component>
+
+export const RuntimeCompatibility = closed(
+  'runtime compatibility facts',
+  {
+    firecracker_version: NonEmpty,
+    firecracker_commit: NonEmpty,
+    snapshot_data_format: NonEmpty,
+    kernel_identity: NonEmpty,
+    rootfs_digest: Digest,
+    template_digest: Digest,
+    guest_agent_protocol_version: NonEmpty,
+    runtime_class: NonEmpty,
+    snapshot_metadata_format: NonEmpty,
+  },
+  {},
+)
+export type RuntimeCompatibility = t.TypeOf<typeof RuntimeCompatibility>
+
+export const Manifest = closed(
+  'release manifest',
+  {
+    schema_version: SchemaVersion,
+    manifest_id: NonEmpty,
+    release_id: ReleaseId,
+    version: Semver,
+    architecture: ManifestArchitecture,
+    source_revision: NonEmpty,
+    created_at: Timestamp,
+    runtime_compatibility: RuntimeCompatibility,
+    components: t.array(Component, 'a list of components'),
+  },
+  { expires_at: Timestamp },
+)
+export type Manifest = t.TypeOf<typeof Manifest>

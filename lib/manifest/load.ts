@@ -1,0 +1,100 @@
+// Reading a manifest file: size cap before parsing, JSON with line and column, a depth
+// bound, then the codec and the rules. Every failure is a `Failure` with exit 65.
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import { createHash } from 'node:crypto'
+import * as E from 'fp-ts/lib/Either.js'
+import { Manifest } from './codec.js'
+import { type Problem, formatProblem, problemsFromErrors } from './problems.js'
+import { type RuleOptions, checkRules } from './rules.js'
+import { type Failure, errnoCode, manifestError } from '../errors.js'
+
+export const MAX_MANIFEST_BYTES = 16 * 1024 * 1024
+export const MAX_JSON_DEPTH = 64
+
+/** A manifest that decoded and passed every rule, with the bytes it came from. */
+export interface LoadedManifest {
+  readonly manifest: Manifest
+  readonly bytes: Buffer
+  /** `sha256:<hex>` of the file's bytes. */
+  readonly digest: string
+  /** Absolute path of the file. */
+  readonly path: string
+}
+
+export const manifestDigest = (bytes: Buffer) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`
+
+/** Line and column (1-based) of a byte offset, for JSON syntax errors. */
+function lineColumn(text: string, offset: number): string {
+  const before = text.slice(0, offset)
+  const line = before.split('\n').length
+  const column = offset - before.lastIndexOf('\n')
+  return `line ${line}, column ${column}`
+}
+
+/** Depth of the deepest array/object, scanning outside strings; stops past `limit`. */
+function jsonDepthExceeds(text: string, limit: number): boolean {
+  let depth = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i)
+    if (inString) {
+      if (ch === 0x5c) i++
+      else if (ch === 0x22) inString = false
+    } else if (ch === 0x22) inString = true
+    else if (ch === 0x5b || ch === 0x7b) {
+      if (++depth > limit) return true
+    } else if (ch === 0x5d || ch === 0x7d) depth--
+  }
+  return false
+}
+
+export function parseJson(text: string, label: string): E.Either<Failure, unknown> {
+  if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) return E.left(manifestError(`${label}: JSON nested deeper than ${MAX_JSON_DEPTH} levels; this is not a manifest`))
+  try {
+    return E.right(JSON.parse(text))
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e)
+    const pos = /position (\d+)/.exec(msg)
+    const where = pos ? lineColumn(text, Number(pos[1])) : text.trim() === '' ? 'the file is empty' : 'end of file'
+    return E.left(manifestError(`${label}: invalid JSON at ${where}: ${msg.replace(/ in JSON at position \d+.*$/, '').replace(/\s*\(line \d+ column \d+\)$/, '')}`))
+  }
+}
+
+/** Decode + rules over already-parsed JSON; pure (the clock is in `opts`). */
+export function validateManifest(json: unknown, opts: RuleOptions): E.Either<Problem[], Manifest> {
+  const decoded = Manifest.decode(json)
+  if (E.isLeft(decoded)) return E.left(problemsFromErrors(decoded.left))
+  const problems = checkRules(decoded.right, opts)
+  return problems.length ? E.left(problems) : E.right(decoded.right)
+}
+
+export async function readManifestBytes(file: string): Promise<E.Either<Failure, Buffer>> {
+  try {
+    const st = await fs.stat(file)
+    if (!st.isFile()) return E.left(manifestError(`${file}: not a regular file; pass the manifest.json path with --manifest`))
+    if (st.size > MAX_MANIFEST_BYTES) return E.left(manifestError(`${file}: ${st.size} bytes is over the ${MAX_MANIFEST_BYTES}-byte manifest limit; refusing to parse it`))
+    const bytes = await fs.readFile(file)
+    if (bytes.length > MAX_MANIFEST_BYTES) return E.left(manifestError(`${file}: over the ${MAX_MANIFEST_BYTES}-byte manifest limit; refusing to parse it`))
+    return E.right(bytes)
+  } catch (e) {
+    const code = errnoCode(e)
+    if (code === 'ENOENT') return E.left(manifestError(`${file}: no such manifest file; check the --manifest path`))
+    if (code === 'EACCES' || code === 'EPERM') return E.left(manifestError(`${file}: cannot read the manifest (permission denied); run as a user that can read it`))
+    return E.left(manifestError(`${file}: cannot read the manifest: ${e instanceof Error ? e.message : String(e)}`))
+  }
+}
+
+export async function loadManifest(file: string, opts: RuleOptions): Promise<E.Either<Failure, LoadedManifest>> {
+  const abs = path.resolve(file)
+  const bytes = await readManifestBytes(abs)
+  if (E.isLeft(bytes)) return bytes
+  const json = parseJson(bytes.right.toString('utf8'), abs)
+  if (E.isLeft(json)) return json
+  const valid = validateManifest(json.right, opts)
+  if (E.isLeft(valid)) {
+    const n = valid.left.length
+    return E.left(manifestError(`${abs}: invalid manifest (${n} problem${n === 1 ? '' : 's'})`, valid.left.map(formatProblem)))
+  }
+  return E.right({ manifest: valid.right, bytes: bytes.right, digest: manifestDigest(bytes.right), path: abs })
+}

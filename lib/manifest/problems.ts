@@ -1,0 +1,58 @@
+// Turns io-ts decode errors into the one-line problems operators read:
+// `components[3].sha256: must be 64 lowercase hex characters, got "abc"`.
+import * as t from 'io-ts'
+import { UnknownField } from './codec.js'
+
+/** A problem found in an input document, named by the path of the field. */
+export interface Problem {
+  readonly path: string
+  readonly message: string
+}
+
+export const formatProblem = (p: Problem): string => (p.path ? `${p.path}: ${p.message}` : p.message)
+
+export function preview(value: unknown): string {
+  let s: string
+  try {
+    s = JSON.stringify(value) ?? String(value)
+  } catch {
+    s = String(value)
+  }
+  return s.length > 80 ? `${s.slice(0, 77)}...` : s
+}
+
+export function joinPath(parent: string, key: string | number): string {
+  if (typeof key === 'number' || /^\d+$/.test(key)) return `${parent}[${key}]`
+  return parent ? `${parent}.${key}` : key
+}
+
+function pathOf(context: t.Context): string {
+  let path = ''
+  for (const entry of context.slice(1)) {
+    // Members of an intersection carry their index as key; they are not a level of the document.
+    if (entry.type instanceof t.InterfaceType || entry.type instanceof t.PartialType || entry.type instanceof t.IntersectionType) continue
+    path = joinPath(path, entry.key)
+  }
+  return path
+}
+
+export function problemsFromErrors(errors: t.Errors): Problem[] {
+  const seen = new Set<string>()
+  const out: Problem[] = []
+  for (const e of errors) {
+    const last = e.context[e.context.length - 1]
+    const path = pathOf(e.context)
+    let message: string
+    if (last.type === UnknownField) message = 'unknown field (not part of schema_version 1)'
+    else if (e.value === undefined) message = `missing (must be ${last.type.name})`
+    else if (/^(release manifest|component|runtime compatibility facts|rollback metadata|chunk index reference)$/.test(last.type.name))
+      message = `must be a JSON object (${last.type.name}), got ${preview(e.value)}`
+    else message = `must be ${last.type.name}, got ${preview(e.value)}`
+    const line = `${path}\0${message}`
+    if (!seen.has(line)) {
+      seen.add(line)
+      out.push({ path, message })
+    }
+  }
+  return out
+}

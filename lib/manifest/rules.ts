@@ -1,0 +1,165 @@
+// Cross-field and clock rules of DESIGN.md section 4. Each rule is a small pure function
+// that returns every problem it finds; `checkRules` runs them all.
+import path from 'node:path/posix'
+import { COMPONENT_KINDS } from './kinds.js'
+import type { Manifest } from './codec.js'
+import { type Problem, preview } from './problems.js'
+
+export interface RuleOptions {
+  /** The clock is an input: the rules stay pure. Milliseconds since the epoch. */
+  readonly now: number
+  readonly allowHttp: boolean
+  readonly allowExpired: boolean
+}
+
+type Rule = (m: Manifest, o: RuleOptions) => Problem[]
+
+const at = (i: number, field: string) => `components[${i}].${field}`
+
+export const manifestIdMatches: Rule = (m) => {
+  const want = `nullspace-single-host/${m.release_id}/${m.architecture}`
+  return m.manifest_id === want ? [] : [{ path: 'manifest_id', message: `must be ${JSON.stringify(want)}, got ${preview(m.manifest_id)}` }]
+}
+
+export const everyKindExactlyOnce: Rule = (m) => {
+  const problems: Problem[] = []
+  for (const kind of COMPONENT_KINDS) {
+    const where = m.components.flatMap((c, i) => (c.kind === kind ? [i] : []))
+    if (where.length === 0) problems.push({ path: 'components', message: `missing a component of kind "${kind}" (all ten kinds are required)` })
+    if (where.length > 1) problems.push({ path: at(where[1], 'kind'), message: `duplicate kind "${kind}" (also components[${where[0]}])` })
+  }
+  return problems
+}
+
+export const componentNamesUnique: Rule = (m) => duplicates(m, (c) => c.name, 'name')
+
+function duplicates(m: Manifest, key: (c: Manifest['components'][number]) => string | undefined, field: string): Problem[] {
+  const first = new Map<string, number>()
+  const problems: Problem[] = []
+  m.components.forEach((c, i) => {
+    const k = key(c)
+    if (k === undefined) return
+    const j = first.get(k)
+    if (j === undefined) first.set(k, i)
+    else problems.push({ path: at(i, field), message: `duplicate ${field} ${preview(k)} (also components[${j}])` })
+  })
+  return problems
+}
+
+export function installPathProblem(p: string): string | undefined {
+  if (p.startsWith('/')) return `must be relative, got ${preview(p)}`
+  if (p.includes('\\') || p.includes('\0')) return `must not contain backslashes or NUL, got ${preview(p)}`
+  if (p.split('/').includes('..')) return `must not contain "..", got ${preview(p)}`
+  if (p === '.' || p.endsWith('/')) return `must name a file, got ${preview(p)}`
+  if (path.normalize(p) !== p || p.split('/').includes('.')) return `must be normalised (no "." or empty segments), got ${preview(p)}`
+  if (/^(manifest\.json(\.sig)?|\.nullspace-release\.json|\.chunks)(\/|$)/.test(p)) return `must not collide with the release's own files, got ${preview(p)}`
+  return undefined
+}
+
+export const installPathsSafe: Rule = (m) => [
+  ...m.components.flatMap((c, i) => {
+    const problem = installPathProblem(c.install_path)
+    return problem ? [{ path: at(i, 'install_path'), message: problem }] : []
+  }),
+  ...duplicates(m, (c) => c.install_path, 'install_path'),
+  ...nestedPaths(m),
+]
+
+/** `bin` as a file and `bin/x` as another would make one of them impossible to install. */
+function nestedPaths(m: Manifest): Problem[] {
+  const paths = m.components.map((c) => c.install_path)
+  return m.components.flatMap((c, i) => {
+    const j = paths.findIndex((other) => other.startsWith(`${c.install_path}/`))
+    return j >= 0 ? [{ path: at(i, 'install_path'), message: `is a parent directory of components[${j}].install_path` }] : []
+  })
+}
+
+export function activePathProblem(p: string): string | undefined {
+  if (!p.startsWith('/')) return `must be absolute, got ${preview(p)}`
+  if (p.includes('\\') || p.includes('\0')) return `must not contain backslashes or NUL, got ${preview(p)}`
+  if (p.split('/').includes('..')) return `must not contain "..", got ${preview(p)}`
+  if (path.normalize(p) !== p || p.endsWith('/')) return `must be normalised, got ${preview(p)}`
+  if (!p.startsWith('/opt/nullspace/')) return `must be under /opt/nullspace/, got ${preview(p)}`
+  if (p === '/opt/nullspace/releases' || p.startsWith('/opt/nullspace/releases/')) return `must not be under /opt/nullspace/releases/, got ${preview(p)}`
+  return undefined
+}
+
+export const activePathsSafe: Rule = (m) => [
+  ...m.components.flatMap((c, i) => {
+    const problem = c.active_path === undefined ? undefined : activePathProblem(c.active_path)
+    return problem ? [{ path: at(i, 'active_path'), message: problem }] : []
+  }),
+  ...duplicates(m, (c) => c.active_path, 'active_path'),
+]
+
+export const digestFactsAgree: Rule = (m) =>
+  (['rootfs', 'template'] as const).flatMap((kind) => {
+    const field = `${kind}_digest` as const
+    const component = m.components.find((c) => c.kind === kind)
+    if (!component) return []
+    const want = `sha256:${component.sha256}`
+    const got = m.runtime_compatibility[field]
+    return got === want ? [] : [{ path: `runtime_compatibility.${field}`, message: `must equal the ${kind} component's sha256 (${want}), got ${preview(got)}` }]
+  })
+
+export const firecrackerVersionsAgree: Rule = (m) => {
+  const want = m.runtime_compatibility.firecracker_version
+  return m.components.flatMap((c, i) =>
+    (c.kind === 'firecracker' || c.kind === 'jailer') && c.version !== want
+      ? [{ path: at(i, 'version'), message: `${c.kind} version must equal runtime_compatibility.firecracker_version ${preview(want)}, got ${preview(c.version)}` }]
+      : [],
+  )
+}
+
+export const componentArchitecturesMatch: Rule = (m) =>
+  m.components.flatMap((c, i) =>
+    c.architecture === 'noarch' || c.architecture === m.architecture
+      ? []
+      : [{ path: at(i, 'architecture'), message: `must be ${preview(m.architecture)} (the manifest's) or "noarch", got ${preview(c.architecture)}` }],
+  )
+
+export function urlProblem(raw: string, allowHttp: boolean): string | undefined {
+  let url: URL
+  try {
+    url = new URL(raw)
+  } catch {
+    return `must be an absolute URL, got ${preview(raw)}`
+  }
+  if (url.protocol === 'http:' && !allowHttp) return `http: URLs need --allow-http, got ${preview(raw)}`
+  if (!['file:', 'https:', 'http:'].includes(url.protocol)) return `scheme must be file: or https:, got ${preview(raw)}`
+  if (url.username || url.password) return `must not carry a user or password, got ${preview(url.protocol + '//' + url.host + url.pathname)}`
+  if (url.protocol === 'file:' && url.host !== '' && url.host !== 'localhost') return `file: URLs must not name a host, got ${preview(raw)}`
+  return undefined
+}
+
+export const urlsAllowed: Rule = (m, o) =>
+  m.components.flatMap((c, i) => {
+    const out: Problem[] = []
+    const p = urlProblem(c.url, o.allowHttp)
+    if (p) out.push({ path: at(i, 'url'), message: p })
+    const q = c.chunks ? urlProblem(c.chunks.url, o.allowHttp) : undefined
+    if (q) out.push({ path: at(i, 'chunks.url'), message: q })
+    return out
+  })
+
+export const notExpired: Rule = (m, o) => {
+  if (m.expires_at === undefined || o.allowExpired) return []
+  const expires = Date.parse(m.expires_at)
+  if (Number.isNaN(expires)) return [{ path: 'expires_at', message: `is not a valid date, got ${preview(m.expires_at)}` }]
+  return expires > o.now ? [] : [{ path: 'expires_at', message: `manifest expired at ${m.expires_at}; a stale manifest must not install (pass --allow-expired to override)` }]
+}
+
+export const RULES: readonly Rule[] = [
+  manifestIdMatches,
+  everyKindExactlyOnce,
+  componentNamesUnique,
+  installPathsSafe,
+  activePathsSafe,
+  digestFactsAgree,
+  firecrackerVersionsAgree,
+  componentArchitecturesMatch,
+  urlsAllowed,
+  notExpired,
+]
+
+export const checkRules = (m: Manifest, o: RuleOptions): Problem[] => RULES.flatMap((rule) => rule(m, o))

@@ -1,0 +1,50 @@
+// The one place commands print through: --json keeps stdout machine-readable, --quiet
+// silences the human lines, colour follows the TTY, NO_COLOR, FORCE_COLOR and --no-color.
+import { Chalk, type ChalkInstance } from 'chalk'
+
+export interface OutputOptions {
+  readonly json: boolean
+  readonly quiet: boolean
+  /** false when --no-color was given. */
+  readonly color: boolean
+}
+
+export interface Output {
+  readonly json: boolean
+  readonly quiet: boolean
+  readonly c: ChalkInstance
+  /** Human output on stdout; suppressed by --json and --quiet. */
+  line(text?: string): void
+  /** The machine document, when --json. */
+  document(value: unknown): void
+  /** A warning on stderr (kept with --quiet: an operator must still see it). */
+  warn(text: string): void
+  /** Whether a progress display may draw on stderr. */
+  readonly progress: boolean
+}
+
+export function colorLevel(wanted: boolean, stream: NodeJS.WriteStream, env: NodeJS.ProcessEnv = process.env): 0 | 1 | 2 | 3 {
+  if (!wanted) return 0
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return 0
+  if (env.FORCE_COLOR !== undefined) return env.FORCE_COLOR === '0' || env.FORCE_COLOR === 'false' ? 0 : 1
+  return stream.isTTY ? 1 : 0
+}
+
+export function makeOutput(o: OutputOptions): Output {
+  const c = new Chalk({ level: colorLevel(o.color && !o.json, process.stdout) })
+  return {
+    json: o.json,
+    quiet: o.quiet,
+    c,
+    line: (text = '') => {
+      if (!o.json && !o.quiet) process.stdout.write(`${text}\n`)
+    },
+    document: (value) => {
+      process.stdout.write(`${JSON.stringify(value, null, 2)}\n`)
+    },
+    warn: (text) => {
+      process.stderr.write(`nullspace-host: warning: ${text}\n`)
+    },
+    progress: Boolean(process.stderr.isTTY) && !o.json && !o.quiet,
+  }
+}

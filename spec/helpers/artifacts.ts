@@ -1,0 +1,52 @@
+// Builds artifact directories and manifests the way an operator would: files on disk, then
+// the real `manifest build`.
+import fs from 'node:fs'
+import path from 'node:path'
+import { KIND_LAYOUT } from '../../lib/manifest/kinds.js'
+import { runCli, type CliResult } from './cli.js'
+import { tempDir } from './tmp.js'
+
+export interface ReleaseSpec {
+  releaseId?: string
+  version?: string
+  arch?: string
+  /** Content per artifact file name; default `<file> of <releaseId>`. */
+  contents?: Record<string, string | Buffer>
+  extra?: string[]
+}
+
+export interface BuiltRelease {
+  dir: string
+  manifest: string
+  releaseId: string
+}
+
+export const buildArgs = (dir: string, out: string, releaseId: string, version: string, arch = 'x86_64') => [
+  'manifest', 'build',
+  '--artifact-dir', dir,
+  '--output', out,
+  '--release-id', releaseId,
+  '--version', version,
+  '--arch', arch,
+  '--source-revision', 'deadbeef',
+  '--firecracker-version', 'v1.12.1',
+  '--firecracker-commit', 'reviewed-firecracker-build',
+  '--snapshot-data-format', 'firecracker-v1.12',
+  '--kernel-identity', 'linux-6.1-nullspace',
+]
+
+/** Writes the ten artifact files; contents default to text naming the file and release. */
+export function writeArtifacts(dir: string, releaseId: string, contents: Record<string, string | Buffer> = {}): void {
+  fs.mkdirSync(dir, { recursive: true })
+  for (const { file } of KIND_LAYOUT) fs.writeFileSync(path.join(dir, file), contents[file] ?? `${file} of ${releaseId}\n`)
+}
+
+export async function buildRelease(spec: ReleaseSpec = {}): Promise<BuiltRelease> {
+  const releaseId = spec.releaseId ?? '2026.06.10'
+  const dir = path.join(tempDir('release'), releaseId)
+  writeArtifacts(dir, releaseId, spec.contents)
+  const manifest = path.join(dir, 'manifest.json')
+  const r: CliResult = await runCli([...buildArgs(dir, manifest, releaseId, spec.version ?? '0.1.0', spec.arch), ...(spec.extra ?? [])])
+  if (r.code !== 0) throw new Error(`manifest build failed (${r.code}): ${r.stderr}`)
+  return { dir, manifest, releaseId }
+}
