@@ -4,6 +4,8 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { EXIT, Failure, usageError, type ExitCode } from '../lib/errors.js'
 import { makeOutput, type Output } from '../lib/output.js'
+import type { HostFlags } from '../lib/operations.js'
+import type { Reporter } from '../lib/exec/executor.js'
 
 export interface GlobalArgs {
   root: string
@@ -55,5 +57,42 @@ export function handler<A>(body: (argv: A) => Promise<ExitCode>): (argv: A) => P
       code = printFailure(e)
     }
     process.exitCode = code
+  }
+}
+
+/** Flags of the commands that plan against a host. */
+export interface HostArgs extends GlobalArgs {
+  'allow-downgrade'?: boolean
+  'accept-snapshot-format-change'?: boolean
+  'ingress-url'?: string
+  'smoke-timeout'?: number
+}
+
+export function hostFlags(argv: HostArgs, smokeUrl: string | null = null): HostFlags {
+  for (const [flag, value] of [['--lock-timeout', argv['lock-timeout']], ['--stall-timeout', argv['stall-timeout']], ['--hook-timeout', argv['hook-timeout']], ['--smoke-timeout', argv['smoke-timeout'] ?? 60]] as const) {
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw usageError(`${flag} must be a number of seconds, got ${JSON.stringify(value)}`)
+  }
+  if (argv['stall-timeout'] === 0) throw usageError('--stall-timeout must be more than 0 seconds')
+  return {
+    root: hostRoot(argv),
+    allowHttp: argv['allow-http'],
+    allowExpired: argv['allow-expired'],
+    allowDowngrade: argv['allow-downgrade'] ?? false,
+    acceptSnapshotFormatChange: argv['accept-snapshot-format-change'] ?? false,
+    stallTimeoutS: argv['stall-timeout'],
+    hookTimeoutS: argv['hook-timeout'],
+    lockTimeoutS: argv['lock-timeout'],
+    smokeUrl,
+    smokeTimeoutS: argv['smoke-timeout'] ?? 60,
+  }
+}
+
+/** Prints each step as it finishes (human output only). */
+export function stepReporter(out: Output): Reporter {
+  return {
+    step: (step, phase, detail) => {
+      if (phase === 'done') out.line(`  ${out.c.green('done')} ${step.id}${detail ? out.c.dim(`  ${detail}`) : ''}`)
+    },
+    bytes: () => {},
   }
 }

@@ -6,6 +6,11 @@ import { TOOL_VERSION } from '../lib/version.js'
 import { EXIT } from '../lib/errors.js'
 import type { GlobalArgs } from './common.js'
 import { manifest } from './manifest.js'
+import { planCommand } from './plan.js'
+import { applyCommand } from './apply.js'
+import { installCommand } from './install.js'
+import { artifactsCommand } from './artifacts.js'
+import { doctorCommand } from './doctor.js'
 
 const args = hideBin(process.argv)
 
@@ -31,6 +36,11 @@ async function cli(argv: string[]): Promise<void> {
     .option('stall-timeout', { type: 'number', default: 30, describe: 'Seconds without a byte before a transfer is retried', global: true })
     .option('hook-timeout', { type: 'number', default: 120, describe: 'Seconds a post-switch hook may run', global: true })
     .command(manifest)
+    .command(planCommand)
+    .command(applyCommand)
+    .command(installCommand)
+    .command(artifactsCommand)
+    .command(doctorCommand)
     .demandCommand(1, 'name a command; see nullspace-host --help')
     .recommendCommands()
     .strict()

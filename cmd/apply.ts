@@ -1,0 +1,46 @@
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
+import { EXIT, operationFailed, usageError } from '../lib/errors.js'
+import { executePlanned, planManifest, withHostLock } from '../lib/operations.js'
+import { readSavedPlan } from '../lib/plan/saved.js'
+import { formatBytes } from '../lib/bytes.js'
+import { type HostArgs, handler, hostFlags, outputFor, stepReporter } from './common.js'
+
+interface Args extends HostArgs {
+  plan?: string
+  manifest?: string
+}
+
+export const applyCommand: CommandModule<HostArgs, Args> = {
+  command: 'apply [plan]',
+  describe: 'Converge the host to a manifest, or execute a plan saved by plan --out',
+  builder: (y: Argv<HostArgs>) =>
+    y
+      .positional('plan', { type: 'string', describe: 'A plan file saved by plan --out; refused when the host or manifest changed since' })
+      .option('manifest', { type: 'string', describe: 'Path of the release manifest.json (instead of a saved plan)' })
+      .example('$0 apply --manifest /mnt/nullspace-release/manifest.json', 'converge the host to the manifest')
+      .example('$0 plan --manifest M --out plan.json && $0 apply plan.json', 'review first, then apply exactly that plan'),
+  handler: handler(async (argv: ArgumentsCamelCase<Args>) => {
+    const out = outputFor(argv)
+    if ((argv.plan === undefined) === (argv.manifest === undefined)) throw usageError('give either a saved plan file (apply PLAN) or --manifest M, not both or neither')
+    const saved = argv.plan !== undefined ? await readSavedPlan(argv.plan) : null
+    const flags = {
+      ...hostFlags(argv, saved?.options.smoke_url ?? null),
+      ...(saved ? { allowHttp: saved.options.allow_http, allowExpired: saved.options.allow_expired, allowDowngrade: saved.options.allow_downgrade, acceptSnapshotFormatChange: saved.options.accept_snapshot_format_change, smokeTimeoutS: saved.options.smoke_timeout_s } : {}),
+    }
+    return withHostLock(flags, 'apply', async () => {
+      const planned = await planManifest(saved?.operation ?? 'install', saved?.manifest.path ?? argv.manifest!, flags)
+      if (saved) {
+        if (planned.plan.manifest.digest !== saved.manifest.digest)
+          throw operationFailed(`plan is stale: the manifest ${saved.manifest.path} changed since the plan was made (${saved.manifest.digest} -> ${planned.plan.manifest.digest}); run plan again`)
+        if (planned.plan.host_fingerprint !== saved.host_fingerprint)
+          throw operationFailed(`plan is stale: the host under ${flags.root} changed since the plan was made; run plan again`)
+      }
+      const result = await executePlanned(planned, flags, stepReporter(out))
+      const { plan } = planned
+      if (argv.json) out.document({ ok: true, release_id: plan.target_release_id, previous_release_id: plan.current_release_id, changed: plan.steps.length > 0, steps: plan.steps.map((s) => s.id), bytes_transferred: result.bytesTransferred, skipped: result.skipped })
+      else if (plan.steps.length === 0) out.line(`No changes. The host matches release ${plan.target_release_id}.`)
+      else out.line(`Applied: release ${plan.target_release_id} is ${plan.operation === 'fetch' ? 'sealed' : 'active'}. ${formatBytes(result.bytesTransferred)} transferred.`)
+      return EXIT.ok
+    })
+  }),
+}

@@ -1,0 +1,37 @@
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
+import { EXIT } from '../lib/errors.js'
+import { executePlanned, planManifest, withHostLock } from '../lib/operations.js'
+import { formatBytes } from '../lib/bytes.js'
+import { type HostArgs, handler, hostFlags, outputFor, stepReporter } from './common.js'
+
+interface Args extends HostArgs {
+  manifest: string
+}
+
+const fetchCommand: CommandModule<HostArgs, Args> = {
+  command: 'fetch',
+  describe: 'Fetch, verify and seal a release without switching to it or rendering files',
+  builder: (y: Argv<HostArgs>) =>
+    y
+      .option('manifest', { type: 'string', demandOption: true, describe: 'Path of the release manifest.json' })
+      .example('sudo $0 artifacts fetch --manifest /mnt/nullspace-release/manifest.json', 'stage a release for a later switch'),
+  handler: handler(async (argv: ArgumentsCamelCase<Args>) => {
+    const out = outputFor(argv)
+    const flags = hostFlags(argv)
+    return withHostLock(flags, 'artifacts fetch', async () => {
+      const planned = await planManifest('fetch', argv.manifest, flags)
+      const result = await executePlanned(planned, flags, stepReporter(out))
+      const { plan } = planned
+      if (argv.json) out.document({ ok: true, release_id: plan.target_release_id, sealed: true, changed: plan.steps.length > 0, bytes_transferred: result.bytesTransferred, skipped: result.skipped })
+      else out.line(`Release ${plan.target_release_id} is fetched and sealed${plan.steps.length === 0 ? ' (it already was)' : ''}; ${formatBytes(result.bytesTransferred)} transferred. The active release is unchanged.`)
+      return EXIT.ok
+    })
+  }),
+}
+
+export const artifactsCommand: CommandModule<HostArgs, HostArgs> = {
+  command: 'artifacts <command>',
+  describe: 'Fetch release artifacts without activating them',
+  builder: (y: Argv<HostArgs>) => y.command(fetchCommand).demandCommand(1, 'name an artifacts subcommand: fetch'),
+  handler: () => {},
+}

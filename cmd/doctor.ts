@@ -1,0 +1,26 @@
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
+import { EXIT } from '../lib/errors.js'
+import { layout } from '../lib/layout.js'
+import { runDoctor } from '../lib/doctor.js'
+import { renderDoctor } from '../lib/doctor-render.js'
+import { type GlobalArgs, handler, hostRoot, outputFor } from './common.js'
+
+interface Args extends GlobalArgs {
+  deep: boolean
+}
+
+export const doctorCommand: CommandModule<GlobalArgs, Args> = {
+  command: 'doctor',
+  describe: "Report the host's verified state: active release, checksums, links, compatibility, problems",
+  builder: (y: Argv<GlobalArgs>) =>
+    y
+      .option('deep', { type: 'boolean', default: false, describe: 'Rehash every installed byte instead of trusting the seal and a stat check' })
+      .example('sudo $0 doctor --json', 'machine-readable report; exit 1 on any problem'),
+  handler: handler(async (argv: ArgumentsCamelCase<Args>) => {
+    const out = outputFor(argv)
+    const report = await runDoctor(layout(hostRoot(argv)), argv.deep)
+    if (argv.json) out.document(report)
+    else out.line(renderDoctor(report, out.c))
+    return report.ok ? EXIT.ok : EXIT.failed
+  }),
+}

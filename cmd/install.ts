@@ -1,0 +1,35 @@
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
+import { EXIT } from '../lib/errors.js'
+import { executePlanned, planManifest, withHostLock } from '../lib/operations.js'
+import { formatBytes } from '../lib/bytes.js'
+import { type HostArgs, handler, hostFlags, outputFor, stepReporter } from './common.js'
+
+interface Args extends HostArgs {
+  manifest: string
+}
+
+export const installCommand: CommandModule<HostArgs, Args> = {
+  command: 'install',
+  describe: 'Fetch, verify, seal and activate a release: switch, links, rendered files, hooks',
+  builder: (y: Argv<HostArgs>) =>
+    y
+      .option('manifest', { type: 'string', demandOption: true, describe: 'Path of the release manifest.json' })
+      .option('ingress-url', { type: 'string', describe: 'Run the ingress fixture smoke against this URL after the switch' })
+      .option('smoke-timeout', { type: 'number', default: 60, describe: 'Seconds the ingress smoke may retry' })
+      .option('allow-downgrade', { type: 'boolean', default: false, describe: 'Allow a lower version than the active release' })
+      .option('accept-snapshot-format-change', { type: 'boolean', default: false, describe: 'Allow a snapshot format change (existing snapshots will not restore)' })
+      .example('sudo $0 install --manifest /mnt/nullspace-release/manifest.json', 'install the appliance from a manifest'),
+  handler: handler(async (argv: ArgumentsCamelCase<Args>) => {
+    const out = outputFor(argv)
+    const flags = hostFlags(argv, argv['ingress-url'] ?? null)
+    return withHostLock(flags, 'install', async () => {
+      const planned = await planManifest('install', argv.manifest, flags)
+      const result = await executePlanned(planned, flags, stepReporter(out))
+      const { plan } = planned
+      if (argv.json) out.document({ ok: true, release_id: plan.target_release_id, previous_release_id: plan.current_release_id, changed: plan.steps.length > 0, steps: plan.steps.map((s) => s.id), bytes_transferred: result.bytesTransferred, skipped: result.skipped })
+      else if (plan.steps.length === 0) out.line(`No changes. The host matches release ${plan.target_release_id}.`)
+      else out.line(`Installed release ${plan.target_release_id}; it is active. ${formatBytes(result.bytesTransferred)} transferred.`)
+      return EXIT.ok
+    })
+  }),
+}

@@ -1,0 +1,33 @@
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
+import { EXIT } from '../lib/errors.js'
+import { planManifest } from '../lib/operations.js'
+import { renderPlan } from '../lib/plan/render.js'
+import { writeFileAtomic } from '../lib/fsx.js'
+import { type HostArgs, handler, hostFlags, outputFor } from './common.js'
+
+interface Args extends HostArgs {
+  manifest: string
+  out?: string
+  'detailed-exitcode': boolean
+}
+
+export const planCommand: CommandModule<HostArgs, Args> = {
+  command: 'plan',
+  describe: 'Show what apply would change on the host (changes nothing)',
+  builder: (y: Argv<HostArgs>) =>
+    y
+      .option('manifest', { type: 'string', demandOption: true, describe: 'Path of the release manifest.json' })
+      .option('out', { type: 'string', describe: 'Save the plan as JSON; `apply FILE` executes it while the host is unchanged' })
+      .option('detailed-exitcode', { type: 'boolean', default: false, describe: 'Exit 0 when converged, 2 when there are changes, 1 on error' })
+      .example('$0 plan --manifest /mnt/nullspace-release/manifest.json', 'preview an install')
+      .example('$0 plan --manifest M --json --detailed-exitcode', 'gate CI on whether the host would change'),
+  handler: handler(async (argv: ArgumentsCamelCase<Args>) => {
+    const out = outputFor(argv)
+    const { plan } = await planManifest('install', argv.manifest, hostFlags(argv))
+    if (argv.out) await writeFileAtomic(argv.out, `${JSON.stringify(plan, null, 2)}\n`, 0o644)
+    if (argv.json) out.document(plan)
+    else out.line(renderPlan(plan, out.c))
+    if (plan.blockers.length > 0) return EXIT.failed
+    return argv['detailed-exitcode'] && plan.steps.length > 0 ? EXIT.changes : EXIT.ok
+  }),
+}

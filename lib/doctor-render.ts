@@ -1,0 +1,34 @@
+// The human reader of a DoctorReport.
+import type { ChalkInstance } from 'chalk'
+import type { DoctorReport } from './doctor.js'
+import { formatBytes } from './bytes.js'
+
+export function renderDoctor(r: DoctorReport, c: ChalkInstance): string {
+  const lines: string[] = []
+  const mark = (ok: boolean) => (ok ? c.green('ok') : c.red('!!'))
+  if (r.active) {
+    lines.push(c.bold(`Active release ${r.active.release_id}`) + ` (version ${r.active.version}, ${r.active.manifest_id})`)
+    lines.push(`  manifest ${r.active.manifest_digest}, sealed ${r.active.sealed_at}${r.active.signed ? ', signed' : ''}`)
+  } else lines.push(c.bold('No active release'))
+  lines.push(`  rollback target: ${r.previous_release_id ?? '(none)'}`)
+  if (r.components.length) {
+    lines.push('', c.bold(`Components (${r.deep ? 'rehashed' : 'seal + stat check; --deep rehashes'}):`))
+    for (const x of r.components) lines.push(`  ${mark(x.status === 'ok' || x.status === 'skipped')} ${x.name.padEnd(18)} ${x.version.padEnd(14)} ${formatBytes(x.size).padStart(10)}  ${x.sha256.slice(0, 16)}…  ${x.status}`)
+  }
+  if (r.compatibility) {
+    lines.push('', c.bold('Compatibility:'))
+    for (const [k, v] of Object.entries(r.compatibility)) lines.push(`  ${k.padEnd(30)} ${v}`)
+  }
+  if (r.links.length) {
+    lines.push('', c.bold('Links:'))
+    for (const l of r.links) lines.push(`  ${mark(l.status === 'ok')} ${l.path} -> ${l.target ?? '(none)'}${l.status === 'ok' ? '' : `  ${l.status}`}`)
+  }
+  if (r.releases.length) {
+    lines.push('', c.bold('Releases:'))
+    for (const x of r.releases) lines.push(`  ${x.active ? '*' : ' '} ${x.release_id.padEnd(24)} ${(x.version ?? '-').padEnd(12)} ${x.sealed ? 'sealed' : 'UNSEALED'}${x.rollback_target ? '  rollback target' : ''}${x.failed ? '  marked failed' : ''}`)
+  }
+  lines.push('')
+  if (r.problems.length) lines.push(c.red(`${r.problems.length} problem(s):`), ...r.problems.map((p) => `  ${c.red('x')} ${p}`))
+  else lines.push(c.green('No problems found.'))
+  return lines.join('\n')
+}

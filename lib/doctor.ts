@@ -1,0 +1,189 @@
+// `doctor`: the host's verified state. Without --deep it trusts each seal plus a stat check
+// (size, mtime, inode), never re-reading artifact bytes; with --deep it rehashes them.
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import type { Layout } from './layout.js'
+import { MANIFEST_FILE, RELEASES } from './layout.js'
+import { manifestDigest } from './manifest/load.js'
+import type { RuntimeCompatibility } from './manifest/codec.js'
+import { linksOf } from './desired.js'
+import { renderApplianceFiles } from './appliance-files.js'
+import { hashFile } from './hash.js'
+import { sealedFileIntact } from './plan/planner.js'
+import { readActualState, type ActualState } from '../state/read.js'
+import { rollbackTarget } from '../state/state-file.js'
+import type { Obtained } from '../state/seal.js'
+
+export interface DoctorComponent {
+  readonly name: string
+  readonly kind: string
+  readonly version: string
+  readonly sha256: string
+  readonly size: number
+  readonly install_path: string
+  readonly status: 'ok' | 'modified' | 'missing' | 'mismatch' | 'skipped'
+  /** How the status was established: `seal+stat` (trusted from the seal) or `sha256` (rehashed). */
+  readonly evidence: 'seal+stat' | 'sha256' | 'none'
+  readonly obtained: Obtained | null
+}
+
+export interface DoctorLink {
+  readonly path: string
+  readonly target: string | null
+  readonly expected: string
+  readonly status: 'ok' | 'missing' | 'wrong' | 'dangling' | 'not-a-symlink'
+}
+
+export interface DoctorReleaseRow {
+  readonly release_id: string
+  readonly version: string | null
+  readonly sealed: boolean
+  readonly active: boolean
+  readonly rollback_target: boolean
+  readonly failed: boolean
+}
+
+export interface DoctorReport {
+  readonly ok: boolean
+  readonly root: string
+  readonly deep: boolean
+  readonly active: { readonly release_id: string; readonly manifest_id: string; readonly version: string; readonly manifest_digest: string; readonly sealed_at: string; readonly signed: boolean } | null
+  readonly previous_release_id: string | null
+  readonly components: readonly DoctorComponent[]
+  readonly compatibility: RuntimeCompatibility | null
+  readonly links: readonly DoctorLink[]
+  readonly rendered: readonly { readonly path: string; readonly status: 'ok' | 'missing' | 'drifted' }[]
+  readonly releases: readonly DoctorReleaseRow[]
+  readonly problems: readonly string[]
+}
+
+/** Group- or other-writable directories and files from the root down through the release trees (invariant 7). */
+async function writableByOthers(l: Layout): Promise<string[]> {
+  const found: string[] = []
+  const check = async (p: string) => {
+    const st = await fs.lstat(p).catch(() => null)
+    if (st && !st.isSymbolicLink() && (st.mode & 0o022) !== 0) found.push(`${p} is writable by ${st.mode & 0o020 ? 'group' : 'others'} (mode ${(st.mode & 0o7777).toString(8)}); the jailer trusts this path: chmod go-w`)
+    return st
+  }
+  let p = l.root
+  await check(p)
+  for (const seg of RELEASES.split('/')) await check((p = path.join(p, seg)))
+  const walk = async (dir: string): Promise<void> => {
+    for (const e of await fs.readdir(dir, { withFileTypes: true }).catch(() => [])) {
+      const child = path.join(dir, e.name)
+      await check(child)
+      if (e.isDirectory()) await walk(child)
+    }
+  }
+  for (const e of await fs.readdir(l.releases, { withFileTypes: true }).catch(() => [])) {
+    if (!e.isDirectory()) continue
+    const dir = path.join(l.releases, e.name)
+    await check(dir)
+    await walk(dir)
+  }
+  return found
+}
+
+async function linkStatus(l: Layout, linkPath: string, expected: string, st: ActualState['links'][string] | undefined): Promise<DoctorLink> {
+  if (!st || st.kind === 'absent') return { path: linkPath, target: null, expected, status: 'missing' }
+  if (st.kind !== 'symlink') return { path: linkPath, target: null, expected, status: 'not-a-symlink' }
+  if (st.target !== expected) return { path: linkPath, target: st.target, expected, status: 'wrong' }
+  const resolves = await fs.stat(l.host(linkPath)).then(
+    () => true,
+    () => false,
+  )
+  return { path: linkPath, target: st.target, expected, status: resolves ? 'ok' : 'dangling' }
+}
+
+export async function runDoctor(l: Layout, deep: boolean): Promise<DoctorReport> {
+  const actual = await readActualState(l)
+  const problems: string[] = []
+  const current = actual.current
+  const release = actual.releases.find((r) => r.id === current)
+  const m = actual.currentManifest
+  const components: DoctorComponent[] = []
+  let active: DoctorReport['active'] = null
+
+  if (actual.currentLink.kind === 'absent') problems.push('no active release: this host is not installed yet; run install --manifest M')
+  else if (current === null) problems.push(`${l.current} is not a symlink to a release id`)
+  else if (!release) problems.push(`current names ${current}, which is not a release directory`)
+  else if (release.seal.kind !== 'sealed') problems.push(`the active release ${current} is not sealed: ${release.seal.kind === 'invalid' ? release.seal.reason : 'its seal is missing'}; run install --manifest M again`)
+  else if (m === null) problems.push(`the active release ${current} has no readable ${MANIFEST_FILE}`)
+  else {
+    const seal = release.seal.seal
+    const bytes = await fs.readFile(path.join(l.release(current), MANIFEST_FILE))
+    const digest = manifestDigest(bytes)
+    if (digest !== seal.manifest_digest) problems.push(`${current}/${MANIFEST_FILE} does not match its seal (${digest}, sealed ${seal.manifest_digest})`)
+    active = { release_id: current, manifest_id: m.manifest_id, version: m.version, manifest_digest: seal.manifest_digest, sealed_at: seal.sealed_at, signed: seal.signed }
+    for (const c of m.components) {
+      const s = seal.components.find((x) => x.install_path === c.install_path)
+      const base = { name: c.name, kind: c.kind, version: c.version, sha256: c.sha256, size: c.size, install_path: c.install_path }
+      if (!s || s.sha256 !== c.sha256) {
+        problems.push(`${c.name}: the seal of ${current} does not record ${c.install_path} with the manifest's sha256`)
+        components.push({ ...base, status: 'mismatch', evidence: 'none', obtained: null })
+        continue
+      }
+      if (s.status === 'skipped') {
+        components.push({ ...base, status: 'skipped', evidence: 'none', obtained: null })
+        continue
+      }
+      const file = path.join(l.release(current), c.install_path)
+      const st = release.files[c.install_path]
+      let status: DoctorComponent['status'] = st?.kind === 'file' ? (sealedFileIntact(s, st) ? 'ok' : 'modified') : 'missing'
+      let evidence: DoctorComponent['evidence'] = 'seal+stat'
+      if (deep && st?.kind === 'file') {
+        const d = await hashFile(file).catch(() => null)
+        status = d && d.sha256 === c.sha256 && d.size === c.size ? 'ok' : 'mismatch'
+        evidence = 'sha256'
+      }
+      if (status === 'modified') problems.push(`${c.name}: ${c.install_path} changed since it was sealed (size, mtime or inode); run doctor --deep, or install --manifest M to repair`)
+      if (status === 'missing') problems.push(`${c.name}: ${c.install_path} is missing from release ${current}; run install --manifest M to repair`)
+      if (status === 'mismatch') problems.push(`${c.name}: ${c.install_path} fails its sha256; run install --manifest M to repair`)
+      components.push({ ...base, status, evidence, obtained: s.obtained })
+    }
+  }
+
+  const links: DoctorLink[] = []
+  if (m) for (const want of linksOf(m)) {
+    const link = await linkStatus(l, want.path, want.target, actual.links[want.path])
+    if (link.status !== 'ok') problems.push(`compatibility link ${want.path} is ${link.status}${link.target ? ` (-> ${link.target})` : ''}; expected -> ${want.target}`)
+    links.push(link)
+  }
+
+  const rendered = m && active
+    ? renderApplianceFiles(m, active.manifest_digest).map((f) => {
+        const now = actual.rendered[f.path]
+        const status = now === null || now === undefined ? ('missing' as const) : now === f.content ? ('ok' as const) : ('drifted' as const)
+        if (status !== 'ok') problems.push(`${f.path} is ${status}; run install --manifest M to render it again`)
+        return { path: f.path, status }
+      })
+    : []
+
+  const target = rollbackTarget(actual.state, current, (id) => actual.releases.some((r) => r.id === id && r.seal.kind === 'sealed'))
+  const last = actual.state.history.at(-1)
+  if (current !== null && last !== undefined && last.to !== current) problems.push(`state.json last recorded ${last.to} as active, but current names ${current}; run the last command again to record it`)
+  if (actual.journal && !actual.journal.done) problems.push(`an interrupted ${actual.journal.operation} to ${actual.journal.to} did not finish; run the same command again`)
+  for (const u of actual.unsafePaths) problems.push(`${u.path} ${u.problem}`)
+  problems.push(...(await writableByOthers(l)))
+
+  return {
+    ok: problems.length === 0,
+    root: l.root,
+    deep,
+    active,
+    previous_release_id: target,
+    components,
+    compatibility: m?.runtime_compatibility ?? null,
+    links,
+    rendered,
+    releases: actual.releases.map((r) => ({
+      release_id: r.id,
+      version: r.seal.kind === 'sealed' ? r.seal.seal.version : null,
+      sealed: r.seal.kind === 'sealed',
+      active: r.id === current,
+      rollback_target: r.id === target,
+      failed: r.id in actual.state.failed,
+    })),
+    problems,
+  }
+}

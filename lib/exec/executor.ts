@@ -1,0 +1,367 @@
+// The executor: the only writer of a host. It applies a Plan's steps in order; every step
+// checks whether it is already done, so rerunning a plan after a crash is safe. The journal
+// records the operation in progress so a rerun finishes it (DESIGN.md section 3).
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import type { Layout } from '../layout.js'
+import { HOOKS_DIR, MANIFEST_FILE, SIGNATURE_FILE } from '../layout.js'
+import type { ArtifactRef, Plan, Step } from '../plan/types.js'
+import { fsyncDir, fsyncPath, renameDurable, switchSymlink, writeFileAtomic } from '../fsx.js'
+import { hashFile } from '../hash.js'
+import { errnoCode, operationFailed } from '../errors.js'
+import { fetchArtifact } from '../fetch/index.js'
+import { FetchError } from '../fetch/types.js'
+import { type Obtained, type Seal, type SealedComponent, readSeal, writeSeal } from '../../state/seal.js'
+import { readStateFile, writeStateFile } from '../../state/state-file.js'
+import { type Journal, readJournal, writeJournal } from '../../state/journal.js'
+import { runHooks } from './hooks.js'
+import { smokeIngress } from './smoke.js'
+import { crashAfterBytes, crashAtBoundary } from './crash-seam.js'
+import { preflightSpace } from './preflight.js'
+
+export interface Reporter {
+  step(step: Step, phase: 'start' | 'done', detail?: string): void
+  bytes(component: string, n: number): void
+}
+
+export interface ExecContext {
+  readonly layout: Layout
+  /** The verified manifest bytes (and detached signature) the release is sealed with. */
+  readonly manifestBytes: Buffer
+  readonly signatureBytes: Buffer | null
+  readonly manifestDir: string
+  readonly manifestId: string
+  readonly version: string
+  readonly fetch: { readonly allowHttp: boolean; readonly stallTimeoutMs: number; readonly retries: number; readonly backoffMs: number }
+  readonly hookTimeoutMs: number
+  readonly report: Reporter
+  readonly now: () => Date
+}
+
+export interface ExecResult {
+  /** Bytes that crossed the wire (or were read from file:// sources) in this run. */
+  readonly bytesTransferred: number
+  /** Optional components whose artifact was absent. */
+  readonly skipped: readonly string[]
+}
+
+const DIR_MODE = 0o755
+
+async function mkdirs(dir: string): Promise<void> {
+  const made = await fs.mkdir(dir, { recursive: true, mode: DIR_MODE })
+  // mkdir's mode is filtered by the umask; the jailer trusts these paths, so be explicit.
+  if (made !== undefined) {
+    for (let d = dir; d.length >= made.length; d = path.dirname(d)) await fs.chmod(d, DIR_MODE)
+  }
+}
+
+class Run {
+  private bytesTransferred = 0
+  private readonly skipped = new Set<string>()
+  private readonly obtained = new Map<string, Obtained>()
+  private journal: Journal | null = null
+
+  constructor(
+    private readonly plan: Plan,
+    private readonly ctx: ExecContext,
+  ) {}
+
+  async execute(): Promise<ExecResult> {
+    const { plan, ctx } = this
+    if (plan.steps.length === 0) return this.result()
+    await preflightSpace(ctx.layout, plan)
+    await this.openJournal()
+    for (const [i, step] of plan.steps.entries()) {
+      crashAtBoundary(i + 1)
+      ctx.report.step(step, 'start')
+      const detail = await this.apply(step)
+      ctx.report.step(step, 'done', detail)
+    }
+    crashAtBoundary(plan.steps.length + 1)
+    await this.closeJournal()
+    await this.removeEmptyStaging()
+    return this.result()
+  }
+
+  private result(): ExecResult {
+    return { bytesTransferred: this.bytesTransferred, skipped: [...this.skipped] }
+  }
+
+  private async openJournal(): Promise<void> {
+    const { plan, ctx } = this
+    await mkdirs(ctx.layout.stateDir)
+    const previous = await readJournal(ctx.layout.journalFile)
+    const resuming = previous !== null && !previous.done && previous.to === plan.target_release_id
+    const switchStep = plan.steps.find((s) => s.action === 'switch')
+    this.journal = {
+      format_version: 1,
+      operation: plan.operation === 'fetch' ? 'fetch' : resuming && previous.operation !== 'fetch' ? previous.operation : plan.operation,
+      from: resuming ? previous.from : switchStep?.action === 'switch' ? switchStep.from : plan.current_release_id,
+      to: plan.target_release_id,
+      manifest_digest: plan.manifest.digest,
+      started_at: resuming ? previous.started_at : ctx.now().toISOString(),
+      switched: plan.current_release_id === plan.target_release_id && plan.operation !== 'fetch',
+      done: false,
+    }
+    await writeJournal(ctx.layout.journalFile, this.journal)
+  }
+
+  private async closeJournal(): Promise<void> {
+    if (!this.journal) return
+    this.journal = { ...this.journal, done: true }
+    await writeJournal(this.ctx.layout.journalFile, this.journal)
+  }
+
+  private async removeEmptyStaging(): Promise<void> {
+    for (const dir of [this.ctx.layout.parts, this.ctx.layout.staging]) await fs.rmdir(dir).catch(() => undefined)
+  }
+
+  private async apply(step: Step): Promise<string | undefined> {
+    switch (step.action) {
+      case 'fetch':
+        return this.fetchStep(step.release_id, step.artifact, step.staged)
+      case 'link':
+        return this.linkStep(step.release_id, step.artifact, step.from_release)
+      case 'adopt':
+        return this.adoptStep(step.release_id, step.artifact)
+      case 'seal':
+        return this.sealStep(step.release_id, step.replaces_unsealed)
+      case 'repair':
+        return this.repairStep(step.release_id, step.artifact)
+      case 'switch':
+        await switchSymlink(this.ctx.layout.current, step.to)
+        if (this.journal) {
+          this.journal = { ...this.journal, switched: true }
+          await writeJournal(this.ctx.layout.journalFile, this.journal)
+        }
+        return `current -> ${step.to}`
+      case 'compat-link':
+        return this.compatLinkStep(step)
+      case 'render': {
+        const file = this.ctx.layout.host(step.path)
+        await mkdirs(path.dirname(file))
+        await writeFileAtomic(file, step.content, step.mode)
+        return undefined
+      }
+      case 'hooks':
+        await runHooks(
+          this.ctx.layout.host(HOOKS_DIR),
+          step.hooks,
+          { root: this.ctx.layout.root, releaseId: step.release_id, previousReleaseId: step.previous_release_id, operation: step.operation },
+          this.ctx.hookTimeoutMs,
+        )
+        return `${step.hooks.length} hook(s) passed`
+      case 'smoke':
+        await smokeIngress(step.url, step.release_id, step.timeout_s)
+        return 'ingress fixture answered'
+      case 'record':
+        return this.recordStep(step)
+      case 'clean':
+        for (const name of step.paths) await fs.rm(path.join(this.ctx.layout.releases, name), { force: true, recursive: true })
+        return undefined
+    }
+  }
+
+  private stagedPath(releaseId: string, a: ArtifactRef): string {
+    return path.join(this.ctx.layout.staged(releaseId), a.install_path)
+  }
+
+  /** Downloads into the part, verifies, moves into staging. `staged` files are rehashed first. */
+  private async fetchStep(releaseId: string, a: ArtifactRef, staged: boolean): Promise<string> {
+    const dest = this.stagedPath(releaseId, a)
+    if (staged && (await this.verifiedAt(dest, a))) {
+      this.obtained.set(a.component, { how: 'fetched', bytes_fetched: 0 })
+      return 'already staged and verified'
+    }
+    await mkdirs(path.dirname(dest))
+    await mkdirs(this.ctx.layout.parts)
+    await fs.rm(dest, { force: true })
+    try {
+      const r = await fetchArtifact({
+        component: a.component,
+        url: a.url,
+        sha256: a.sha256,
+        size: a.size,
+        dest,
+        mode: a.mode,
+        partsDir: this.ctx.layout.parts,
+        manifestDir: this.ctx.manifestDir,
+        allowHttp: this.ctx.fetch.allowHttp,
+        stallTimeoutMs: this.ctx.fetch.stallTimeoutMs,
+        retries: this.ctx.fetch.retries,
+        backoffMs: this.ctx.fetch.backoffMs,
+        onBytes: (n) => {
+          this.ctx.report.bytes(a.component, n)
+          crashAfterBytes(n)
+        },
+      })
+      this.bytesTransferred += r.bytesTransferred
+      this.obtained.set(a.component, { how: 'fetched', bytes_fetched: r.bytesTransferred })
+      return r.resumedFrom > 0 ? `resumed at byte ${r.resumedFrom}, ${r.bytesTransferred} bytes` : `${r.bytesTransferred} bytes`
+    } catch (e) {
+      if (e instanceof FetchError && e.reason === 'absent' && !a.required) {
+        this.skipped.add(a.component)
+        return 'optional and absent: skipped'
+      }
+      if (e instanceof FetchError) throw operationFailed(`${e.message}. Nothing was switched; ${this.activeNote()}`)
+      throw e
+    }
+  }
+
+  private activeNote(): string {
+    const cur = this.plan.current_release_id
+    return cur ? `the active release is still ${cur}` : 'no release is active'
+  }
+
+  private async verifiedAt(file: string, a: ArtifactRef): Promise<boolean> {
+    try {
+      const d = await hashFile(file)
+      return d.sha256 === a.sha256 && d.size === a.size
+    } catch {
+      return false
+    }
+  }
+
+  private async linkStep(releaseId: string, a: ArtifactRef, from: string): Promise<string> {
+    const src = path.join(this.ctx.layout.release(from), a.install_path)
+    const dest = this.stagedPath(releaseId, a)
+    await mkdirs(path.dirname(dest))
+    const [s, d] = await Promise.all([fs.stat(src), fs.lstat(dest).catch(() => null)])
+    if (d?.ino !== s.ino) {
+      await fs.rm(dest, { force: true })
+      await fs.link(src, dest)
+    }
+    this.obtained.set(a.component, { how: 'linked', from_release: from })
+    return `hard link to ${from}`
+  }
+
+  private async adoptStep(releaseId: string, a: ArtifactRef): Promise<string> {
+    const local = path.join(this.ctx.layout.release(releaseId), a.install_path)
+    if (await this.verifiedAt(local, a)) {
+      const dest = this.stagedPath(releaseId, a)
+      await mkdirs(path.dirname(dest))
+      await fs.rm(dest, { force: true })
+      await fs.link(local, dest)
+      await fs.chmod(dest, a.mode)
+      this.obtained.set(a.component, { how: 'verified-local' })
+      return 'local copy verified'
+    }
+    return this.fetchStep(releaseId, a, false)
+  }
+
+  /** Collects what is staged into a seal, writes it, then renames the release into place. */
+  private async sealStep(releaseId: string, replacesUnsealed: boolean): Promise<string> {
+    const { layout } = this.ctx
+    const dir = layout.staged(releaseId)
+    const final = layout.release(releaseId)
+    const components: SealedComponent[] = []
+    for (const c of this.plan.steps.flatMap((s) => (s.action === 'fetch' || s.action === 'link' || s.action === 'adopt') && s.release_id === releaseId ? [s.artifact] : [])) {
+      if (this.skipped.has(c.component)) {
+        components.push({ name: c.component, kind: c.kind, install_path: c.install_path, status: 'skipped', sha256: c.sha256, size: c.size, reason: 'optional artifact absent at its source' })
+        continue
+      }
+      const file = path.join(dir, c.install_path)
+      const st = await fs.stat(file)
+      if (st.size !== c.size) throw operationFailed(`${c.component}: staged file has ${st.size} bytes, not ${c.size}; run the command again`)
+      components.push({
+        name: c.component,
+        kind: c.kind,
+        install_path: c.install_path,
+        status: 'installed',
+        sha256: c.sha256,
+        size: c.size,
+        mtime_ms: Math.trunc(st.mtimeMs),
+        ino: st.ino,
+        obtained: this.obtained.get(c.component) ?? { how: 'fetched', bytes_fetched: 0 },
+      })
+    }
+    await mkdirs(dir)
+    await writeFileAtomic(path.join(dir, MANIFEST_FILE), this.ctx.manifestBytes, 0o444)
+    if (this.ctx.signatureBytes) await writeFileAtomic(path.join(dir, SIGNATURE_FILE), this.ctx.signatureBytes, 0o444)
+    await fsyncTree(dir)
+    const seal: Seal = {
+      format_version: 1,
+      release_id: releaseId,
+      manifest_id: this.ctx.manifestId,
+      version: this.ctx.version,
+      manifest_digest: this.plan.manifest.digest,
+      sealed_at: this.ctx.now().toISOString(),
+      signed: this.ctx.signatureBytes !== null,
+      components,
+    }
+    await writeSeal(dir, seal)
+    await fs.chmod(dir, DIR_MODE)
+    if (replacesUnsealed) {
+      const aside = path.join(layout.staging, `.replaced-${releaseId}`)
+      await fs.rm(aside, { recursive: true, force: true })
+      await renameDurable(final, aside).catch((e) => {
+        if (errnoCode(e) !== 'ENOENT') throw e
+      })
+      await fs.rm(aside, { recursive: true, force: true })
+    }
+    await renameDurable(dir, final)
+    return `sealed ${releaseId}`
+  }
+
+  private async repairStep(releaseId: string, a: ArtifactRef): Promise<string> {
+    const { layout } = this.ctx
+    const final = path.join(layout.release(releaseId), a.install_path)
+    let how: Obtained
+    if (await this.verifiedAt(final, a)) {
+      how = { how: 'verified-local' }
+    } else {
+      await this.fetchStep(releaseId, a, false)
+      const staged = this.stagedPath(releaseId, a)
+      await mkdirs(path.dirname(final))
+      await renameDurable(staged, final)
+      await fs.rm(layout.staged(releaseId), { recursive: true, force: true })
+      how = { how: 'repaired', bytes_fetched: this.obtained.get(a.component)?.how === 'fetched' ? (this.obtained.get(a.component) as { bytes_fetched: number }).bytes_fetched : 0 }
+    }
+    const read = await readSeal(layout.release(releaseId))
+    if (read.kind !== 'sealed') throw operationFailed(`release ${releaseId}: ${read.kind === 'invalid' ? read.reason : 'the seal is missing'}`)
+    const st = await fs.stat(final)
+    const components = read.seal.components.map((c): SealedComponent =>
+      c.install_path === a.install_path && c.status === 'installed' ? { ...c, mtime_ms: Math.trunc(st.mtimeMs), ino: st.ino, obtained: how } : c,
+    )
+    await writeSeal(layout.release(releaseId), { ...read.seal, components })
+    return how.how === 'verified-local' ? 'bytes intact; seal updated' : 'replaced with a verified copy'
+  }
+
+  private async compatLinkStep(step: Extract<Step, { action: 'compat-link' }>): Promise<string | undefined> {
+    const file = this.ctx.layout.host(step.path)
+    if (step.change === 'remove') {
+      const st = await fs.lstat(file).catch(() => null)
+      if (st?.isSymbolicLink()) {
+        await fs.unlink(file)
+        await fsyncDir(path.dirname(file))
+      }
+      return undefined
+    }
+    await mkdirs(path.dirname(file))
+    const st = await fs.lstat(file).catch(() => null)
+    if (st && !st.isSymbolicLink()) throw operationFailed(`${step.path} is not a symlink; move it aside and run the command again`)
+    await switchSymlink(file, step.link_target)
+    return `-> ${step.link_target}`
+  }
+
+  private async recordStep(step: Extract<Step, { action: 'record' }>): Promise<string> {
+    const file = this.ctx.layout.stateFile
+    const state = await readStateFile(file)
+    state.history.push({ op: step.operation, from: step.from, to: step.to, at: this.ctx.now().toISOString(), result: step.result })
+    await mkdirs(path.dirname(file))
+    await writeStateFile(file, state)
+    return `${step.from ?? '(none)'} -> ${step.to}`
+  }
+}
+
+/** fsync every file and directory below `dir`, children first. */
+async function fsyncTree(dir: string): Promise<void> {
+  for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
+    const p = path.join(dir, entry.name)
+    if (entry.isDirectory()) await fsyncTree(p)
+    else if (entry.isFile()) await fsyncPath(p)
+  }
+  await fsyncDir(dir)
+}
+
+export const execute = (plan: Plan, ctx: ExecContext): Promise<ExecResult> => new Run(plan, ctx).execute()

@@ -1,0 +1,44 @@
+// The ingress fixture smoke: the active API must answer
+// GET <ingress-url>/.well-known/nullspace/ingress-fixture with 200 and {"release_id": <active>}.
+import fetch from 'node-fetch'
+import { ActivationFailed } from './hooks.js'
+
+export const FIXTURE_PATH = '.well-known/nullspace/ingress-fixture'
+export const DEFAULT_INGRESS_URL = 'http://127.0.0.1/'
+
+export function fixtureUrl(ingressUrl: string): string {
+  return new URL(FIXTURE_PATH, ingressUrl.endsWith('/') ? ingressUrl : `${ingressUrl}/`).href
+}
+
+async function probe(url: string, releaseId: string, timeoutMs: number): Promise<string | null> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' })
+    const body = await res.text()
+    if (res.status !== 200) return `answered ${res.status}`
+    let json: unknown
+    try {
+      json = JSON.parse(body)
+    } catch {
+      return 'answered 200 but not with JSON'
+    }
+    const got = typeof json === 'object' && json !== null ? (json as { release_id?: unknown }).release_id : undefined
+    return got === releaseId ? null : `reports release_id ${JSON.stringify(got)}, not ${JSON.stringify(releaseId)}`
+  } catch (e) {
+    return (e as Error).name === 'TimeoutError' || (e as Error).name === 'AbortError' ? 'did not answer in time' : `unreachable (${(e as Error).message})`
+  }
+}
+
+/** Retries with backoff until the fixture answers or `timeoutS` passes. */
+export async function smokeIngress(ingressUrl: string, releaseId: string, timeoutS: number): Promise<void> {
+  const url = fixtureUrl(ingressUrl)
+  const deadline = Date.now() + timeoutS * 1000
+  let delay = 250
+  for (;;) {
+    const left = deadline - Date.now()
+    const problem = await probe(url, releaseId, Math.max(500, Math.min(5000, left)))
+    if (problem === null) return
+    if (Date.now() + delay >= deadline) throw new ActivationFailed(`ingress smoke failed: ${url} ${problem} (gave up after ${timeoutS} s)`, 'smoke')
+    await new Promise((r) => setTimeout(r, delay))
+    delay = Math.min(delay * 2, 4000)
+  }
+}

@@ -1,0 +1,63 @@
+// The on-disk layout of DESIGN.md section 3, as paths under a root. Host paths in the
+// manifest (`active_path`) are absolute on the host; `hostPath` puts them under --root.
+import path from 'node:path'
+
+export const RELEASES = 'opt/nullspace/releases'
+export const NULLSPACE_DIR = '/opt/nullspace'
+export const RELEASES_HOST_DIR = '/opt/nullspace/releases'
+export const CURRENT = 'current'
+export const STAGING = '.staging'
+export const PARTS = 'parts'
+export const SEAL_FILE = '.nullspace-release.json'
+export const MANIFEST_FILE = 'manifest.json'
+export const SIGNATURE_FILE = 'manifest.json.sig'
+
+export const APPLIANCE_ENV = '/etc/nullspace/appliance.env'
+export const API_UNIT = '/etc/systemd/system/nullspace-api.service'
+export const HOOKS_DIR = '/etc/nullspace/hooks/post-switch.d'
+export const TRUSTED_KEYS_DIR = '/etc/nullspace/trusted-keys'
+export const EVIDENCE_KEY = '/etc/nullspace/evidence-key'
+export const STATE_DIR = '/var/lib/nullspace'
+export const DEFAULT_EVIDENCE_DIR = '/var/lib/nullspace/evidence/launch-gate'
+
+/** Every path the tool touches under one root. */
+export interface Layout {
+  readonly root: string
+  readonly releases: string
+  readonly current: string
+  readonly staging: string
+  readonly parts: string
+  readonly stateDir: string
+  readonly stateFile: string
+  readonly journalFile: string
+  readonly lockFile: string
+  release(id: string): string
+  staged(id: string): string
+  /** An absolute host path (e.g. an active_path) under the root. */
+  host(hostPath: string): string
+}
+
+export function layout(root: string): Layout {
+  const r = path.resolve(root)
+  const releases = path.join(r, RELEASES)
+  const stateDir = path.join(r, STATE_DIR)
+  return {
+    root: r,
+    releases,
+    current: path.join(releases, CURRENT),
+    staging: path.join(releases, STAGING),
+    parts: path.join(releases, STAGING, PARTS),
+    stateDir,
+    stateFile: path.join(stateDir, 'state.json'),
+    journalFile: path.join(stateDir, 'journal.json'),
+    lockFile: path.join(stateDir, 'lock'),
+    release: (id) => path.join(releases, id),
+    staged: (id) => path.join(releases, STAGING, id),
+    host: (hostPath) => path.join(r, hostPath),
+  }
+}
+
+/** The relative text of a compatibility link at `activePath` that reaches `installPath` through `current`. */
+export function compatLinkTarget(activePath: string, installPath: string): string {
+  return path.posix.relative(path.posix.dirname(activePath), path.posix.join(RELEASES_HOST_DIR, CURRENT, installPath))
+}

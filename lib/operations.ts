@@ -1,0 +1,108 @@
+// The shared shape of every command that plans against a host: load and trust the manifest,
+// read the host, plan; and, for the commands that change the host, lock and execute.
+import * as E from 'fp-ts/lib/Either.js'
+import { type LoadedManifest, loadManifest } from './manifest/load.js'
+import { desiredState, type DesiredState } from './desired.js'
+import { layout, type Layout } from './layout.js'
+import { plan as planSteps, type PlanOptions } from './plan/planner.js'
+import type { Plan, PlanOperation } from './plan/types.js'
+import { readActualState, type ActualState } from '../state/read.js'
+import { acquireLock, type HeldLock } from '../state/lock.js'
+import { EXIT, Failure } from './errors.js'
+import { execute, type ExecResult, type Reporter } from './exec/executor.js'
+
+export interface HostFlags {
+  readonly root: string
+  readonly allowHttp: boolean
+  readonly allowExpired: boolean
+  readonly allowDowngrade: boolean
+  readonly acceptSnapshotFormatChange: boolean
+  readonly stallTimeoutS: number
+  readonly hookTimeoutS: number
+  readonly lockTimeoutS: number
+  readonly smokeUrl: string | null
+  readonly smokeTimeoutS: number
+}
+
+export interface Planned {
+  readonly layout: Layout
+  readonly loaded: LoadedManifest
+  readonly desired: DesiredState
+  readonly actual: ActualState
+  readonly plan: Plan
+}
+
+export async function loadTrusted(file: string, flags: HostFlags): Promise<LoadedManifest> {
+  const loaded = await loadManifest(file, { now: Date.now(), allowHttp: flags.allowHttp, allowExpired: flags.allowExpired })
+  if (E.isLeft(loaded)) throw loaded.left
+  return loaded.right
+}
+
+export async function readFor(l: Layout, desired: DesiredState): Promise<ActualState> {
+  return readActualState(l, {
+    releaseId: desired.releaseId,
+    installPaths: desired.components.map((c) => c.installPath),
+    linkPaths: desired.links.map((x) => x.path),
+  })
+}
+
+export function planOptions(operation: PlanOperation, flags: HostFlags): PlanOptions {
+  return {
+    operation,
+    allow_http: flags.allowHttp,
+    allow_expired: flags.allowExpired,
+    allow_downgrade: flags.allowDowngrade,
+    accept_snapshot_format_change: flags.acceptSnapshotFormatChange,
+    smoke_url: flags.smokeUrl,
+    smoke_timeout_s: flags.smokeTimeoutS,
+  }
+}
+
+export async function planManifest(operation: PlanOperation, manifestFile: string, flags: HostFlags): Promise<Planned> {
+  const l = layout(flags.root)
+  const loaded = await loadTrusted(manifestFile, flags)
+  const desired = desiredState(loaded)
+  const actual = await readFor(l, desired)
+  return { layout: l, loaded, desired, actual, plan: planSteps(desired, actual, planOptions(operation, flags)) }
+}
+
+/** A plan with blockers is refused as a whole: exit 65 when the manifest itself is refused. */
+export function refuseBlocked(plan: Plan): void {
+  if (plan.blockers.length === 0) return
+  const exit = plan.blockers.some((b) => b.exit === 65) ? EXIT.badManifest : EXIT.failed
+  const [first, ...rest] = plan.blockers.map((b) => b.message)
+  throw new Failure(exit, `${first}${rest.length ? ` (and ${rest.length} more)` : ''}. Nothing was changed.`, rest)
+}
+
+export async function withHostLock<T>(flags: HostFlags, command: string, body: () => Promise<T>): Promise<T> {
+  const l = layout(flags.root)
+  let lock: HeldLock
+  try {
+    lock = await acquireLock(l.lockFile, command, flags.lockTimeoutS)
+  } catch (e) {
+    if (e instanceof Failure) throw e
+    throw new Failure(EXIT.failed, `cannot take the host lock ${l.lockFile}: ${(e as Error).message}; is the root writable and are you root?`)
+  }
+  try {
+    return await body()
+  } finally {
+    await lock.release()
+  }
+}
+
+export async function executePlanned(p: Planned, flags: HostFlags, report: Reporter): Promise<ExecResult> {
+  refuseBlocked(p.plan)
+  return execute(p.plan, {
+    layout: p.layout,
+    manifestBytes: p.loaded.bytes,
+    signatureBytes: null,
+    manifestDir: p.desired.manifestDir,
+    manifestId: p.loaded.manifest.manifest_id,
+    version: p.loaded.manifest.version,
+    fetch: { allowHttp: flags.allowHttp, stallTimeoutMs: flags.stallTimeoutS * 1000, retries: 4, backoffMs: 500 },
+    hookTimeoutMs: flags.hookTimeoutS * 1000,
+    report,
+    now: () => new Date(),
+  })
+}
+

@@ -1,0 +1,218 @@
+// The planner: (desired, actual, options) -> Plan. Pure: no I/O, no clock, no randomness;
+// the same inputs give the same plan, byte for byte.
+import { createPatch } from 'diff'
+import type { DesiredComponent, DesiredState } from '../desired.js'
+import type { ActualState, PathState, ReleaseOnDisk } from '../../state/read.js'
+import type { SealedComponent } from '../../state/seal.js'
+import { hostFingerprint } from './fingerprint.js'
+import type { ArtifactRef, Blocker, HookOperation, Plan, PlanOperation, PlanOptionsJson, Step } from './types.js'
+
+export interface PlanOptions extends PlanOptionsJson {
+  readonly operation: PlanOperation
+  /** Findings of the release-compatibility rules (lib/compat.ts), computed by the caller. */
+  readonly warnings?: readonly string[]
+  readonly blockers?: readonly Blocker[]
+}
+
+const artifactRef = (c: DesiredComponent): ArtifactRef => ({
+  component: c.name,
+  kind: c.kind,
+  url: c.url,
+  sha256: c.sha256,
+  size: c.size,
+  install_path: c.installPath,
+  mode: c.mode,
+  required: c.required,
+})
+
+/** A sealed file is trusted while its size, mtime and inode are what the seal recorded. */
+export function sealedFileIntact(c: SealedComponent, st: PathState | undefined): boolean {
+  return c.status === 'installed' && st?.kind === 'file' && st.stat.size === c.size && st.stat.mtimeMs === c.mtime_ms && st.stat.ino === c.ino
+}
+
+/** Sealed, intact files by sha256, the active release first, then newest id first. */
+function linkSources(actual: ActualState, exclude: string): Map<string, string> {
+  const order = [...actual.releases].filter((r) => r.id !== exclude).sort((a, b) => (a.id === actual.current ? -1 : b.id === actual.current ? 1 : b.id.localeCompare(a.id)))
+  const sources = new Map<string, string>()
+  for (const r of order) {
+    if (r.seal.kind !== 'sealed' || r.id in actual.state.failed) continue
+    for (const c of r.seal.seal.components) if (!sources.has(c.sha256) && sealedFileIntact(c, r.files[c.install_path])) sources.set(c.sha256, r.id)
+  }
+  return sources
+}
+
+function stagingSteps(desired: DesiredState, actual: ActualState, existing: ReleaseOnDisk | undefined): Step[] {
+  const id = desired.releaseId
+  const sources = linkSources(actual, id)
+  const staged = actual.staging[id] ?? {}
+  const unsealed = existing !== undefined
+  const steps: Step[] = desired.components.map((c): Step => {
+    const artifact = artifactRef(c)
+    const st = staged[c.installPath]
+    if (st?.kind === 'file' && st.stat.size === c.size)
+      return { id: `fetch:${c.name}`, action: 'fetch', target: c.name, reason: 'staged by an interrupted run; re-verified before sealing', bytes: 0, release_id: id, artifact, resume_from: c.size, staged: true }
+    const from = sources.get(c.sha256)
+    if (from !== undefined)
+      return { id: `link:${c.name}`, action: 'link', target: c.name, reason: `same sha256 as sealed release ${from}`, bytes: 0, release_id: id, artifact, from_release: from }
+    if (unsealed)
+      return { id: `adopt:${c.name}`, action: 'adopt', target: c.name, reason: `release ${id} is not sealed (untrusted): rehash its copy, fetch if it differs`, bytes: 0, release_id: id, artifact }
+    const part = actual.parts[c.sha256]
+    const resume = part !== undefined && part.size > 0 && part.size < c.size ? part.size : 0
+    return {
+      id: `fetch:${c.name}`,
+      action: 'fetch',
+      target: c.name,
+      reason: resume > 0 ? `resume a partial download at byte ${resume}` : 'not on this host',
+      bytes: c.size - resume,
+      release_id: id,
+      artifact,
+      resume_from: resume,
+      staged: false,
+    }
+  })
+  steps.push({
+    id: `seal:${id}`,
+    action: 'seal',
+    target: id,
+    reason: unsealed ? `replace the unsealed release directory ${id}` : 'verify, seal and move the release into place',
+    bytes: 0,
+    release_id: id,
+    manifest_digest: desired.manifestDigest,
+    replaces_unsealed: unsealed,
+  })
+  return steps
+}
+
+function repairSteps(desired: DesiredState, release: ReleaseOnDisk): Step[] {
+  if (release.seal.kind !== 'sealed') return []
+  const sealed = release.seal.seal
+  return desired.components.flatMap((c): Step[] => {
+    const s = sealed.components.find((x) => x.install_path === c.installPath)
+    if (!s || s.status === 'skipped') return []
+    const st = release.files[c.installPath]
+    if (sealedFileIntact(s, st)) return []
+    const what = st === undefined || st.kind === 'absent' ? 'is missing' : st.kind === 'file' ? 'changed since it was sealed' : `is now a ${st.kind}`
+    return [{ id: `repair:${c.name}`, action: 'repair', target: c.name, reason: `${c.installPath} ${what}: rehash, and fetch again if the bytes differ`, bytes: 0, release_id: release.id, artifact: artifactRef(c) }]
+  })
+}
+
+function linkSteps(desired: DesiredState, actual: ActualState, skipped: ReadonlySet<string>): Step[] {
+  const steps: Step[] = []
+  const wanted = new Set(desired.links.map((l) => l.path))
+  for (const l of desired.links) {
+    if (skipped.has(l.component)) continue
+    const st = actual.links[l.path] ?? { kind: 'absent' }
+    if (st.kind === 'symlink' && st.target === l.target) continue
+    if (st.kind === 'absent') steps.push({ id: `compat-link:${l.path}`, action: 'compat-link', change: 'create', target: l.path, reason: `compatibility link of ${l.component}`, bytes: 0, path: l.path, link_target: l.target, previous: null })
+    else if (st.kind === 'symlink')
+      steps.push({ id: `compat-link:${l.path}`, action: 'compat-link', change: 'repair', target: l.path, reason: `points at ${st.target}, not ${l.target}`, bytes: 0, path: l.path, link_target: l.target, previous: st.target })
+  }
+  for (const [p, st] of Object.entries(actual.links)) {
+    if (wanted.has(p) || st.kind !== 'symlink' || !st.target.includes('releases/current/')) continue
+    steps.push({ id: `compat-link:${p}`, action: 'compat-link', change: 'remove', target: p, reason: 'the active release no longer declares this path', bytes: 0, path: p, link_target: '', previous: st.target })
+  }
+  return steps
+}
+
+function renderSteps(desired: DesiredState, actual: ActualState): Step[] {
+  return desired.rendered.flatMap((f): Step[] => {
+    const now = actual.rendered[f.path] ?? null
+    if (now === f.content) return []
+    return [
+      {
+        id: `render:${f.path}`,
+        action: 'render',
+        change: now === null ? 'create' : 'update',
+        target: f.path,
+        reason: now === null ? 'not rendered yet' : 'rendered from another manifest',
+        bytes: 0,
+        path: f.path,
+        content: f.content,
+        mode: f.mode,
+        diff: createPatch(f.path, now ?? '', f.content, 'on host', `release ${desired.releaseId}`, { context: 2 }),
+      },
+    ]
+  })
+}
+
+function pathBlockers(desired: DesiredState, actual: ActualState, operation: PlanOperation): Blocker[] {
+  const blockers: Blocker[] = actual.unsafePaths.map((u) => ({ message: `${u.path} ${u.problem}`, exit: 1 }))
+  const kind = actual.currentLink.kind
+  if (kind !== 'absent' && kind !== 'symlink') blockers.push({ message: `${actual.root}/opt/nullspace/releases/current is a ${kind}, not a symlink; move it aside before installing`, exit: 1 })
+  if (operation !== 'fetch') {
+    for (const l of desired.links) {
+      const st = actual.links[l.path]
+      if (st && st.kind !== 'absent' && st.kind !== 'symlink') blockers.push({ message: `${l.path} (active_path of ${l.component}) is a ${st.kind}, not a symlink; move it aside`, exit: 1 })
+    }
+  }
+  return blockers
+}
+
+export function plan(desired: DesiredState, actual: ActualState, o: PlanOptions): Plan {
+  const id = desired.releaseId
+  const existing = actual.releases.find((r) => r.id === id)
+  const blockers: Blocker[] = [...pathBlockers(desired, actual, o.operation), ...(o.blockers ?? [])]
+  const warnings: string[] = [...(o.warnings ?? [])]
+  const steps: Step[] = []
+
+  const sealed = existing?.seal.kind === 'sealed' ? existing.seal.seal : null
+  if (sealed && sealed.manifest_digest !== desired.manifestDigest) {
+    blockers.push({ message: `release ${id} is already sealed on this host with manifest ${sealed.manifest_digest}, not ${desired.manifestDigest}; a release id names one manifest forever`, exit: 65 })
+  }
+  if (existing?.seal.kind === 'invalid') warnings.push(`release ${id}: ${existing.seal.reason}; it is re-verified`)
+
+  if (sealed) steps.push(...repairSteps(desired, existing!))
+  else steps.push(...stagingSteps(desired, actual, existing))
+
+  if (o.operation !== 'fetch') {
+    const from = actual.current
+    const switching = from !== id
+    const j = actual.journal
+    const unfinished = !switching && j !== null && !j.done && j.to === id && j.switched
+    const op: HookOperation = unfinished ? (j.operation === 'fetch' ? 'install' : j.operation) : o.operation
+    const previous = unfinished ? j.from : from
+    if (switching) steps.push({ id: `switch:${id}`, action: 'switch', target: 'current', reason: from === null ? 'no active release yet' : `active release is ${from}`, bytes: 0, from, to: id })
+    const skipped = new Set(sealed?.components.filter((c) => c.status === 'skipped').map((c) => c.name) ?? [])
+    steps.push(...linkSteps(desired, actual, skipped))
+    steps.push(...renderSteps(desired, actual))
+    if ((switching || unfinished) && actual.hooks.length > 0)
+      steps.push({ id: 'hooks:post-switch', action: 'hooks', target: 'post-switch.d', reason: switching ? 'after a switch' : 'an interrupted operation did not finish them', bytes: 0, operation: op, release_id: id, previous_release_id: previous, hooks: actual.hooks })
+    if ((switching || unfinished) && o.smoke_url !== null)
+      steps.push({ id: 'smoke:ingress', action: 'smoke', target: o.smoke_url, reason: 'prove the new release answers', bytes: 0, release_id: id, url: o.smoke_url, timeout_s: o.smoke_timeout_s })
+    const last = actual.state.history.at(-1)
+    if (switching || unfinished) steps.push({ id: `record:${id}`, action: 'record', target: 'state.json', reason: 'history of switches', bytes: 0, operation: op, from: previous, to: id, result: 'ok' })
+    else if (actual.current !== null && last?.to !== actual.current)
+      steps.push({ id: `record:${actual.current}`, action: 'record', target: 'state.json', reason: `current names ${actual.current} but state.json does not record it; the link is the truth`, bytes: 0, operation: op, from: last?.to ?? null, to: actual.current, result: 'recovered' })
+  }
+  if (actual.tempLeftovers.length > 0)
+    steps.push({ id: 'clean:temp', action: 'clean', target: 'releases', reason: 'temp links left by an interrupted switch', bytes: 0, paths: actual.tempLeftovers })
+
+  const fetched = steps.filter((s) => s.action === 'fetch' || s.action === 'adopt' || s.action === 'repair')
+  const linked = steps.filter((s): s is Extract<Step, { action: 'link' }> => s.action === 'link')
+  return {
+    format_version: 1,
+    operation: o.operation,
+    manifest: { release_id: id, digest: desired.manifestDigest, path: desired.manifestPath },
+    host_fingerprint: hostFingerprint(actual),
+    current_release_id: actual.current,
+    target_release_id: id,
+    steps,
+    summary: {
+      steps: steps.length,
+      fetch_bytes: steps.reduce((n, s) => n + s.bytes, 0),
+      link_bytes: linked.reduce((n, s) => n + s.artifact.size, 0),
+      components_fetched: fetched.length,
+      components_linked: linked.length,
+    },
+    warnings,
+    blockers,
+    options: {
+      allow_http: o.allow_http,
+      allow_expired: o.allow_expired,
+      allow_downgrade: o.allow_downgrade,
+      accept_snapshot_format_change: o.accept_snapshot_format_change,
+      smoke_url: o.smoke_url,
+      smoke_timeout_s: o.smoke_timeout_s,
+    },
+  }
+}

@@ -1,0 +1,86 @@
+// The plan is data (Terraform's model): the text renderer, the JSON writer and the executor
+// all read this one structure, so what `plan` shows is exactly what `apply` does.
+
+export type PlanOperation = 'install' | 'fetch' | 'upgrade' | 'rollback'
+
+interface StepBase {
+  /** Stable within a plan: `<action>:<subject>`. */
+  readonly id: string
+  /** What the step changes: a component, a path, a release. */
+  readonly target: string
+  /** Why the step is needed, for the operator. */
+  readonly reason: string
+  /** Bytes the step moves over the wire (0 for local steps). */
+  readonly bytes: number
+}
+
+export interface ArtifactRef {
+  readonly component: string
+  readonly kind: string
+  readonly url: string
+  readonly sha256: string
+  readonly size: number
+  readonly install_path: string
+  readonly mode: number
+  readonly required: boolean
+}
+
+export type Step =
+  /** Download (or copy from file://) into staging; `resume_from` > 0 continues a part; `staged` re-verifies a file an interrupted run already staged. */
+  | (StepBase & { readonly action: 'fetch'; readonly release_id: string; readonly artifact: ArtifactRef; readonly resume_from: number; readonly staged: boolean })
+  /** Hard-link a verified file of an already sealed release (same sha256) into staging. */
+  | (StepBase & { readonly action: 'link'; readonly release_id: string; readonly artifact: ArtifactRef; readonly from_release: string })
+  /** Rehash a file found in an unsealed release directory; link it if it matches, else fetch it. */
+  | (StepBase & { readonly action: 'adopt'; readonly release_id: string; readonly artifact: ArtifactRef })
+  /** Write manifest.json and the seal into staging, fsync, rename staging into place. */
+  | (StepBase & { readonly action: 'seal'; readonly release_id: string; readonly manifest_digest: string; readonly replaces_unsealed: boolean })
+  /** A sealed release's file changed on disk: rehash it; reseal if the bytes are intact, else fetch and replace it. */
+  | (StepBase & { readonly action: 'repair'; readonly release_id: string; readonly artifact: ArtifactRef })
+  | (StepBase & { readonly action: 'switch'; readonly from: string | null; readonly to: string })
+  | (StepBase & { readonly action: 'compat-link'; readonly change: 'create' | 'repair' | 'remove'; readonly path: string; readonly link_target: string; readonly previous: string | null })
+  | (StepBase & { readonly action: 'render'; readonly change: 'create' | 'update'; readonly path: string; readonly content: string; readonly mode: number; readonly diff: string })
+  | (StepBase & { readonly action: 'hooks'; readonly operation: HookOperation; readonly release_id: string; readonly previous_release_id: string | null; readonly hooks: readonly string[] })
+  | (StepBase & { readonly action: 'smoke'; readonly release_id: string; readonly url: string; readonly timeout_s: number })
+  | (StepBase & { readonly action: 'record'; readonly operation: HookOperation; readonly from: string | null; readonly to: string; readonly result: 'ok' | 'recovered' })
+  | (StepBase & { readonly action: 'clean'; readonly paths: readonly string[] })
+
+export type HookOperation = 'install' | 'upgrade' | 'rollback' | 'auto-rollback'
+export type StepAction = Step['action']
+
+export interface Blocker {
+  readonly message: string
+  /** 65 when the manifest itself is refused (a release id that names another manifest), else 1. */
+  readonly exit: 1 | 65
+}
+
+export interface PlanSummary {
+  readonly steps: number
+  readonly fetch_bytes: number
+  readonly link_bytes: number
+  readonly components_fetched: number
+  readonly components_linked: number
+}
+
+export interface Plan {
+  readonly format_version: 1
+  readonly operation: PlanOperation
+  readonly manifest: { readonly release_id: string; readonly digest: string; readonly path: string }
+  readonly host_fingerprint: string
+  readonly current_release_id: string | null
+  readonly target_release_id: string
+  readonly steps: readonly Step[]
+  readonly summary: PlanSummary
+  readonly warnings: readonly string[]
+  readonly blockers: readonly Blocker[]
+  /** The flags that shaped the plan; `apply PLAN` uses them again. */
+  readonly options: PlanOptionsJson
+}
+
+export interface PlanOptionsJson {
+  readonly allow_http: boolean
+  readonly allow_expired: boolean
+  readonly allow_downgrade: boolean
+  readonly accept_snapshot_format_change: boolean
+  readonly smoke_url: string | null
+  readonly smoke_timeout_s: number
+}

@@ -1,0 +1,33 @@
+// `var/lib/nullspace/journal.json`: the operation in progress. Written before its first change,
+// marked done after its last; a rerun of the same command reads it to finish the work.
+import fs from 'node:fs/promises'
+import * as t from 'io-ts'
+import * as E from 'fp-ts/lib/Either.js'
+import { writeFileAtomic } from '../lib/fsx.js'
+import { errnoCode } from '../lib/errors.js'
+import { Operation } from './state-file.js'
+
+export const Journal = t.type({
+  format_version: t.literal(1),
+  operation: t.union([Operation, t.literal('fetch')]),
+  from: t.union([t.string, t.null]),
+  to: t.string,
+  manifest_digest: t.string,
+  started_at: t.string,
+  /** Set once `current` names `to`: the post-switch work (render, hooks, smoke, record) remains. */
+  switched: t.boolean,
+  done: t.boolean,
+})
+export type Journal = t.TypeOf<typeof Journal>
+
+export async function readJournal(file: string): Promise<Journal | null> {
+  try {
+    const decoded = Journal.decode(JSON.parse(await fs.readFile(file, 'utf8')))
+    return E.isRight(decoded) ? decoded.right : null
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT' || e instanceof SyntaxError) return null
+    throw e
+  }
+}
+
+export const writeJournal = (file: string, j: Journal) => writeFileAtomic(file, `${JSON.stringify(j, null, 2)}\n`, 0o644)

@@ -1,0 +1,221 @@
+// Reads the actual state of a host root: releases and their seals, `current`, links,
+// rendered files, partial downloads, the state file and the journal. Only reads.
+import fs from 'node:fs/promises'
+import type { Stats } from 'node:fs'
+import path from 'node:path'
+import * as E from 'fp-ts/lib/Either.js'
+import { type Layout, MANIFEST_FILE, PARTS, HOOKS_DIR, API_UNIT, APPLIANCE_ENV } from '../lib/layout.js'
+import { Manifest } from '../lib/manifest/codec.js'
+import { RELEASE_ID } from '../lib/manifest/codec.js'
+import { errnoCode } from '../lib/errors.js'
+import { isTempName } from '../lib/fsx.js'
+import { type SealRead, readSeal } from './seal.js'
+import { type StateFile, readStateFile } from './state-file.js'
+import { type Journal, readJournal } from './journal.js'
+
+export interface FileStat {
+  readonly size: number
+  readonly mtimeMs: number
+  readonly ino: number
+  readonly mode: number
+}
+
+export type PathState =
+  | { readonly kind: 'absent' }
+  | { readonly kind: 'symlink'; readonly target: string }
+  | { readonly kind: 'file'; readonly stat: FileStat }
+  | { readonly kind: 'directory' }
+  | { readonly kind: 'other' }
+
+export interface ReleaseOnDisk {
+  readonly id: string
+  readonly seal: SealRead
+  /** What is at each sealed component's install path (only for sealed releases). */
+  readonly files: Readonly<Record<string, PathState>>
+}
+
+export interface PartOnDisk {
+  readonly size: number
+  readonly url: string | null
+}
+
+export interface ActualState {
+  readonly root: string
+  /** Sorted by id. */
+  readonly releases: readonly ReleaseOnDisk[]
+  /** What `releases/current` is. */
+  readonly currentLink: PathState
+  /** The release `current` names, when it is a symlink to a release id. */
+  readonly current: string | null
+  /** The active release's manifest (trusted from its seal), for its links and facts. */
+  readonly currentManifest: Manifest | null
+  readonly state: StateFile
+  readonly journal: Journal | null
+  /** Compatibility link paths asked about, keyed by absolute host path. */
+  readonly links: Readonly<Record<string, PathState>>
+  /** Rendered files' content, keyed by absolute host path; null when absent. */
+  readonly rendered: Readonly<Record<string, string | null>>
+  /** Partial downloads keyed by sha256. */
+  readonly parts: Readonly<Record<string, PartOnDisk>>
+  /** Release ids with a staging directory, and what each holds at each install path. */
+  readonly staging: Readonly<Record<string, Readonly<Record<string, PathState>>>>
+  /** Leftover temp names (crash between create and rename) in the releases directory. */
+  readonly tempLeftovers: readonly string[]
+  /** Host paths the tool writes through that are symlinks or not directories: a planted path. */
+  readonly unsafePaths: readonly { readonly path: string; readonly problem: string }[]
+  /** Executable names in the post-switch hooks directory, in lexical order. */
+  readonly hooks: readonly string[]
+}
+
+export interface Interest {
+  /** The release a plan is about, so its staging files are looked at. */
+  readonly releaseId?: string
+  readonly installPaths?: readonly string[]
+  readonly linkPaths?: readonly string[]
+}
+
+function toStat(st: Stats): FileStat {
+  return { size: st.size, mtimeMs: Math.trunc(st.mtimeMs), ino: st.ino, mode: st.mode & 0o7777 }
+}
+
+export async function pathState(p: string): Promise<PathState> {
+  let st: Stats
+  try {
+    st = await fs.lstat(p)
+  } catch (e) {
+    const code = errnoCode(e)
+    if (code === 'ENOENT' || code === 'ENOTDIR') return { kind: 'absent' }
+    throw e
+  }
+  if (st.isSymbolicLink()) return { kind: 'symlink', target: await fs.readlink(p) }
+  if (st.isFile()) return { kind: 'file', stat: toStat(st) }
+  if (st.isDirectory()) return { kind: 'directory' }
+  return { kind: 'other' }
+}
+
+async function readDirNames(dir: string): Promise<string[]> {
+  try {
+    return (await fs.readdir(dir)).sort()
+  } catch (e) {
+    const code = errnoCode(e)
+    if (code === 'ENOENT' || code === 'ENOTDIR') return []
+    throw e
+  }
+}
+
+async function readText(p: string): Promise<string | null> {
+  try {
+    return await fs.readFile(p, 'utf8')
+  } catch (e) {
+    const code = errnoCode(e)
+    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') return null
+    throw e
+  }
+}
+
+async function readRelease(dir: string, id: string): Promise<ReleaseOnDisk> {
+  const seal = await readSeal(dir)
+  const files: Record<string, PathState> = {}
+  if (seal.kind === 'sealed') {
+    for (const c of seal.seal.components) if (c.status === 'installed') files[c.install_path] = await pathState(path.join(dir, c.install_path))
+  }
+  return { id, seal, files }
+}
+
+async function readCurrentManifest(dir: string): Promise<Manifest | null> {
+  const text = await readText(path.join(dir, MANIFEST_FILE))
+  if (text === null) return null
+  try {
+    const decoded = Manifest.decode(JSON.parse(text))
+    return E.isRight(decoded) ? decoded.right : null
+  } catch {
+    return null
+  }
+}
+
+async function readParts(dir: string): Promise<Record<string, PartOnDisk>> {
+  const parts: Record<string, PartOnDisk> = {}
+  for (const name of await readDirNames(dir)) {
+    const m = /^([0-9a-f]{64})\.part$/.exec(name)
+    if (!m) continue
+    const st = await pathState(path.join(dir, name))
+    if (st.kind !== 'file') continue
+    let url: string | null = null
+    try {
+      url = (JSON.parse((await readText(path.join(dir, `${name}.json`))) ?? 'null') as { url?: string } | null)?.url ?? null
+    } catch {
+      url = null
+    }
+    parts[m[1]] = { size: st.stat.size, url }
+  }
+  return parts
+}
+
+/** Directories the executor writes into; each must be a real directory (or absent), never a symlink. */
+function writtenDirs(l: Layout, releaseId: string | undefined): string[] {
+  const dirs = ['/opt', '/opt/nullspace', '/opt/nullspace/releases', '/var', '/var/lib', '/var/lib/nullspace', '/etc', '/etc/nullspace', '/etc/systemd', '/etc/systemd/system']
+  const out = dirs.map((d) => l.host(d))
+  out.push(l.staging, l.parts)
+  if (releaseId !== undefined) out.push(l.staged(releaseId), l.release(releaseId))
+  return out
+}
+
+export async function readActualState(l: Layout, interest: Interest = {}): Promise<ActualState> {
+  const unsafePaths: { path: string; problem: string }[] = []
+  for (const d of writtenDirs(l, interest.releaseId)) {
+    const st = await pathState(d)
+    if (st.kind === 'symlink') unsafePaths.push({ path: d, problem: `is a symlink (to ${st.target}); refusing to write through it` })
+    else if (st.kind !== 'absent' && st.kind !== 'directory') unsafePaths.push({ path: d, problem: 'is not a directory' })
+  }
+
+  const names = await readDirNames(l.releases)
+  const releases: ReleaseOnDisk[] = []
+  for (const name of names) {
+    if (!RELEASE_ID.test(name)) continue
+    const st = await pathState(l.release(name))
+    if (st.kind === 'directory') releases.push(await readRelease(l.release(name), name))
+  }
+
+  const currentLink = await pathState(l.current)
+  const current = currentLink.kind === 'symlink' && RELEASE_ID.test(currentLink.target) ? currentLink.target : null
+  const currentManifest = current !== null && releases.some((r) => r.id === current) ? await readCurrentManifest(l.release(current)) : null
+
+  const linkPaths = new Set([...(interest.linkPaths ?? []), ...(currentManifest?.components.flatMap((c) => (c.active_path ? [c.active_path] : [])) ?? [])])
+  const links: Record<string, PathState> = {}
+  for (const p of [...linkPaths].sort()) links[p] = await pathState(l.host(p))
+
+  const rendered: Record<string, string | null> = {}
+  for (const p of [APPLIANCE_ENV, API_UNIT]) rendered[p] = await readText(l.host(p))
+
+  const staging: Record<string, Record<string, PathState>> = {}
+  for (const name of await readDirNames(l.staging)) {
+    if (name === PARTS || !RELEASE_ID.test(name)) continue
+    const files: Record<string, PathState> = {}
+    if (name === interest.releaseId) for (const p of interest.installPaths ?? []) files[p] = await pathState(path.join(l.staged(name), p))
+    staging[name] = files
+  }
+
+  const hooksDir = l.host(HOOKS_DIR)
+  const hooks: string[] = []
+  for (const name of await readDirNames(hooksDir)) {
+    const st = await fs.stat(path.join(hooksDir, name)).catch(() => null)
+    if (st && st.isFile() && (st.mode & 0o111) !== 0) hooks.push(name)
+  }
+
+  return {
+    root: l.root,
+    releases,
+    currentLink,
+    current,
+    currentManifest,
+    state: await readStateFile(l.stateFile),
+    journal: await readJournal(l.journalFile),
+    links,
+    rendered,
+    parts: await readParts(l.parts),
+    staging,
+    tempLeftovers: (await readDirNames(l.releases)).filter(isTempName),
+    unsafePaths,
+    hooks,
+  }
+}

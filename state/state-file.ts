@@ -1,0 +1,63 @@
+// `var/lib/nullspace/state.json`: the history of every switch and the releases marked failed.
+// `current` is the truth about which release is active; this file is history.
+import fs from 'node:fs/promises'
+import * as t from 'io-ts'
+import * as E from 'fp-ts/lib/Either.js'
+import { writeFileAtomic } from '../lib/fsx.js'
+import { errnoCode, operationFailed } from '../lib/errors.js'
+import { formatProblem, problemsFromErrors } from '../lib/manifest/problems.js'
+
+export const Operation = t.union([t.literal('install'), t.literal('upgrade'), t.literal('rollback'), t.literal('auto-rollback')])
+export type Operation = t.TypeOf<typeof Operation>
+
+export const SwitchRecord = t.type({
+  op: Operation,
+  from: t.union([t.string, t.null]),
+  to: t.string,
+  at: t.string,
+  result: t.union([t.literal('ok'), t.literal('failed'), t.literal('recovered')]),
+})
+export type SwitchRecord = t.TypeOf<typeof SwitchRecord>
+
+export const StateFile = t.type({
+  format_version: t.literal(1),
+  history: t.array(SwitchRecord),
+  failed: t.record(t.string, t.type({ at: t.string, reason: t.string })),
+})
+export type StateFile = t.TypeOf<typeof StateFile>
+
+export const emptyState = (): StateFile => ({ format_version: 1, history: [], failed: {} })
+
+export async function readStateFile(file: string): Promise<StateFile> {
+  let text: string
+  try {
+    text = await fs.readFile(file, 'utf8')
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') return emptyState()
+    throw operationFailed(`${file}: cannot read the state file: ${(e as Error).message}`)
+  }
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch {
+    throw operationFailed(`${file}: the state file is not valid JSON; move it aside to start a new history`)
+  }
+  const decoded = StateFile.decode(json)
+  if (E.isLeft(decoded)) throw operationFailed(`${file}: the state file is malformed (${problemsFromErrors(decoded.left).map(formatProblem)[0]}); move it aside to start a new history`)
+  return decoded.right
+}
+
+export async function writeStateFile(file: string, state: StateFile): Promise<void> {
+  await writeFileAtomic(file, `${JSON.stringify(state, null, 2)}\n`, 0o644)
+}
+
+/** The most recent release other than `current` that was active and is not marked failed. */
+export function rollbackTarget(state: StateFile, current: string | null, available: (id: string) => boolean): string | null {
+  for (let i = state.history.length - 1; i >= 0; i--) {
+    const r = state.history[i]
+    for (const id of [r.to, r.from]) {
+      if (id !== null && id !== current && !(id in state.failed) && available(id)) return id
+    }
+  }
+  return null
+}
