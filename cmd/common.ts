@@ -94,5 +94,6 @@ export function stepReporter(out: Output): Reporter {
       if (phase === 'done') out.line(`  ${out.c.green('done')} ${step.id}${detail ? out.c.dim(`  ${detail}`) : ''}`)
     },
     bytes: () => {},
+    warn: (text) => out.warn(text),
   }
 }

@@ -11,6 +11,8 @@ import { applyCommand } from './apply.js'
 import { installCommand } from './install.js'
 import { artifactsCommand } from './artifacts.js'
 import { doctorCommand } from './doctor.js'
+import { upgradeCommand } from './upgrade.js'
+import { rollbackCommand } from './rollback.js'
 
 const args = hideBin(process.argv)
 
@@ -41,6 +43,8 @@ async function cli(argv: string[]): Promise<void> {
     .command(installCommand)
     .command(artifactsCommand)
     .command(doctorCommand)
+    .command(upgradeCommand)
+    .command(rollbackCommand)
     .demandCommand(1, 'name a command; see nullspace-host --help')
     .recommendCommands()
     .strict()

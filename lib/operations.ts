@@ -10,6 +10,8 @@ import { readActualState, type ActualState } from '../state/read.js'
 import { acquireLock, type HeldLock } from '../state/lock.js'
 import { EXIT, Failure } from './errors.js'
 import { execute, type ExecResult, type Reporter } from './exec/executor.js'
+import { hostFindings, releaseFindings } from './compat.js'
+import { readHostFacts } from '../state/host-facts.js'
 
 export interface HostFlags {
   readonly root: string
@@ -30,6 +32,8 @@ export interface Planned {
   readonly desired: DesiredState
   readonly actual: ActualState
   readonly plan: Plan
+  /** The manifest's detached signature, sealed with the release when it was verified. */
+  readonly signature?: Buffer | null
 }
 
 export async function loadTrusted(file: string, flags: HostFlags): Promise<LoadedManifest> {
@@ -59,11 +63,25 @@ export function planOptions(operation: PlanOperation, flags: HostFlags): PlanOpt
 }
 
 export async function planManifest(operation: PlanOperation, manifestFile: string, flags: HostFlags): Promise<Planned> {
+  return planLoaded(operation, await loadTrusted(manifestFile, flags), flags)
+}
+
+/** Plans `operation` towards a loaded manifest; install and upgrade also apply the host and release rules. */
+export async function planLoaded(operation: PlanOperation, loaded: LoadedManifest, flags: HostFlags, extraWarnings: readonly string[] = []): Promise<Planned> {
   const l = layout(flags.root)
-  const loaded = await loadTrusted(manifestFile, flags)
   const desired = desiredState(loaded)
   const actual = await readFor(l, desired)
-  return { layout: l, loaded, desired, actual, plan: planSteps(desired, actual, planOptions(operation, flags)) }
+  const facts = await readHostFacts(l)
+  const activating = operation === 'install' || operation === 'upgrade'
+  const host = activating ? hostFindings(loaded.manifest, facts) : { warnings: [], blockers: [] }
+  const release = activating ? releaseFindings(actual.currentManifest, loaded.manifest, flags) : { warnings: [], blockers: [] }
+  const options = {
+    ...planOptions(operation, flags),
+    warnings: [...host.warnings, ...release.warnings, ...extraWarnings],
+    blockers: [...host.blockers, ...release.blockers],
+    probe_binaries: activating && loaded.manifest.architecture === facts.architecture,
+  }
+  return { layout: l, loaded, desired, actual, plan: planSteps(desired, actual, options) }
 }
 
 /** A plan with blockers is refused as a whole: exit 65 when the manifest itself is refused. */
@@ -95,7 +113,7 @@ export async function executePlanned(p: Planned, flags: HostFlags, report: Repor
   return execute(p.plan, {
     layout: p.layout,
     manifestBytes: p.loaded.bytes,
-    signatureBytes: null,
+    signatureBytes: p.signature ?? null,
     manifestDir: p.desired.manifestDir,
     manifestId: p.loaded.manifest.manifest_id,
     version: p.loaded.manifest.version,

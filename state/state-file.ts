@@ -61,3 +61,11 @@ export function rollbackTarget(state: StateFile, current: string | null, availab
   }
   return null
 }
+
+/** Records a switch whose activation failed and marks the release failed, in one atomic write. */
+export async function recordFailedSwitch(file: string, record: Omit<SwitchRecord, 'result'>, reason: string): Promise<void> {
+  const state = await readStateFile(file)
+  state.history.push({ ...record, result: 'failed' })
+  state.failed[record.to] = { at: record.at, reason }
+  await writeStateFile(file, state)
+}

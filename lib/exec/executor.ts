@@ -18,10 +18,12 @@ import { runHooks } from './hooks.js'
 import { smokeIngress } from './smoke.js'
 import { crashAfterBytes, crashAtBoundary } from './crash-seam.js'
 import { preflightSpace } from './preflight.js'
+import { probeVersion } from './probe.js'
 
 export interface Reporter {
   step(step: Step, phase: 'start' | 'done', detail?: string): void
   bytes(component: string, n: number): void
+  warn(text: string): void
 }
 
 export interface ExecContext {
@@ -128,6 +130,8 @@ class Run {
         return this.sealStep(step.release_id, step.replaces_unsealed)
       case 'repair':
         return this.repairStep(step.release_id, step.artifact)
+      case 'probe':
+        return this.probeStep(step)
       case 'switch':
         await switchSymlink(this.ctx.layout.current, step.to)
         if (this.journal) {
@@ -159,6 +163,8 @@ class Run {
       case 'clean':
         for (const name of step.paths) await fs.rm(path.join(this.ctx.layout.releases, name), { force: true, recursive: true })
         return undefined
+      default:
+        return unreachable(step)
     }
   }
 
@@ -327,6 +333,19 @@ class Run {
     return how.how === 'verified-local' ? 'bytes intact; seal updated' : 'replaced with a verified copy'
   }
 
+  private async probeStep(step: Extract<Step, { action: 'probe' }>): Promise<string> {
+    const notes: string[] = []
+    for (const b of step.binaries) {
+      const file = path.join(this.ctx.layout.release(step.release_id), b.install_path)
+      const r = await probeVersion(file, b.expect)
+      if (r.kind === 'wrong')
+        throw operationFailed(`${b.component} of release ${step.release_id} reports version ${r.reported}, but the manifest's firecracker_version is ${b.expect}. Nothing was switched; ${this.activeNote()}`)
+      if (r.kind === 'unrunnable') this.ctx.report.warn(`${b.component} of release ${step.release_id} could not be asked for its version (${r.why}); not verified`)
+      notes.push(`${b.component} ${r.kind === 'ok' ? 'ok' : 'not verified'}`)
+    }
+    return notes.join(', ')
+  }
+
   private async compatLinkStep(step: Extract<Step, { action: 'compat-link' }>): Promise<string | undefined> {
     const file = this.ctx.layout.host(step.path)
     if (step.change === 'remove') {
@@ -352,6 +371,10 @@ class Run {
     await writeStateFile(file, state)
     return `${step.from ?? '(none)'} -> ${step.to}`
   }
+}
+
+function unreachable(step: never): never {
+  throw new Error(`unknown plan step ${JSON.stringify(step)}`)
 }
 
 /** fsync every file and directory below `dir`, children first. */

@@ -2,6 +2,7 @@
 // order; a non-zero exit (or a timeout) means the activation failed.
 import { spawn } from 'node:child_process'
 import path from 'node:path'
+import { EXIT, Failure } from '../errors.js'
 
 export interface HookEnv {
   readonly root: string
@@ -10,12 +11,13 @@ export interface HookEnv {
   readonly operation: string
 }
 
-export class ActivationFailed extends Error {
+/** A hook or the smoke failed after a switch: the release is active but not proven. */
+export class ActivationFailed extends Failure {
   constructor(
     message: string,
     readonly what: 'hook' | 'smoke',
   ) {
-    super(message)
+    super(EXIT.failed, message)
   }
 }
 

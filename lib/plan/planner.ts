@@ -12,6 +12,8 @@ export interface PlanOptions extends PlanOptionsJson {
   /** Findings of the release-compatibility rules (lib/compat.ts), computed by the caller. */
   readonly warnings?: readonly string[]
   readonly blockers?: readonly Blocker[]
+  /** Run the staged firecracker/jailer with --version before switching (the manifest is for this host's architecture). */
+  readonly probe_binaries?: boolean
 }
 
 const artifactRef = (c: DesiredComponent): ArtifactRef => ({
@@ -171,6 +173,12 @@ export function plan(desired: DesiredState, actual: ActualState, o: PlanOptions)
     const unfinished = !switching && j !== null && !j.done && j.to === id && j.switched
     const op: HookOperation = unfinished ? (j.operation === 'fetch' ? 'install' : j.operation) : o.operation
     const previous = unfinished ? j.from : from
+    if (switching && o.probe_binaries) {
+      const binaries = desired.components
+        .filter((c) => c.kind === 'firecracker' || c.kind === 'jailer')
+        .map((c) => ({ component: c.name, install_path: c.installPath, expect: desired.manifest.runtime_compatibility.firecracker_version }))
+      steps.push({ id: `probe:${id}`, action: 'probe', target: binaries.map((b) => b.component).join(', '), reason: 'the binaries must report firecracker_version before the switch', bytes: 0, release_id: id, binaries })
+    }
     if (switching) steps.push({ id: `switch:${id}`, action: 'switch', target: 'current', reason: from === null ? 'no active release yet' : `active release is ${from}`, bytes: 0, from, to: id })
     const skipped = new Set(sealed?.components.filter((c) => c.status === 'skipped').map((c) => c.name) ?? [])
     steps.push(...linkSteps(desired, actual, skipped))

@@ -9,7 +9,7 @@ const GROUPS: readonly { actions: readonly StepAction[]; title: string }[] = [
   { actions: ['link'], title: 'Hard-link from sealed releases' },
   { actions: ['repair'], title: 'Repair' },
   { actions: ['seal'], title: 'Seal' },
-  { actions: ['switch'], title: 'Switch' },
+  { actions: ['probe', 'switch'], title: 'Switch' },
   { actions: ['compat-link'], title: 'Compatibility links' },
   { actions: ['render'], title: 'Render' },
   { actions: ['hooks', 'smoke'], title: 'Activate' },
@@ -28,6 +28,8 @@ function stepLine(s: Step, c: ChalkInstance): string[] {
       return [`${c.yellow('~')} ${s.target.padEnd(18)} ${formatBytes(s.artifact.size).padStart(10)}  ${s.reason}`]
     case 'seal':
       return [`${c.green('*')} release ${s.release_id} (${s.reason})`]
+    case 'probe':
+      return [`${c.magenta('?')} ask ${s.target} for --version (expect ${s.binaries[0]?.expect ?? '?'})`]
     case 'switch':
       return [`${c.magenta('>')} current: ${s.from ?? '(none)'} -> ${s.to}`]
     case 'compat-link': {

@@ -9,7 +9,7 @@ import { formatProblem, problemsFromErrors } from '../manifest/problems.js'
 
 export const SavedPlan = t.type({
   format_version: t.literal(1),
-  operation: t.union([t.literal('install'), t.literal('fetch'), t.literal('upgrade'), t.literal('rollback')]),
+  operation: t.union([t.literal('install'), t.literal('fetch'), t.literal('upgrade'), t.literal('rollback'), t.literal('auto-rollback')]),
   manifest: t.type({ release_id: t.string, digest: t.string, path: t.string }),
   host_fingerprint: t.string,
   options: t.type({

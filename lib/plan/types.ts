@@ -1,7 +1,7 @@
 // The plan is data (Terraform's model): the text renderer, the JSON writer and the executor
 // all read this one structure, so what `plan` shows is exactly what `apply` does.
 
-export type PlanOperation = 'install' | 'fetch' | 'upgrade' | 'rollback'
+export type PlanOperation = 'install' | 'fetch' | 'upgrade' | 'rollback' | 'auto-rollback'
 
 interface StepBase {
   /** Stable within a plan: `<action>:<subject>`. */
@@ -36,6 +36,8 @@ export type Step =
   | (StepBase & { readonly action: 'seal'; readonly release_id: string; readonly manifest_digest: string; readonly replaces_unsealed: boolean })
   /** A sealed release's file changed on disk: rehash it; reseal if the bytes are intact, else fetch and replace it. */
   | (StepBase & { readonly action: 'repair'; readonly release_id: string; readonly artifact: ArtifactRef })
+  /** Ask the release's firecracker and jailer for their versions before switching to it. */
+  | (StepBase & { readonly action: 'probe'; readonly release_id: string; readonly binaries: readonly { readonly component: string; readonly install_path: string; readonly expect: string }[] })
   | (StepBase & { readonly action: 'switch'; readonly from: string | null; readonly to: string })
   | (StepBase & { readonly action: 'compat-link'; readonly change: 'create' | 'repair' | 'remove'; readonly path: string; readonly link_target: string; readonly previous: string | null })
   | (StepBase & { readonly action: 'render'; readonly change: 'create' | 'update'; readonly path: string; readonly content: string; readonly mode: number; readonly diff: string })

@@ -1,0 +1,30 @@
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
+import { EXIT } from '../lib/errors.js'
+import { withHostLock } from '../lib/operations.js'
+import { rollback } from '../lib/rollback.js'
+import { type HostArgs, handler, hostFlags, outputFor, stepReporter } from './common.js'
+
+interface Args extends HostArgs {
+  to?: string
+}
+
+export const rollbackCommand: CommandModule<HostArgs, Args> = {
+  command: 'rollback',
+  describe: 'Switch back to the previous release recorded in the upgrade state (or --to a sealed release)',
+  builder: (y: Argv<HostArgs>) =>
+    y
+      .option('to', { type: 'string', describe: 'Release id of a sealed release to switch to instead of the recorded target' })
+      .example('sudo $0 rollback --json', 'switch back to the previous release')
+      .epilogue('Database migrations are not rolled back. Use a verified appliance backup when a migration must be reversed.'),
+  handler: handler(async (argv: ArgumentsCamelCase<Args>) => {
+    const out = outputFor(argv)
+    const flags = hostFlags(argv)
+    return withHostLock(flags, 'rollback', async () => {
+      const r = await rollback(flags, argv.to, stepReporter(out))
+      for (const w of r.warnings) out.warn(w)
+      if (argv.json) out.document({ ok: true, from: r.from, to: r.to, changed: r.planned.plan.steps.length > 0, warnings: r.warnings })
+      else out.line(r.from === r.to ? `Release ${r.to} is active; the interrupted rollback is finished.` : `Rolled back from ${r.from ?? '(none)'} to ${r.to}.`)
+      return EXIT.ok
+    })
+  }),
+}

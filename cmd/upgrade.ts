@@ -1,0 +1,60 @@
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
+import { EXIT } from '../lib/errors.js'
+import { planManifest, withHostLock } from '../lib/operations.js'
+import { upgrade } from '../lib/upgrade.js'
+import { renderPlan } from '../lib/plan/render.js'
+import { DEFAULT_INGRESS_URL } from '../lib/exec/smoke.js'
+import { formatBytes } from '../lib/bytes.js'
+import { type HostArgs, handler, hostFlags, outputFor, stepReporter } from './common.js'
+
+interface Args extends HostArgs {
+  manifest: string
+  'dry-run': boolean
+  'skip-ingress-smoke': boolean
+  'auto-rollback': boolean
+}
+
+export const upgradeCommand: CommandModule<HostArgs, Args> = {
+  command: 'upgrade',
+  describe: 'Move the host to a new release: verify, fetch what differs, switch, hooks, ingress smoke; roll back on failure',
+  builder: (y: Argv<HostArgs>) =>
+    y
+      .option('manifest', { type: 'string', demandOption: true, describe: 'Path of the new release manifest.json' })
+      .option('dry-run', { type: 'boolean', default: false, describe: 'Validate and print the plan and every compatibility finding; change nothing' })
+      .option('skip-ingress-smoke', { type: 'boolean', default: false, describe: 'Do not run the ingress fixture smoke after the switch' })
+      .option('ingress-url', { type: 'string', default: DEFAULT_INGRESS_URL, describe: 'Base URL of the ingress the smoke checks' })
+      .option('smoke-timeout', { type: 'number', default: 60, describe: 'Seconds the ingress smoke may retry' })
+      .option('allow-downgrade', { type: 'boolean', default: false, describe: 'Allow a lower version than the active release' })
+      .option('accept-snapshot-format-change', { type: 'boolean', default: false, describe: 'Allow a snapshot format change (existing snapshots will not restore)' })
+      .option('auto-rollback', { type: 'boolean', default: true, describe: 'Switch back when a hook or the smoke fails (--no-auto-rollback stays on the new release)' })
+      .example('sudo $0 upgrade --manifest /mnt/nullspace-release-next/manifest.json --dry-run', 'validate a future release without switching')
+      .example('sudo $0 upgrade --manifest /mnt/nullspace-release-next/manifest.json', 'apply an upgrade'),
+  handler: handler(async (argv: ArgumentsCamelCase<Args>) => {
+    const out = outputFor(argv)
+    const flags = hostFlags(argv, argv['skip-ingress-smoke'] ? null : argv['ingress-url'] ?? DEFAULT_INGRESS_URL)
+    if (argv['dry-run']) {
+      const { plan } = await planManifest('upgrade', argv.manifest, flags)
+      if (argv.json) out.document(plan)
+      else out.line(renderPlan(plan, out.c))
+      return plan.blockers.length > 0 ? EXIT.failed : EXIT.ok
+    }
+    return withHostLock(flags, 'upgrade', async () => {
+      const outcome = await upgrade(argv.manifest, flags, { autoRollback: argv['auto-rollback'] }, stepReporter(out))
+      const { plan } = outcome.planned
+      const from = plan.current_release_id
+      const to = plan.target_release_id
+      if (outcome.kind === 'upgraded') {
+        const changed = plan.steps.length > 0
+        if (argv.json) out.document({ ok: true, from, to, changed, steps: plan.steps.map((s) => s.id), bytes_transferred: outcome.result.bytesTransferred, warnings: plan.warnings })
+        else out.line(changed ? `Upgraded to ${to}${from && from !== to ? ` (from ${from})` : ''}. ${formatBytes(outcome.result.bytesTransferred)} transferred.` : `No changes. The host matches release ${to}.`)
+        return EXIT.ok
+      }
+      const message = outcome.rolledBackTo
+        ? `upgrade to ${to} failed: ${outcome.failure}. Rolled back to ${outcome.rolledBackTo}; ${to} is marked failed`
+        : `upgrade to ${to} failed: ${outcome.failure}. ${to} stays active and is marked failed; roll back with: nullspace-host rollback`
+      if (argv.json) out.document({ ok: false, from, to, failure: outcome.failure, rolled_back_to: outcome.rolledBackTo, warnings: [...plan.warnings, ...outcome.warnings] })
+      process.stderr.write(`nullspace-host: ${message}\n`)
+      return EXIT.failed
+    })
+  }),
+}

@@ -1,0 +1,60 @@
+// Upgrade: validate, check host and release compatibility, fetch what differs, switch,
+// render, hooks, ingress smoke. A failed hook or smoke marks the release failed and, unless
+// --no-auto-rollback, switches back to the previous release.
+import type { HostFlags, Planned } from './operations.js'
+import { executePlanned, planManifest } from './operations.js'
+import { layout } from './layout.js'
+import { Failure, EXIT, operationFailed } from './errors.js'
+import { ActivationFailed } from './exec/hooks.js'
+import type { ExecResult, Reporter } from './exec/executor.js'
+import { rollback } from './rollback.js'
+import { readActualState } from '../state/read.js'
+import { recordFailedSwitch } from '../state/state-file.js'
+import { readJournal, writeJournal } from '../state/journal.js'
+
+export type UpgradeOutcome =
+  | { readonly kind: 'upgraded'; readonly planned: Planned; readonly result: ExecResult }
+  /** The hooks or smoke failed after the switch; `rolledBackTo` is null when the release stayed active. */
+  | { readonly kind: 'failed'; readonly planned: Planned; readonly failure: string; readonly rolledBackTo: string | null; readonly warnings: readonly string[] }
+
+export interface UpgradeOptions {
+  readonly autoRollback: boolean
+}
+
+/** Call under the host lock. A failed activation is an outcome, not a throw, so the caller can report it in full. */
+export async function upgrade(manifestFile: string, flags: HostFlags, o: UpgradeOptions, report: Reporter): Promise<UpgradeOutcome> {
+  const l = layout(flags.root)
+  const before = await readActualState(l)
+  const j = before.journal
+  if (j && !j.done && j.switched && (j.operation === 'rollback' || j.operation === 'auto-rollback') && before.current === j.to) {
+    // An auto-rollback was interrupted: finish it instead of retrying the failed upgrade.
+    const done = await rollback(flags, undefined, report)
+    throw operationFailed(`an interrupted ${j.operation} to ${done.to} was finished; the upgrade had failed, so ${done.to} stays active. Run upgrade again to retry`)
+  }
+  if (before.current === null) throw operationFailed('no active release to upgrade: this host is not installed yet; run install --manifest M first')
+
+  const planned = await planManifest('upgrade', manifestFile, flags)
+  try {
+    return { kind: 'upgraded', planned, result: await executePlanned(planned, flags, report) }
+  } catch (e) {
+    if (!(e instanceof ActivationFailed)) throw e
+    const record = planned.plan.steps.find((s) => s.action === 'record')
+    const from = record?.action === 'record' ? record.from : planned.plan.current_release_id
+    const to = planned.plan.target_release_id
+    await recordFailedSwitch(l.stateFile, { op: 'upgrade', from, to, at: new Date().toISOString() }, e.message)
+    await closeJournal(l.journalFile)
+    if (!o.autoRollback || from === null) return { kind: 'failed', planned, failure: e.message, rolledBackTo: null, warnings: [] }
+    try {
+      const back = await rollback(flags, from, report, 'auto-rollback')
+      return { kind: 'failed', planned, failure: e.message, rolledBackTo: back.to, warnings: back.warnings }
+    } catch (again) {
+      const why = again instanceof Error ? again.message : String(again)
+      throw new Failure(EXIT.failed, `upgrade to ${to} failed (${e.message}), and the automatic rollback to ${from} failed too: ${why}. Run: nullspace-host rollback --to ${from}`)
+    }
+  }
+}
+
+async function closeJournal(file: string): Promise<void> {
+  const j = await readJournal(file)
+  if (j && !j.done) await writeJournal(file, { ...j, done: true })
+}
