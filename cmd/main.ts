@@ -13,6 +13,8 @@ import { artifactsCommand } from './artifacts.js'
 import { doctorCommand } from './doctor.js'
 import { upgradeCommand } from './upgrade.js'
 import { rollbackCommand } from './rollback.js'
+import { releasesCommand } from './releases.js'
+import { pruneCommand } from './prune.js'
 
 const args = hideBin(process.argv)
 
@@ -45,6 +47,8 @@ async function cli(argv: string[]): Promise<void> {
     .command(doctorCommand)
     .command(upgradeCommand)
     .command(rollbackCommand)
+    .command(releasesCommand)
+    .command(pruneCommand)
     .demandCommand(1, 'name a command; see nullspace-host --help')
     .recommendCommands()
     .strict()

@@ -1,0 +1,18 @@
+// Removing releases and abandoned staging for `prune`. A release disappears from
+// `releases/` in one rename before its files are deleted, so no reader sees half of one.
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import type { Layout } from '../layout.js'
+import { renameDurable } from '../fsx.js'
+
+export async function removeRelease(l: Layout, id: string): Promise<void> {
+  await fs.mkdir(l.staging, { recursive: true, mode: 0o755 })
+  const aside = path.join(l.staging, `.prune-${id}`)
+  await fs.rm(aside, { recursive: true, force: true })
+  await renameDurable(l.release(id), aside)
+  await fs.rm(aside, { recursive: true, force: true })
+}
+
+export async function removeStaging(l: Layout): Promise<void> {
+  await fs.rm(l.staging, { recursive: true, force: true })
+}
