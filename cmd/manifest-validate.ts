@@ -2,7 +2,11 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
 import * as E from 'fp-ts/lib/Either.js'
 import { loadManifest } from '../lib/manifest/load.js'
 import { EXIT } from '../lib/errors.js'
-import { type GlobalArgs, handler, outputFor } from './common.js'
+import { enforceManifestSignature } from '../lib/signature.js'
+import { layout, TRUSTED_KEYS_DIR } from '../lib/layout.js'
+import { type GlobalArgs, handler, hostRoot, outputFor } from './common.js'
+
+const rootGiven = () => Boolean(process.env.NULLSPACE_ROOT) || process.argv.some((a) => a === '--root' || a.startsWith('--root='))
 
 interface Args extends GlobalArgs {
   manifest: string
@@ -14,6 +18,7 @@ export const manifestValidate: CommandModule<GlobalArgs, Args> = {
   builder: (y: Argv<GlobalArgs>) =>
     y
       .option('manifest', { type: 'string', demandOption: true, describe: 'Path of the manifest.json to check' })
+      .example('$0 manifest validate --manifest M --root /', 'also require a signature trusted by that host')
       .example('$0 manifest validate --manifest /mnt/nullspace-release/manifest.json', 'exit 0 when valid, 65 with every problem when not'),
   handler: handler(async (argv: ArgumentsCamelCase<Args>) => {
     const out = outputFor(argv)
@@ -23,6 +28,8 @@ export const manifestValidate: CommandModule<GlobalArgs, Args> = {
       throw loaded.left
     }
     const { manifest, digest, path } = loaded.right
+    // With an explicit --root, the manifest must also satisfy that host's signature policy.
+    if (rootGiven()) await enforceManifestSignature(path, loaded.right.bytes, layout(hostRoot(argv)).host(TRUSTED_KEYS_DIR))
     if (argv.json) out.document({ ok: true, manifest: path, manifest_id: manifest.manifest_id, release_id: manifest.release_id, digest, problems: [] })
     else out.line(`${path}: valid manifest ${manifest.manifest_id} (${digest})`)
     return EXIT.ok

@@ -3,7 +3,8 @@
 import * as E from 'fp-ts/lib/Either.js'
 import { type LoadedManifest, loadManifest } from './manifest/load.js'
 import { desiredState, type DesiredState } from './desired.js'
-import { layout, type Layout } from './layout.js'
+import { layout, TRUSTED_KEYS_DIR, type Layout } from './layout.js'
+import { enforceManifestSignature } from './signature.js'
 import { plan as planSteps, type PlanOptions } from './plan/planner.js'
 import type { Plan, PlanOperation } from './plan/types.js'
 import { readActualState, type ActualState } from '../state/read.js'
@@ -36,10 +37,18 @@ export interface Planned {
   readonly signature?: Buffer | null
 }
 
-export async function loadTrusted(file: string, flags: HostFlags): Promise<LoadedManifest> {
+export interface TrustedManifest {
+  readonly loaded: LoadedManifest
+  /** The verified detached signature, when the host requires one. */
+  readonly signature: Buffer | null
+}
+
+/** Decodes the manifest, applies every rule, then the host's signature policy (exit 65 on any failure). */
+export async function loadTrusted(file: string, flags: HostFlags): Promise<TrustedManifest> {
   const loaded = await loadManifest(file, { now: Date.now(), allowHttp: flags.allowHttp, allowExpired: flags.allowExpired })
   if (E.isLeft(loaded)) throw loaded.left
-  return loaded.right
+  const signature = await enforceManifestSignature(loaded.right.path, loaded.right.bytes, layout(flags.root).host(TRUSTED_KEYS_DIR))
+  return { loaded: loaded.right, signature }
 }
 
 export async function readFor(l: Layout, desired: DesiredState): Promise<ActualState> {
@@ -63,7 +72,8 @@ export function planOptions(operation: PlanOperation, flags: HostFlags): PlanOpt
 }
 
 export async function planManifest(operation: PlanOperation, manifestFile: string, flags: HostFlags): Promise<Planned> {
-  return planLoaded(operation, await loadTrusted(manifestFile, flags), flags)
+  const { loaded, signature } = await loadTrusted(manifestFile, flags)
+  return { ...(await planLoaded(operation, loaded, flags)), signature }
 }
 
 /** Plans `operation` towards a loaded manifest; install and upgrade also apply the host and release rules. */
