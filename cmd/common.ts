@@ -2,7 +2,7 @@
 // that turns a returned exit code or a thrown `Failure` into the process's exit.
 import fs from 'node:fs'
 import path from 'node:path'
-import { EXIT, Failure, usageError, type ExitCode } from '../lib/errors.js'
+import { EXIT, Failure, errnoCode, usageError, type ExitCode } from '../lib/errors.js'
 import { makeOutput, type Output } from '../lib/output.js'
 import type { HostFlags } from '../lib/operations.js'
 import type { Reporter } from '../lib/exec/executor.js'
@@ -34,6 +34,15 @@ export function hostRoot(argv: GlobalArgs): string {
 
 export const outputFor = (argv: GlobalArgs): Output => makeOutput({ json: argv.json, quiet: argv.quiet, color: argv.color })
 
+/** What an operator can do about the system errors a command may meet on a host. */
+const ERRNO_ADVICE: Record<string, string> = {
+  EACCES: 'permission denied; run as root (sudo) or pick a --root you can write',
+  EPERM: 'operation not permitted; run as root (sudo)',
+  EROFS: 'the filesystem is read-only; remount it read-write or pick another --root',
+  ENOSPC: 'no space left on the device; free space or prune old releases (prune --keep N)',
+  EDQUOT: 'disk quota exceeded; free space or prune old releases',
+}
+
 export function printFailure(e: unknown): ExitCode {
   if (e instanceof Failure) {
     process.stderr.write(`nullspace-host: ${e.message}\n`)
@@ -42,7 +51,8 @@ export function printFailure(e: unknown): ExitCode {
     return e.exit
   }
   const message = e instanceof Error ? e.message : String(e)
-  process.stderr.write(`nullspace-host: ${message.split('\n')[0]} (set NULLSPACE_DEBUG=1 for details)\n`)
+  const advice = ERRNO_ADVICE[errnoCode(e) ?? '']
+  process.stderr.write(`nullspace-host: ${message.split('\n')[0]}${advice ? `: ${advice}` : ' (set NULLSPACE_DEBUG=1 for details)'}\n`)
   if (process.env.NULLSPACE_DEBUG === '1' && e instanceof Error) process.stderr.write(`${e.stack}\n`)
   return EXIT.failed
 }

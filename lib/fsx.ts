@@ -5,6 +5,7 @@ import fs from 'node:fs/promises'
 import { constants } from 'node:fs'
 import path from 'node:path'
 import { randomBytes } from 'node:crypto'
+import { EXIT, Failure } from './errors.js'
 
 const tempName = (target: string) => path.join(path.dirname(target), `.${path.basename(target)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`)
 
@@ -61,3 +62,40 @@ export async function renameDurable(from: string, to: string): Promise<void> {
 
 /** Leftover temp names from writeFileAtomic/switchSymlink (a crash between create and rename). */
 export const isTempName = (name: string) => /^\..+\.tmp-\d+-[0-9a-f]{8}$/.test(name)
+
+/**
+ * `mkdir -p` of `dir` below `root` that refuses to pass through a symlink or a non-directory:
+ * a link planted at any level must not redirect a write outside the root.
+ */
+export async function mkdirUnder(root: string, dir: string, mode = 0o755): Promise<void> {
+  const rel = path.relative(root, dir)
+  if (rel.startsWith('..') || path.isAbsolute(rel)) throw new Error(`${dir} is outside ${root}`)
+  let p = root
+  for (const seg of rel === '' ? [] : rel.split(path.sep)) {
+    p = path.join(p, seg)
+    let st
+    try {
+      st = await fs.lstat(p)
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
+      try {
+        await fs.mkdir(p, { mode })
+      } catch (e2) {
+        if ((e2 as NodeJS.ErrnoException).code !== 'EEXIST') throw e2
+      }
+      await fs.chmod(p, mode)
+      st = await fs.lstat(p)
+    }
+    if (st.isSymbolicLink()) throw new UnsafePathError(p, `is a symlink (to ${await fs.readlink(p)}); refusing to write through it`)
+    if (!st.isDirectory()) throw new UnsafePathError(p, 'is not a directory')
+  }
+}
+
+export class UnsafePathError extends Failure {
+  constructor(
+    readonly path: string,
+    problem: string,
+  ) {
+    super(EXIT.failed, `${path} ${problem}; move it aside. Nothing outside the root was written`)
+  }
+}

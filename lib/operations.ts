@@ -106,7 +106,7 @@ export async function withHostLock<T>(flags: HostFlags, command: string, body: (
   const l = layout(flags.root)
   let lock: HeldLock
   try {
-    lock = await acquireLock(l.lockFile, command, flags.lockTimeoutS)
+    lock = await acquireLock(l.root, l.lockFile, command, flags.lockTimeoutS)
   } catch (e) {
     if (e instanceof Failure) throw e
     throw new Failure(EXIT.failed, `cannot take the host lock ${l.lockFile}: ${(e as Error).message}; is the root writable and are you root?`)

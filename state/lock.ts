@@ -6,7 +6,7 @@ import fs from 'node:fs/promises'
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { errnoCode, operationFailed } from '../lib/errors.js'
-import { fsyncDir } from '../lib/fsx.js'
+import { fsyncDir, mkdirUnder } from '../lib/fsx.js'
 
 export interface LockHolder {
   readonly pid: number
@@ -47,8 +47,8 @@ export interface HeldLock {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /** Takes the lock, waiting up to `timeoutS` seconds for a live holder; throws a Failure naming the holder. */
-export async function acquireLock(file: string, command: string, timeoutS: number): Promise<HeldLock> {
-  await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o755 })
+export async function acquireLock(root: string, file: string, command: string, timeoutS: number): Promise<HeldLock> {
+  await mkdirUnder(root, path.dirname(file))
   const me: LockHolder = { pid: process.pid, start_time: processStartTime(process.pid) ?? '', command }
   const tmp = `${file}.${process.pid}.new`
   await fs.writeFile(tmp, `${JSON.stringify(me)}\n`, { mode: 0o644 })

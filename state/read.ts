@@ -152,17 +152,23 @@ async function readParts(dir: string): Promise<Record<string, PartOnDisk>> {
 }
 
 /** Directories the executor writes into; each must be a real directory (or absent), never a symlink. */
-function writtenDirs(l: Layout, releaseId: string | undefined): string[] {
-  const dirs = ['/opt', '/opt/nullspace', '/opt/nullspace/releases', '/var', '/var/lib', '/var/lib/nullspace', '/etc', '/etc/nullspace', '/etc/systemd', '/etc/systemd/system']
-  const out = dirs.map((d) => l.host(d))
+function writtenDirs(l: Layout, interest: Interest): string[] {
+  const dirs = new Set(['/opt', '/opt/nullspace', '/opt/nullspace/releases', '/var', '/var/lib', '/var/lib/nullspace', '/etc', '/etc/nullspace', '/etc/systemd', '/etc/systemd/system'])
+  for (const link of interest.linkPaths ?? []) for (let d = path.posix.dirname(link); d.startsWith('/opt/nullspace/'); d = path.posix.dirname(d)) dirs.add(d)
+  const out = [...dirs].map((d) => l.host(d))
   out.push(l.staging, l.parts)
-  if (releaseId !== undefined) out.push(l.staged(releaseId), l.release(releaseId))
-  return out
+  if (interest.releaseId !== undefined) {
+    for (const base of [l.staged(interest.releaseId), l.release(interest.releaseId)]) {
+      out.push(base)
+      for (const p of interest.installPaths ?? []) for (let d = path.posix.dirname(p); d !== '.'; d = path.posix.dirname(d)) out.push(path.join(base, d))
+    }
+  }
+  return [...new Set(out)]
 }
 
 export async function readActualState(l: Layout, interest: Interest = {}): Promise<ActualState> {
   const unsafePaths: { path: string; problem: string }[] = []
-  for (const d of writtenDirs(l, interest.releaseId)) {
+  for (const d of writtenDirs(l, interest)) {
     const st = await pathState(d)
     if (st.kind === 'symlink') unsafePaths.push({ path: d, problem: `is a symlink (to ${st.target}); refusing to write through it` })
     else if (st.kind !== 'absent' && st.kind !== 'directory') unsafePaths.push({ path: d, problem: 'is not a directory' })

@@ -6,7 +6,7 @@ import path from 'node:path'
 import type { Layout } from '../layout.js'
 import { HOOKS_DIR, MANIFEST_FILE, SIGNATURE_FILE } from '../layout.js'
 import type { ArtifactRef, Plan, Step } from '../plan/types.js'
-import { fsyncDir, fsyncPath, renameDurable, switchSymlink, writeFileAtomic } from '../fsx.js'
+import { fsyncDir, fsyncPath, mkdirUnder, renameDurable, switchSymlink, writeFileAtomic } from '../fsx.js'
 import { hashFile } from '../hash.js'
 import { errnoCode, operationFailed } from '../errors.js'
 import { fetchArtifact } from '../fetch/index.js'
@@ -49,14 +49,6 @@ export interface ExecResult {
 
 const DIR_MODE = 0o755
 
-async function mkdirs(dir: string): Promise<void> {
-  const made = await fs.mkdir(dir, { recursive: true, mode: DIR_MODE })
-  // mkdir's mode is filtered by the umask; the jailer trusts these paths, so be explicit.
-  if (made !== undefined) {
-    for (let d = dir; d.length >= made.length; d = path.dirname(d)) await fs.chmod(d, DIR_MODE)
-  }
-}
-
 class Run {
   private bytesTransferred = 0
   private readonly skipped = new Set<string>()
@@ -67,6 +59,11 @@ class Run {
     private readonly plan: Plan,
     private readonly ctx: ExecContext,
   ) {}
+
+  /** Creates directories below the root, never through a planted symlink. */
+  private mkdirs(dir: string): Promise<void> {
+    return mkdirUnder(this.ctx.layout.root, dir, DIR_MODE)
+  }
 
   async execute(): Promise<ExecResult> {
     const { plan, ctx } = this
@@ -91,7 +88,7 @@ class Run {
 
   private async openJournal(): Promise<void> {
     const { plan, ctx } = this
-    await mkdirs(ctx.layout.stateDir)
+    await this.mkdirs(ctx.layout.stateDir)
     const previous = await readJournal(ctx.layout.journalFile)
     const resuming = previous !== null && !previous.done && previous.to === plan.target_release_id
     const switchStep = plan.steps.find((s) => s.action === 'switch')
@@ -143,7 +140,7 @@ class Run {
         return this.compatLinkStep(step)
       case 'render': {
         const file = this.ctx.layout.host(step.path)
-        await mkdirs(path.dirname(file))
+        await this.mkdirs(path.dirname(file))
         await writeFileAtomic(file, step.content, step.mode)
         return undefined
       }
@@ -179,8 +176,8 @@ class Run {
       this.obtained.set(a.component, { how: 'fetched', bytes_fetched: 0 })
       return 'already staged and verified'
     }
-    await mkdirs(path.dirname(dest))
-    await mkdirs(this.ctx.layout.parts)
+    await this.mkdirs(path.dirname(dest))
+    await this.mkdirs(this.ctx.layout.parts)
     await fs.rm(dest, { force: true })
     try {
       const r = await fetchArtifact({
@@ -231,7 +228,7 @@ class Run {
   private async linkStep(releaseId: string, a: ArtifactRef, from: string): Promise<string> {
     const src = path.join(this.ctx.layout.release(from), a.install_path)
     const dest = this.stagedPath(releaseId, a)
-    await mkdirs(path.dirname(dest))
+    await this.mkdirs(path.dirname(dest))
     const [s, d] = await Promise.all([fs.stat(src), fs.lstat(dest).catch(() => null)])
     if (d?.ino !== s.ino) {
       await fs.rm(dest, { force: true })
@@ -245,7 +242,7 @@ class Run {
     const local = path.join(this.ctx.layout.release(releaseId), a.install_path)
     if (await this.verifiedAt(local, a)) {
       const dest = this.stagedPath(releaseId, a)
-      await mkdirs(path.dirname(dest))
+      await this.mkdirs(path.dirname(dest))
       await fs.rm(dest, { force: true })
       await fs.link(local, dest)
       await fs.chmod(dest, a.mode)
@@ -281,7 +278,7 @@ class Run {
         obtained: this.obtained.get(c.component) ?? { how: 'fetched', bytes_fetched: 0 },
       })
     }
-    await mkdirs(dir)
+    await this.mkdirs(dir)
     await writeFileAtomic(path.join(dir, MANIFEST_FILE), this.ctx.manifestBytes, 0o444)
     if (this.ctx.signatureBytes) await writeFileAtomic(path.join(dir, SIGNATURE_FILE), this.ctx.signatureBytes, 0o444)
     await fsyncTree(dir)
@@ -318,7 +315,7 @@ class Run {
     } else {
       await this.fetchStep(releaseId, a, false)
       const staged = this.stagedPath(releaseId, a)
-      await mkdirs(path.dirname(final))
+      await this.mkdirs(path.dirname(final))
       await renameDurable(staged, final)
       await fs.rm(layout.staged(releaseId), { recursive: true, force: true })
       how = { how: 'repaired', bytes_fetched: this.obtained.get(a.component)?.how === 'fetched' ? (this.obtained.get(a.component) as { bytes_fetched: number }).bytes_fetched : 0 }
@@ -356,7 +353,7 @@ class Run {
       }
       return undefined
     }
-    await mkdirs(path.dirname(file))
+    await this.mkdirs(path.dirname(file))
     const st = await fs.lstat(file).catch(() => null)
     if (st && !st.isSymbolicLink()) throw operationFailed(`${step.path} is not a symlink; move it aside and run the command again`)
     await switchSymlink(file, step.link_target)
@@ -367,7 +364,7 @@ class Run {
     const file = this.ctx.layout.stateFile
     const state = await readStateFile(file)
     state.history.push({ op: step.operation, from: step.from, to: step.to, at: this.ctx.now().toISOString(), result: step.result })
-    await mkdirs(path.dirname(file))
+    await this.mkdirs(path.dirname(file))
     await writeStateFile(file, state)
     return `${step.from ?? '(none)'} -> ${step.to}`
   }
