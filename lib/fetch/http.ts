@@ -131,7 +131,7 @@ async function transfer(req: FetchRequest, part: Part, count: (n: number) => voi
     if (code && TRANSIENT_CODES.has(code)) {
       throw new Transient(`${req.component}: ${url}: connection broke after ${part.offset} of ${req.size} bytes (${(e as Error).message})`, 'network')
     }
-    if (code && isNodeFetchError(e)) throw new FetchError(`${req.component}: ${url}: ${(e as Error).message}`, 'network')
+    if (isNodeFetchError(e)) throw new FetchError(`${req.component}: ${url}: ${(e as Error).message}`, 'network')
     throw e // a local error (disk full, permissions): not the server's doing
   } finally {
     clearTimeout(timer)

@@ -50,3 +50,36 @@ export async function buildRelease(spec: ReleaseSpec = {}): Promise<BuiltRelease
   if (r.code !== 0) throw new Error(`manifest build failed (${r.code}): ${r.stderr}`)
   return { dir, manifest, releaseId }
 }
+
+/** Minimal view of spec/helpers/server.ts that serving a release needs. */
+interface FileServer {
+  url(path: string): string
+  setFile(path: string, data: Buffer): void
+}
+
+/** Builds a release whose URLs point at `server` under `/<releaseId>/`, and serves its files there. */
+export async function buildServedRelease(server: FileServer, spec: ReleaseSpec = {}): Promise<BuiltRelease & { totalBytes: number }> {
+  const releaseId = spec.releaseId ?? '2026.06.10'
+  const built = await buildRelease({ ...spec, releaseId, extra: ['--base-url', server.url(`/${releaseId}`), ...(spec.extra ?? [])] })
+  let totalBytes = 0
+  for (const { file } of KIND_LAYOUT) {
+    const data = fs.readFileSync(path.join(built.dir, file))
+    server.setFile(`/${releaseId}/${file}`, data)
+    totalBytes += data.length
+  }
+  return { ...built, totalBytes }
+}
+
+/** Deterministic pseudo-random bytes (fast, no crypto): big artifacts that do not compress or dedupe. */
+export function noise(size: number, seed = 1): Buffer {
+  const buf = Buffer.allocUnsafe(size)
+  let x = seed >>> 0 || 1
+  for (let i = 0; i + 4 <= size; i += 4) {
+    x ^= x << 13
+    x ^= x >>> 17
+    x ^= x << 5
+    buf.writeUInt32LE(x >>> 0, i)
+  }
+  for (let i = size - (size % 4); i < size; i++) buf[i] = i & 0xff
+  return buf
+}
