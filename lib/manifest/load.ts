@@ -4,6 +4,7 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { createHash } from 'node:crypto'
 import * as E from 'fp-ts/lib/Either.js'
+import { type ParseError, parse as parseTolerant, printParseErrorCode } from 'jsonc-parser'
 import { Manifest } from './codec.js'
 import { type Problem, formatProblem, problemsFromErrors } from './problems.js'
 import { type RuleOptions, checkRules } from './rules.js'
@@ -49,15 +50,24 @@ function jsonDepthExceeds(text: string, limit: number): boolean {
   return false
 }
 
+/** Where and why `text` is not JSON: JSON.parse says why, jsonc-parser says where (V8 does not always). */
+function syntaxError(text: string): string {
+  const errors: ParseError[] = []
+  parseTolerant(text, errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false })
+  if (text.trim() === '') return ': the file is empty'
+  const first = errors[0]
+  if (!first) return ''
+  const what = printParseErrorCode(first.error).replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase()
+  const token = text.slice(first.offset, first.offset + Math.min(first.length, 20))
+  return ` at ${lineColumn(text, first.offset)}: ${what}${token ? ` ${JSON.stringify(token)}` : ''}`
+}
+
 export function parseJson(text: string, label: string): E.Either<Failure, unknown> {
   if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) return E.left(manifestError(`${label}: JSON nested deeper than ${MAX_JSON_DEPTH} levels; this is not a manifest`))
   try {
     return E.right(JSON.parse(text))
-  } catch (e) {
-    const msg = e instanceof Error ? e.message : String(e)
-    const pos = /position (\d+)/.exec(msg)
-    const where = pos ? lineColumn(text, Number(pos[1])) : text.trim() === '' ? 'the file is empty' : 'end of file'
-    return E.left(manifestError(`${label}: invalid JSON at ${where}: ${msg.replace(/ in JSON at position \d+.*$/, '').replace(/\s*\(line \d+ column \d+\)$/, '')}`))
+  } catch {
+    return E.left(manifestError(`${label}: invalid JSON${syntaxError(text)}`))
   }
 }
 
