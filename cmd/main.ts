@@ -15,6 +15,7 @@ import { upgradeCommand } from './upgrade.js'
 import { rollbackCommand } from './rollback.js'
 import { releasesCommand } from './releases.js'
 import { pruneCommand } from './prune.js'
+import { launchGateCommand } from './launch-gate.js'
 
 const args = hideBin(process.argv)
 
@@ -49,6 +50,7 @@ async function cli(argv: string[]): Promise<void> {
     .command(rollbackCommand)
     .command(releasesCommand)
     .command(pruneCommand)
+    .command(launchGateCommand)
     .demandCommand(1, 'name a command; see nullspace-host --help')
     .recommendCommands()
     .strict()

@@ -29,25 +29,24 @@ function oneOf<T extends string>(values: readonly T[]): t.Type<T, T, unknown> {
 function closed<R extends t.Props, O extends t.Props>(name: string, required: R, optional: O) {
   const shape = t.intersection([t.type(required), t.partial(optional)])
   const known = new Set([...Object.keys(required), ...Object.keys(optional)])
-  return new t.Type<t.TypeOf<typeof shape>, t.OutputOf<typeof shape>, unknown>(
+  const codec = new t.Type<t.TypeOf<typeof shape>, t.OutputOf<typeof shape>, unknown>(
     name,
     shape.is,
     (u, c) => {
       if (typeof u !== 'object' || u === null || Array.isArray(u)) return t.failure(u, c)
-      const unknownKeys = Object.keys(u).filter((k) => !known.has(k))
-      if (unknownKeys.length > 0) {
-        return t.failures(
-          unknownKeys.map((k) => ({
-            value: (u as Record<string, unknown>)[k],
-            context: [...c, { key: k, type: UnknownField, actual: (u as Record<string, unknown>)[k] }],
-            message: undefined,
-          })),
-        )
-      }
-      return shape.validate(u, c)
+      const record = u as Record<string, unknown>
+      const unknownFields: t.Errors = Object.keys(record)
+        .filter((k) => !known.has(k))
+        .map((k) => ({ value: record[k], context: [...c, { key: k, type: UnknownField, actual: record[k] }], message: undefined }))
+      const result = shape.validate(u, c)
+      // Report an unknown field together with every other problem of the object, not instead of them.
+      if (unknownFields.length === 0) return result
+      return t.failures([...unknownFields, ...(result._tag === 'Left' ? result.left : [])])
     },
     shape.encode,
   )
+  // The declared fields, so the JSON Schema's mirror of them can be checked.
+  return Object.assign(codec, { required, optional })
 }
 
 /** Marker type used in error contexts for a field the format does not define. */
@@ -63,10 +62,24 @@ export const MODE = /^0?[0-7]{3}$/
 
 export const Sha256Hex = pattern(SHA256_HEX, '64 lowercase hex characters')
 export const Digest = pattern(DIGEST, '"sha256:" followed by 64 lowercase hex characters')
-export const NonEmpty = pattern(/^\S(.*\S)?$/s, 'a non-empty string without leading or trailing space')
+export const NON_EMPTY = /^\S([\s\S]*\S)?$/
+export const NonEmpty = pattern(NON_EMPTY, 'a non-empty string without leading or trailing space')
 export const Semver = pattern(SEMVER, 'a semantic version such as 1.2.3')
 export const ReleaseId = pattern(RELEASE_ID, 'a release id of letters, digits, ".", "_" or "-" (at most 64, starting with a letter or digit, not "current")')
-export const Timestamp = pattern(RFC3339, 'an RFC 3339 timestamp such as 2026-06-10T12:00:00Z')
+/** RFC 3339 shape and a calendar date and time that exist (no 2026-02-30, no 25:00). */
+export function isTimestamp(s: string): boolean {
+  const m = RFC3339.exec(s)
+  if (!m) return false
+  const [y, mo, d, h, mi, se] = s.slice(0, 19).split(/[-T:tT]/).map(Number)
+  const daysInMonth = new Date(Date.UTC(y, mo, 0)).getUTCDate()
+  return mo >= 1 && mo <= 12 && d >= 1 && d <= daysInMonth && h <= 23 && mi <= 59 && se <= 60
+}
+export const Timestamp = new t.Type<string, string, unknown>(
+  'an RFC 3339 timestamp such as 2026-06-10T12:00:00Z',
+  (u): u is string => typeof u === 'string' && isTimestamp(u),
+  (u, c) => (typeof u === 'string' && isTimestamp(u) ? t.success(u) : t.failure(u, c)),
+  t.identity,
+)
 export const Mode = pattern(MODE, 'an octal file mode such as 0555')
 
 export const ByteSize = new t.Type<number, number, unknown>(

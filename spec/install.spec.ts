@@ -1,0 +1,432 @@
+// `install`, `plan`, `apply` and `artifacts fetch` through the real CLI on temp roots: the
+// tree an operator finds afterwards, saved plans and staleness, HTTP transfers counted by a
+// real server, hard links between releases, and a kill -9 in the middle of a download.
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import fs from 'node:fs'
+import path from 'node:path'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createHash, randomBytes } from 'node:crypto'
+import { CLI, type CliResult, json, runCli } from './helpers/cli.js'
+import { tempDir } from './helpers/tmp.js'
+import { buildRelease, type BuiltRelease } from './helpers/artifacts.js'
+import { startServer, type TestServer } from './helpers/server.js'
+import { KIND_LAYOUT } from '../lib/manifest/kinds.js'
+
+const RELEASES = 'opt/nullspace/releases'
+const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex')
+const manifestOf = (file: string) => JSON.parse(fs.readFileSync(file, 'utf8'))
+const digestOf = (file: string) => `sha256:${sha256(fs.readFileSync(file))}`
+const sealOf = (root: string, id: string) => JSON.parse(fs.readFileSync(path.join(root, RELEASES, id, '.nullspace-release.json'), 'utf8'))
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/** The same bytes for every release unless a test overrides a file: so releases can share components. */
+const sameContents = (tag = 'v1'): Record<string, string> => Object.fromEntries(KIND_LAYOUT.map((k) => [k.file, `${k.file} ${tag}\n`]))
+
+const install = (root: string, manifest: string, ...extra: string[]) => runCli(['install', '--manifest', manifest, '--root', root, ...extra])
+
+function ok(r: CliResult, what: string): CliResult {
+  assert.is(r.code, 0, `${what} exited ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`)
+  return r
+}
+
+/** A release whose artifacts a real HTTP server serves under /<releaseId>/. */
+async function servedRelease(server: TestServer, spec: Parameters<typeof buildRelease>[0] = {}): Promise<BuiltRelease & { sizes: Record<string, number> }> {
+  const releaseId = spec.releaseId ?? '2026.06.10'
+  const built = await buildRelease({ ...spec, releaseId, extra: ['--base-url', server.url(`/${releaseId}`), ...(spec.extra ?? [])] })
+  const sizes: Record<string, number> = {}
+  for (const { file } of KIND_LAYOUT) {
+    const data = fs.readFileSync(path.join(built.dir, file))
+    server.setFile(`/${releaseId}/${file}`, data)
+    sizes[file] = data.length
+  }
+  return { ...built, sizes }
+}
+
+/** Resolves `p`, or fails the test after `ms`: every wait has its own deadline. */
+async function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const deadline = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no result within ${ms} ms`)), ms)))
+  try {
+    return await Promise.race([p, deadline])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** The CLI as a child we can signal ourselves (runCli does not hand out its child). */
+function startCli(args: string[], env: NodeJS.ProcessEnv = {}): { child: ChildProcess; done: Promise<CliResult> } {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, NO_COLOR: '1', NULLSPACE_ROOT: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout!.on('data', (d) => (stdout += d))
+  child.stderr!.on('data', (d) => (stderr += d))
+  const done = new Promise<CliResult>((resolve, reject) => {
+    child.on('error', reject)
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }))
+  })
+  return { child, done }
+}
+
+const partFile = (root: string, sha: string) => path.join(root, RELEASES, '.staging/parts', `${sha}.part`)
+const sizeOf = (file: string) => {
+  try {
+    return fs.statSync(file).size
+  } catch {
+    return 0
+  }
+}
+
+test('install from file:// on a fresh root activates a sealed release with links and rendered files', async () => {
+  const rel = await buildRelease()
+  const root = tempDir('root')
+  const r = ok(await install(root, rel.manifest), 'install')
+  assert.match(r.stdout, /Installed release 2026\.06\.10/)
+  const m = manifestOf(rel.manifest)
+  const dir = path.join(root, RELEASES, rel.releaseId)
+
+  // Every component at its install path, read-only, executables 0555.
+  for (const k of KIND_LAYOUT) {
+    const file = path.join(dir, k.installPath)
+    const st = fs.lstatSync(file)
+    assert.ok(st.isFile(), `${k.installPath} is a file`)
+    assert.is((st.mode & 0o7777).toString(8), k.executable ? '555' : '444', `mode of ${k.installPath}`)
+    assert.is(sha256(fs.readFileSync(file)), sha256(fs.readFileSync(path.join(rel.dir, k.file))), `bytes of ${k.installPath}`)
+  }
+  assert.equal(fs.readFileSync(path.join(dir, 'manifest.json')), fs.readFileSync(rel.manifest), 'the verified manifest bytes are kept in the release')
+
+  // current: a relative symlink naming the release id.
+  assert.is(fs.readlinkSync(path.join(root, RELEASES, 'current')), rel.releaseId)
+
+  // Compatibility links: relative, and they resolve into the active release.
+  const realDir = fs.realpathSync(dir)
+  for (const [link, installPath] of [['opt/nullspace/nullspace-api', 'bin/nullspace-api'], ['opt/nullspace/artifacts/rootfs.ext4', 'artifacts/rootfs.ext4']]) {
+    const p = path.join(root, link)
+    const target = fs.readlinkSync(p)
+    assert.not.ok(path.isAbsolute(target), `${link} -> ${target} is relative`)
+    assert.match(target, /releases\/current\//)
+    assert.is(fs.realpathSync(p), path.join(realDir, installPath), `${link} resolves into the release`)
+  }
+
+  // Rendered files name stable paths and manifest facts.
+  const env = fs.readFileSync(path.join(root, 'etc/nullspace/appliance.env'), 'utf8')
+  assert.match(env, new RegExp(`^NULLSPACE_RELEASE_ID=${rel.releaseId.replace(/\./g, '\\.')}$`, 'm'))
+  assert.match(env, new RegExp(`^NULLSPACE_MANIFEST_DIGEST=${digestOf(rel.manifest)}$`, 'm'))
+  assert.match(env, /^NULLSPACE_API_BIN=\/opt\/nullspace\/nullspace-api$/m)
+  const unit = fs.readFileSync(path.join(root, 'etc/systemd/system/nullspace-api.service'), 'utf8')
+  assert.match(unit, /^ExecStart=\/opt\/nullspace\/nullspace-api$/m)
+  assert.match(unit, /^EnvironmentFile=\/etc\/nullspace\/appliance\.env$/m)
+
+  // The seal records what was verified, and the stat of each file at seal time.
+  const seal = sealOf(root, rel.releaseId)
+  assert.is(seal.release_id, rel.releaseId)
+  assert.is(seal.manifest_digest, digestOf(rel.manifest))
+  assert.ok(!Number.isNaN(Date.parse(seal.sealed_at)), 'sealed_at is a date')
+  assert.is(seal.components.length, 10)
+  for (const c of m.components) {
+    const s = seal.components.find((x: { install_path: string }) => x.install_path === c.install_path)
+    assert.ok(s, `the seal records ${c.install_path}`)
+    assert.is(s.status, 'installed')
+    assert.is(s.sha256, c.sha256)
+    assert.is(s.size, c.size)
+    const st = fs.statSync(path.join(dir, c.install_path))
+    assert.is(s.ino, st.ino, `inode of ${c.name}`)
+    assert.is(s.mtime_ms, Math.trunc(st.mtimeMs), `mtime of ${c.name}`)
+  }
+
+  // History, and nothing left behind.
+  const state = JSON.parse(fs.readFileSync(path.join(root, 'var/lib/nullspace/state.json'), 'utf8'))
+  assert.is(state.history.length, 1)
+  assert.equal({ op: state.history[0].op, from: state.history[0].from, to: state.history[0].to, result: state.history[0].result }, { op: 'install', from: null, to: rel.releaseId, result: 'ok' })
+  assert.not.ok(fs.existsSync(path.join(root, RELEASES, '.staging')), 'no .staging left')
+  assert.equal(fs.readdirSync(path.join(root, 'var/lib/nullspace')).filter((n) => n.startsWith('lock')), [], 'no lock file left')
+  assert.equal(fs.readdirSync(path.join(root, RELEASES)).sort(), ['2026.06.10', 'current'], 'only the release and current under releases/')
+})
+
+test('installing the same manifest again reports No changes and changes nothing', async () => {
+  const rel = await buildRelease()
+  const root = tempDir('root')
+  ok(await install(root, rel.manifest), 'first install')
+  const seal = fs.readFileSync(path.join(root, RELEASES, rel.releaseId, '.nullspace-release.json'))
+  const r = ok(await install(root, rel.manifest), 'second install')
+  assert.match(r.stdout, /No changes/)
+  assert.equal(fs.readFileSync(path.join(root, RELEASES, rel.releaseId, '.nullspace-release.json')), seal, 'the seal is untouched')
+  const state = JSON.parse(fs.readFileSync(path.join(root, 'var/lib/nullspace/state.json'), 'utf8'))
+  assert.is(state.history.length, 1, 'no second history record')
+})
+
+test('plan --detailed-exitcode exits 2 before install and 0 after it', async () => {
+  const rel = await buildRelease()
+  const root = tempDir('root')
+  const before = await runCli(['plan', '--manifest', rel.manifest, '--root', root, '--detailed-exitcode'])
+  assert.is(before.code, 2, before.stderr)
+  assert.match(before.stdout, /fetch/)
+  assert.equal(fs.readdirSync(root), [], 'plan writes nothing under the root')
+  ok(await install(root, rel.manifest), 'install')
+  const after = await runCli(['plan', '--manifest', rel.manifest, '--root', root, '--detailed-exitcode'])
+  assert.is(after.code, 0, after.stderr)
+  assert.match(after.stdout, /No changes/)
+})
+
+test('plan --json is the contract document and nothing else on stdout', async () => {
+  const rel = await buildRelease()
+  const root = tempDir('root')
+  const r = ok(await runCli(['plan', '--manifest', rel.manifest, '--root', root, '--json']), 'plan --json')
+  const p = json(r)
+  assert.is(p.format_version, 1)
+  assert.is(p.operation, 'install')
+  assert.equal(p.manifest, { release_id: rel.releaseId, digest: digestOf(rel.manifest), path: path.resolve(rel.manifest) })
+  assert.match(p.host_fingerprint, /^sha256:[0-9a-f]{64}$/)
+  assert.is(p.current_release_id, null)
+  assert.is(p.target_release_id, rel.releaseId)
+  assert.ok(Array.isArray(p.steps) && p.steps.length > 0)
+  for (const s of p.steps) {
+    assert.type(s.id, 'string')
+    assert.type(s.action, 'string')
+    assert.type(s.target, 'string')
+    assert.type(s.reason, 'string')
+    assert.type(s.bytes, 'number')
+  }
+  const m = manifestOf(rel.manifest)
+  const total = m.components.reduce((n: number, c: { size: number }) => n + c.size, 0)
+  assert.is(p.steps.filter((s: { action: string }) => s.action === 'fetch').length, 10)
+  assert.is(p.summary.fetch_bytes, total)
+  assert.ok(['seal', 'switch', 'compat-link', 'render', 'record'].every((a) => p.steps.some((s: { action: string }) => s.action === a)), 'seal, switch, links, render and record are planned')
+  assert.ok(Array.isArray(p.warnings) && p.warnings.every((w: unknown) => typeof w === 'string'), 'warnings[] of strings (host-dependent, e.g. no /dev/kvm)')
+  assert.equal(p.blockers, [])
+})
+
+test('plan --out F then apply F converges the host', async () => {
+  const rel = await buildRelease()
+  const root = tempDir('root')
+  const saved = path.join(tempDir('plan'), 'plan.json')
+  ok(await runCli(['plan', '--manifest', rel.manifest, '--root', root, '--out', saved]), 'plan --out')
+  assert.ok(fs.existsSync(saved))
+  assert.equal(fs.readdirSync(root), [], 'plan --out writes only the plan file')
+  ok(await runCli(['apply', saved, '--root', root]), 'apply F')
+  assert.is(fs.readlinkSync(path.join(root, RELEASES, 'current')), rel.releaseId)
+  const again = ok(await runCli(['plan', '--manifest', rel.manifest, '--root', root, '--detailed-exitcode']), 'plan after apply')
+  assert.match(again.stdout, /No changes/)
+})
+
+test('apply F is refused as stale once the host changed since the plan (another install)', async () => {
+  const rel = await buildRelease()
+  const root = tempDir('root')
+  const saved = path.join(tempDir('plan'), 'plan.json')
+  ok(await runCli(['plan', '--manifest', rel.manifest, '--root', root, '--out', saved]), 'plan --out')
+  ok(await install(root, rel.manifest), 'install in between')
+  const r = await runCli(['apply', saved, '--root', root])
+  assert.is(r.code, 1, r.stderr)
+  assert.match(r.stderr, /plan is stale:/)
+  assert.is(r.stderr.trim().split('\n').length, 1, 'one line')
+})
+
+test('apply F is refused as stale once an installed file was touched', async () => {
+  const one = await buildRelease({ releaseId: 'r1', contents: sameContents('v1') })
+  const two = await buildRelease({ releaseId: 'r2', version: '0.2.0', contents: { ...sameContents('v1'), 'nullspace-api': 'api v2\n' } })
+  const root = tempDir('root')
+  ok(await install(root, one.manifest), 'install r1')
+  const saved = path.join(tempDir('plan'), 'plan.json')
+  ok(await runCli(['plan', '--manifest', two.manifest, '--root', root, '--out', saved]), 'plan r2 --out')
+  const touched = path.join(root, RELEASES, 'r1/artifacts/vmlinux')
+  const later = new Date(Date.now() + 5_000)
+  fs.utimesSync(touched, later, later)
+  const r = await runCli(['apply', saved, '--root', root])
+  assert.is(r.code, 1, r.stderr)
+  assert.match(r.stderr, /plan is stale:/)
+  assert.is(fs.readlinkSync(path.join(root, RELEASES, 'current')), 'r1', 'nothing was applied')
+  assert.not.ok(fs.existsSync(path.join(root, RELEASES, 'r2')))
+})
+
+test('apply F is refused as stale once the manifest file changed', async () => {
+  const rel = await buildRelease()
+  const root = tempDir('root')
+  const saved = path.join(tempDir('plan'), 'plan.json')
+  ok(await runCli(['plan', '--manifest', rel.manifest, '--root', root, '--out', saved]), 'plan --out')
+  fs.appendFileSync(rel.manifest, '\n') // still a valid manifest, but other bytes
+  const r = await runCli(['apply', saved, '--root', root])
+  assert.is(r.code, 1, r.stderr)
+  assert.match(r.stderr, /plan is stale:.*manifest/)
+  assert.not.ok(fs.existsSync(path.join(root, RELEASES)), 'nothing was applied')
+})
+
+test('install over HTTP with --allow-http transfers each artifact byte exactly once', async () => {
+  const server = await startServer()
+  try {
+    const rel = await servedRelease(server)
+    const root = tempDir('root')
+    const r = ok(await install(root, rel.manifest, '--allow-http'), 'install over http')
+    const total = Object.values(rel.sizes).reduce((a, b) => a + b, 0)
+    assert.is(server.bytesSent(), total, 'the server sent the sum of the sizes')
+    assert.is(server.requests.length, 10, 'one request per component')
+    assert.ok(server.requests.every((q) => q.method === 'GET' && q.range === undefined), 'plain GETs, no ranges on a fresh host')
+    assert.match(r.stdout, /Installed release/)
+    assert.is(fs.readlinkSync(path.join(root, RELEASES, 'current')), rel.releaseId)
+  } finally {
+    await server.close()
+  }
+})
+
+test('install of an http:// manifest without --allow-http is refused as an invalid manifest (exit 65)', async () => {
+  const server = await startServer()
+  try {
+    const rel = await servedRelease(server)
+    const root = tempDir('root')
+    const r = await install(root, rel.manifest)
+    assert.is(r.code, 65, r.stderr)
+    assert.match(r.stderr, /http/)
+    assert.match(r.stderr, /--allow-http/)
+    assert.is(server.requests.length, 0, 'nothing was requested')
+    assert.not.ok(fs.existsSync(path.join(root, RELEASES, 'current')))
+  } finally {
+    await server.close()
+  }
+})
+
+test('artifacts fetch seals a release without switching to it or rendering files', async () => {
+  const rel = await buildRelease()
+  const root = tempDir('root')
+  const r = ok(await runCli(['artifacts', 'fetch', '--manifest', rel.manifest, '--root', root]), 'artifacts fetch')
+  assert.match(r.stdout, /sealed/)
+  const seal = sealOf(root, rel.releaseId)
+  assert.is(seal.manifest_digest, digestOf(rel.manifest))
+  assert.is(seal.components.filter((c: { status: string }) => c.status === 'installed').length, 10)
+  assert.not.ok(fs.existsSync(path.join(root, RELEASES, 'current')), 'no current')
+  assert.not.ok(fs.existsSync(path.join(root, 'opt/nullspace/nullspace-api')), 'no compatibility links')
+  assert.not.ok(fs.existsSync(path.join(root, 'etc/nullspace/appliance.env')), 'no rendered env')
+  assert.not.ok(fs.existsSync(path.join(root, 'etc/systemd/system/nullspace-api.service')), 'no rendered unit')
+  // A later install only switches: everything is already sealed.
+  const p = json(ok(await runCli(['plan', '--manifest', rel.manifest, '--root', root, '--json']), 'plan after fetch'))
+  assert.is(p.summary.fetch_bytes, 0)
+  assert.not.ok(p.steps.some((s: { action: string }) => s.action === 'fetch' || s.action === 'seal'))
+})
+
+test('an upgrade by install fetches only the changed component and hard-links the other nine', async () => {
+  const server = await startServer()
+  try {
+    const one = await servedRelease(server, { releaseId: 'r1', version: '0.1.0', contents: sameContents('v1') })
+    const two = await servedRelease(server, { releaseId: 'r2', version: '0.2.0', contents: { ...sameContents('v1'), 'nullspace-api': 'nullspace-api v2, a little longer\n' } })
+    const root = tempDir('root')
+    ok(await install(root, one.manifest, '--allow-http'), 'install r1')
+    const before = server.bytesSent()
+    ok(await install(root, two.manifest, '--allow-http'), 'install r2')
+    assert.is(server.bytesSent() - before, two.sizes['nullspace-api'], 'only the api bytes crossed the wire')
+    assert.is(server.bytesSent('/r2/nullspace-api'), two.sizes['nullspace-api'])
+    assert.equal(server.requests.filter((q) => q.path.startsWith('/r2/')).map((q) => q.path), ['/r2/nullspace-api'])
+    assert.is(fs.readlinkSync(path.join(root, RELEASES, 'current')), 'r2')
+    for (const k of KIND_LAYOUT) {
+      const a = fs.statSync(path.join(root, RELEASES, 'r1', k.installPath))
+      const b = fs.statSync(path.join(root, RELEASES, 'r2', k.installPath))
+      if (k.kind === 'api') assert.is.not(a.ino, b.ino, 'the new api is its own file')
+      else assert.is(a.ino, b.ino, `${k.installPath} is a hard link to r1's copy`)
+    }
+    const seal = sealOf(root, 'r2')
+    assert.is(seal.components.filter((c: { obtained?: { how: string } }) => c.obtained?.how === 'linked').length, 9)
+  } finally {
+    await server.close()
+  }
+})
+
+test('a file:// artifact moved away from its URL path is found beside the manifest', async () => {
+  const rel = await buildRelease()
+  const moved = `${rel.dir}-mounted-elsewhere`
+  fs.renameSync(rel.dir, moved)
+  const root = tempDir('root')
+  ok(await install(root, path.join(moved, 'manifest.json')), 'install from the moved media')
+  assert.is(fs.readlinkSync(path.join(root, RELEASES, 'current')), rel.releaseId)
+  for (const k of KIND_LAYOUT) assert.equal(fs.readFileSync(path.join(root, RELEASES, rel.releaseId, k.installPath)), fs.readFileSync(path.join(moved, k.file)))
+})
+
+test('an optional component whose artifact is absent is skipped and recorded as skipped in the seal', async () => {
+  const rel = await buildRelease()
+  const m = manifestOf(rel.manifest)
+  m.components.find((c: { kind: string }) => c.kind === 'console').required = false
+  fs.writeFileSync(rel.manifest, `${JSON.stringify(m, null, 2)}\n`)
+  fs.rmSync(path.join(rel.dir, 'console.tar.gz'))
+  const root = tempDir('root')
+  const r = ok(await install(root, rel.manifest, '--json'), 'install with an optional absent console')
+  assert.equal(json(r).skipped, ['console'])
+  const seal = sealOf(root, rel.releaseId)
+  const console_ = seal.components.find((c: { kind: string }) => c.kind === 'console')
+  assert.is(console_.status, 'skipped')
+  assert.is(seal.components.filter((c: { status: string }) => c.status === 'installed').length, 9)
+  assert.not.ok(fs.existsSync(path.join(root, RELEASES, rel.releaseId, 'console/console.tar.gz')))
+  assert.is(fs.readlinkSync(path.join(root, RELEASES, 'current')), rel.releaseId)
+  const again = ok(await install(root, rel.manifest), 'install again')
+  assert.match(again.stdout, /No changes/, 'a skipped component does not make the host look unconverged')
+})
+
+test('kill -9 in the middle of a download, then install again: only the missing bytes cross the wire, with a Range request', async () => {
+  const server = await startServer()
+  const size = 64 * 1024 * 1024
+  let run: ReturnType<typeof startCli> | undefined
+  try {
+    const rootfs = randomBytes(size)
+    const rel = await servedRelease(server, { contents: { 'rootfs.ext4': rootfs } })
+    const rootfsPath = `/${rel.releaseId}/rootfs.ext4`
+    server.setFault(rootfsPath, 'slow-drip', { dripBytes: 256 * 1024, dripMs: 15 })
+    const root = tempDir('root')
+    const part = partFile(root, sha256(rootfs))
+
+    run = startCli(['install', '--manifest', rel.manifest, '--root', root, '--allow-http'])
+    const exited = run.done.then(() => true)
+    await within(60_000, 'the part file growing past 25%', (async () => {
+      while (sizeOf(part) <= size / 4) {
+        if (await Promise.race([exited, sleep(20).then(() => false)])) throw new Error(`install exited before the kill: ${(await run!.done).stderr}`)
+      }
+    })())
+    run.child.kill('SIGKILL')
+    const killed = await within(10_000, 'the killed install to exit', run.done)
+    assert.is(killed.signal, 'SIGKILL')
+    run = undefined
+
+    const kept = sizeOf(part)
+    assert.ok(kept > size / 4 && kept < size, `the part holds ${kept} of ${size} bytes`)
+    assert.not.ok(fs.existsSync(path.join(root, RELEASES, 'current')), 'nothing was switched')
+    server.setFault(rootfsPath, null)
+    const sentBefore = server.bytesSent(rootfsPath)
+    const requestsBefore = server.requests.length
+
+    ok(await install(root, rel.manifest, '--allow-http'), 'install after the kill')
+    assert.is(server.bytesSent(rootfsPath) - sentBefore, size - kept, 'the second run transferred exactly the missing bytes')
+    const again = server.requests.slice(requestsBefore).filter((q) => q.path === rootfsPath)
+    assert.is(again.length, 1)
+    assert.is(again[0].range, `bytes=${kept}-`)
+    assert.is(again[0].ifRange, server.etag(rootfsPath), 'If-Range carries the validator recorded with the part')
+    assert.equal(fs.readFileSync(path.join(root, RELEASES, rel.releaseId, 'artifacts/rootfs.ext4')), rootfs)
+    assert.not.ok(fs.existsSync(path.join(root, RELEASES, '.staging')), 'no staging left')
+    const doctor = await runCli(['doctor', '--root', root, '--deep'])
+    assert.is(doctor.code, 0, doctor.stdout)
+  } finally {
+    run?.child.kill('SIGKILL')
+    await server.close()
+  }
+})
+
+test('a crash after a given number of bytes (test seam), then install again: resumes the part with a Range request', async () => {
+  const server = await startServer()
+  try {
+    const size = 4 * 1024 * 1024
+    const rootfs = randomBytes(size)
+    const rel = await servedRelease(server, { contents: { 'rootfs.ext4': rootfs } })
+    const rootfsPath = `/${rel.releaseId}/rootfs.ext4`
+    const root = tempDir('root')
+    const before = ['nullspace-api', 'console.tar.gz', 'nullspace-guest-agent'].reduce((n, f) => n + rel.sizes[f], 0)
+    const crashed = await runCli(['install', '--manifest', rel.manifest, '--root', root, '--allow-http'], { env: { NULLSPACE_TEST_CRASH_AFTER_BYTES: String(before + size / 2) } })
+    assert.is(crashed.signal, 'SIGKILL', `the seam killed the install (exit ${crashed.code}, ${crashed.stderr})`)
+    const kept = sizeOf(partFile(root, sha256(rootfs)))
+    assert.ok(kept > 0 && kept < size, `the part holds ${kept} of ${size} bytes`)
+    const sentBefore = server.bytesSent(rootfsPath)
+    const requestsBefore = server.requests.length
+    ok(await install(root, rel.manifest, '--allow-http'), 'install again')
+    assert.is(server.bytesSent(rootfsPath) - sentBefore, size - kept)
+    const again = server.requests.slice(requestsBefore)
+    assert.equal(again.filter((q) => q.path === rootfsPath).map((q) => q.range), [`bytes=${kept}-`])
+    assert.not.ok(again.some((q) => q.path.endsWith('/nullspace-api')), 'components staged before the crash are not fetched again')
+    assert.equal(fs.readFileSync(path.join(root, RELEASES, rel.releaseId, 'artifacts/rootfs.ext4')), rootfs)
+  } finally {
+    await server.close()
+  }
+})
+
+test.run()

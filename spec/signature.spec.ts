@@ -1,0 +1,242 @@
+// Signed manifests through the real CLI: `manifest keygen` and `manifest sign` checked with
+// node:crypto on their own, and the trusted-keys policy of a host (etc/nullspace/trusted-keys)
+// on every command that acts on its releases: a missing, malformed or wrong signature, or a
+// manifest changed after signing, is exit 65 with the reason, and nothing under the root changes.
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import fs from 'node:fs'
+import path from 'node:path'
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto'
+import { json, runCli, type CliResult } from './helpers/cli.js'
+import { tempDir } from './helpers/tmp.js'
+import { buildRelease, type BuiltRelease } from './helpers/artifacts.js'
+import { KIND_LAYOUT } from '../lib/manifest/kinds.js'
+
+const RELEASES = 'opt/nullspace/releases'
+const TRUSTED = 'etc/nullspace/trusted-keys'
+const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex')
+const show = (r: CliResult) => `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`
+const cli = (args: string[]) => runCli(args, { timeoutMs: 60_000 })
+
+function exits(r: CliResult, code: number, what: string): CliResult {
+  assert.is(r.code, code, `${what}: expected exit ${code}, ${show(r)}`)
+  return r
+}
+
+/** One `nullspace-host: ...` error, naming `reason`, without a stack trace. */
+function refused(r: CliResult, reason: RegExp, what: string): void {
+  exits(r, 65, what)
+  assert.match(r.stderr, /^nullspace-host: /, what)
+  assert.match(r.stderr, reason, `${what}: the reason\n${r.stderr}`)
+  assert.match(r.stderr, /untrusted manifest/, what)
+  assert.not.match(r.stderr, /^\s+at /m, `${what}: no stack trace`)
+}
+
+/** Every entry under `root` with its type, mode, and content hash or link target. */
+function treeOf(root: string): Record<string, string> {
+  const out: Record<string, string> = {}
+  const walk = (dir: string) => {
+    for (const name of fs.readdirSync(dir).sort()) {
+      const p = path.join(dir, name)
+      const st = fs.lstatSync(p)
+      const rel = path.relative(root, p)
+      const mode = (st.mode & 0o7777).toString(8)
+      if (st.isSymbolicLink()) out[rel] = `symlink -> ${fs.readlinkSync(p)}`
+      else if (st.isDirectory()) {
+        out[rel] = `dir ${mode}`
+        walk(p)
+      } else out[rel] = `file ${mode} ${sha256(fs.readFileSync(p))}`
+    }
+  }
+  walk(root)
+  return out
+}
+
+/** The same artifact bytes for every release, so a second release differs only where a test says. */
+const contents = (tag: string) => Object.fromEntries(KIND_LAYOUT.map((k) => [k.file, `${k.file} ${tag}\n`]))
+
+async function keygen(): Promise<{ id: string; key: string; pub: string }> {
+  const dir = tempDir('keys')
+  const r = exits(await cli(['manifest', 'keygen', '--out', dir, '--json']), 0, 'keygen')
+  const j = json<{ key_id: string; private_key: string; public_key: string }>(r)
+  return { id: j.key_id, key: j.private_key, pub: j.public_key }
+}
+
+const signManifest = async (manifest: string, key: string) => exits(await cli(['manifest', 'sign', '--manifest', manifest, '--key', key]), 0, 'manifest sign')
+
+/** A root that trusts `pub` (and nothing else yet). */
+function trustingRoot(pub: string): string {
+  const root = tempDir('root')
+  fs.mkdirSync(path.join(root, TRUSTED), { recursive: true, mode: 0o755 })
+  fs.copyFileSync(pub, path.join(root, TRUSTED, path.basename(pub)))
+  return root
+}
+
+/** A root that trusts `trusted.pub` and runs a signed release 2026.06.10. */
+async function signedHost(trusted: { key: string; pub: string }): Promise<{ root: string; first: BuiltRelease }> {
+  const first = await buildRelease({ releaseId: '2026.06.10', contents: contents('a') })
+  await signManifest(first.manifest, trusted.key)
+  const root = trustingRoot(trusted.pub)
+  exits(await cli(['install', '--root', root, '--manifest', first.manifest]), 0, 'install of the signed first release')
+  return { root, first }
+}
+
+test('keygen writes <id>.key (0600, PKCS#8) and <id>.pub (SPKI); the id is the first 16 hex of sha256 of the SPKI DER', async () => {
+  const dir = path.join(tempDir('keys'), 'release-keys')
+  const r = exits(await cli(['manifest', 'keygen', '--out', dir]), 0, 'keygen')
+  const names = fs.readdirSync(dir).sort()
+  assert.is(names.length, 2, names.join(', '))
+  const id = names[0]!.replace(/\.(key|pub)$/, '')
+  assert.match(id, /^[0-9a-f]{16}$/)
+  assert.equal(names, [`${id}.key`, `${id}.pub`])
+  assert.match(r.stdout, new RegExp(id))
+
+  const keyFile = path.join(dir, `${id}.key`)
+  const pubFile = path.join(dir, `${id}.pub`)
+  assert.is((fs.statSync(keyFile).mode & 0o777).toString(8), '600', 'the private key is 0600')
+  assert.match(fs.readFileSync(keyFile, 'utf8'), /^-----BEGIN PRIVATE KEY-----\n/)
+  assert.match(fs.readFileSync(pubFile, 'utf8'), /^-----BEGIN PUBLIC KEY-----\n/)
+
+  // Independently: the id from the public key's SPKI DER, and the two halves belong together.
+  const pub = createPublicKey(fs.readFileSync(pubFile))
+  const priv = createPrivateKey(fs.readFileSync(keyFile))
+  assert.is(pub.asymmetricKeyType, 'ed25519')
+  assert.is(sha256(pub.export({ type: 'spki', format: 'der' })).slice(0, 16), id)
+  const msg = Buffer.from('pair check')
+  assert.ok(verify(null, msg, pub, sign(null, msg, priv)), 'the .key signs what the .pub verifies')
+})
+
+test('sign writes M.sig {key_id, algorithm: ed25519, signature} over the manifest bytes', async () => {
+  const rel = await buildRelease({ releaseId: '2026.06.10' })
+  const k = await keygen()
+  const r = await signManifest(rel.manifest, k.key)
+  assert.match(r.stdout, /manifest\.json\.sig/)
+  const sig = JSON.parse(fs.readFileSync(`${rel.manifest}.sig`, 'utf8'))
+  assert.equal(Object.keys(sig).sort(), ['algorithm', 'key_id', 'signature'])
+  assert.is(sig.key_id, k.id)
+  assert.is(sig.algorithm, 'ed25519')
+  const signature = Buffer.from(sig.signature, 'base64')
+  assert.is(signature.length, 64)
+  const pub = createPublicKey(fs.readFileSync(k.pub))
+  assert.ok(verify(null, fs.readFileSync(rel.manifest), pub, signature), 'node:crypto verifies the signature over the manifest bytes')
+  assert.not.ok(verify(null, Buffer.concat([fs.readFileSync(rel.manifest), Buffer.from(' ')]), pub, signature), 'and not over other bytes')
+})
+
+test('with a trusted key, install of a signed manifest succeeds and the release keeps manifest.json.sig', async () => {
+  const k = await keygen()
+  const { root, first } = await signedHost(k)
+  const dir = path.join(root, RELEASES, first.releaseId)
+  assert.is(fs.readlinkSync(path.join(root, RELEASES, 'current')), first.releaseId)
+  assert.equal(fs.readFileSync(path.join(dir, 'manifest.json.sig')), fs.readFileSync(`${first.manifest}.sig`), 'the detached signature is sealed with the release')
+  const doctor = json(exits(await cli(['doctor', '--root', root, '--json']), 0, 'doctor'))
+  assert.is(doctor.active.signed, true, 'doctor reports the active release as signed')
+})
+
+test('a missing .sig is exit 65 naming the reason, and nothing under the root changes (fresh host and running host)', async () => {
+  const k = await keygen()
+  // A fresh host that only trusts the key.
+  const rel = await buildRelease({ releaseId: '2026.06.10', contents: contents('a') })
+  const fresh = trustingRoot(k.pub)
+  const before = treeOf(fresh)
+  refused(await cli(['install', '--root', fresh, '--manifest', rel.manifest]), /no signature file .*manifest\.json\.sig/, 'install without .sig on a fresh host')
+  // install takes the host lock before it reads the manifest, and the lock's directory
+  // (var/lib/nullspace, empty once the lock is released) is the one trace it may leave.
+  const after = treeOf(fresh)
+  for (const lockDir of ['var', 'var/lib', 'var/lib/nullspace']) if (after[lockDir] === 'dir 755' && !(lockDir in before)) delete after[lockDir]
+  assert.equal(after, before, 'nothing under the fresh root changed but the empty lock directory')
+
+  // A running host: the next release arrives unsigned.
+  const { root } = await signedHost(k)
+  const next = await buildRelease({ releaseId: '2026.07.01', version: '0.2.0', contents: contents('b') })
+  const running = treeOf(root)
+  refused(await cli(['install', '--root', root, '--manifest', next.manifest]), /no signature file/, 'install without .sig')
+  refused(await cli(['upgrade', '--root', root, '--manifest', next.manifest]), /no signature file/, 'upgrade without .sig')
+  assert.equal(treeOf(root), running, 'nothing under the running root changed')
+  assert.is(fs.readlinkSync(path.join(root, RELEASES, 'current')), '2026.06.10')
+})
+
+test('a malformed .sig is exit 65', async () => {
+  const k = await keygen()
+  const { root } = await signedHost(k)
+  const next = await buildRelease({ releaseId: '2026.07.01', version: '0.2.0', contents: contents('b') })
+  const before = treeOf(root)
+  const install = () => cli(['install', '--root', root, '--manifest', next.manifest])
+  fs.writeFileSync(`${next.manifest}.sig`, 'not json at all\n')
+  refused(await install(), /not valid JSON/, 'a .sig that is not JSON')
+  fs.writeFileSync(`${next.manifest}.sig`, JSON.stringify({ key_id: k.id, algorithm: 'rsa', signature: 'AAAA' }))
+  refused(await install(), /malformed/, 'a .sig with another algorithm')
+  fs.writeFileSync(`${next.manifest}.sig`, JSON.stringify({ key_id: k.id, algorithm: 'ed25519', signature: 'c2hvcnQ=' }))
+  refused(await install(), /does not match/, 'a .sig whose signature is not 64 bytes')
+  assert.equal(treeOf(root), before, 'nothing under the root changed')
+})
+
+test('a manifest signed by a key the host does not trust is exit 65', async () => {
+  const trusted = await keygen()
+  const stranger = await keygen()
+  const { root } = await signedHost(trusted)
+  const next = await buildRelease({ releaseId: '2026.07.01', version: '0.2.0', contents: contents('b') })
+  await signManifest(next.manifest, stranger.key)
+  const before = treeOf(root)
+  refused(await cli(['upgrade', '--root', root, '--manifest', next.manifest]), new RegExp(`key ${stranger.id}, which is not among the trusted keys \\(${trusted.id}\\)`), 'upgrade signed by a stranger')
+
+  // A forged .sig that names the trusted key id but was made with another key.
+  const { privateKey } = generateKeyPairSync('ed25519')
+  const forged = { key_id: trusted.id, algorithm: 'ed25519', signature: sign(null, fs.readFileSync(next.manifest), privateKey).toString('base64') }
+  fs.writeFileSync(`${next.manifest}.sig`, JSON.stringify(forged))
+  refused(await cli(['upgrade', '--root', root, '--manifest', next.manifest]), /does not match the bytes/, 'upgrade with a forged signature')
+  assert.equal(treeOf(root), before, 'nothing under the root changed')
+})
+
+test('a manifest changed after signing (one space appended) is exit 65', async () => {
+  const k = await keygen()
+  const { root } = await signedHost(k)
+  const next = await buildRelease({ releaseId: '2026.07.01', version: '0.2.0', contents: contents('b') })
+  await signManifest(next.manifest, k.key)
+  // Signed and accepted as it is...
+  exits(await cli(['manifest', 'validate', '--root', root, '--manifest', next.manifest]), 0, 'validate of the signed manifest')
+  // ...then one space appended: still valid JSON and still a valid manifest, but not what was signed.
+  fs.appendFileSync(next.manifest, ' ')
+  exits(await cli(['manifest', 'validate', '--manifest', next.manifest]), 0, 'the changed manifest is still a valid manifest')
+  const before = treeOf(root)
+  refused(await cli(['upgrade', '--root', root, '--manifest', next.manifest]), /does not match the bytes \(changed after signing/, 'upgrade of a changed manifest')
+  refused(await cli(['install', '--root', root, '--manifest', next.manifest]), /changed after signing/, 'install of a changed manifest')
+  assert.equal(treeOf(root), before, 'nothing under the root changed')
+})
+
+test('manifest validate applies the signature policy with --root, and not without it', async () => {
+  const k = await keygen()
+  const rel = await buildRelease({ releaseId: '2026.06.10' })
+  const root = trustingRoot(k.pub)
+  exits(await cli(['manifest', 'validate', '--manifest', rel.manifest]), 0, 'validate without --root ignores signatures')
+  refused(await cli(['manifest', 'validate', '--root', root, '--manifest', rel.manifest]), /no signature file/, 'validate --root of an unsigned manifest')
+  refused(await runCli(['manifest', 'validate', '--manifest', rel.manifest], { env: { NULLSPACE_ROOT: root }, timeoutMs: 60_000 }), /no signature file/, 'validate with NULLSPACE_ROOT')
+  await signManifest(rel.manifest, k.key)
+  exits(await cli(['manifest', 'validate', '--root', root, '--manifest', rel.manifest]), 0, 'validate --root of the signed manifest')
+  // A root without trusted keys requires nothing.
+  fs.rmSync(`${rel.manifest}.sig`)
+  exits(await cli(['manifest', 'validate', '--root', tempDir('root'), '--manifest', rel.manifest]), 0, 'validate --root on a host without trusted keys')
+})
+
+test('plan, artifacts fetch and upgrade refuse an unsigned manifest too; sign does not need a trusted key', async () => {
+  const k = await keygen()
+  const { root } = await signedHost(k)
+  const next = await buildRelease({ releaseId: '2026.07.01', version: '0.2.0', contents: contents('b') })
+  const before = treeOf(root)
+  refused(await cli(['plan', '--root', root, '--manifest', next.manifest]), /no signature file/, 'plan')
+  refused(await cli(['plan', '--root', root, '--manifest', next.manifest, '--json']), /no signature file/, 'plan --json')
+  refused(await cli(['artifacts', 'fetch', '--root', root, '--manifest', next.manifest]), /no signature file/, 'artifacts fetch')
+  refused(await cli(['upgrade', '--root', root, '--manifest', next.manifest, '--dry-run']), /no signature file/, 'upgrade --dry-run')
+  refused(await cli(['upgrade', '--root', root, '--manifest', next.manifest]), /no signature file/, 'upgrade')
+  assert.equal(treeOf(root), before, 'nothing under the root changed')
+  assert.not.ok(fs.existsSync(path.join(root, RELEASES, next.releaseId)), 'the unsigned release was not fetched')
+
+  // Signed, the same commands go through.
+  await signManifest(next.manifest, k.key)
+  exits(await cli(['plan', '--root', root, '--manifest', next.manifest]), 0, 'plan of the signed manifest')
+  exits(await cli(['artifacts', 'fetch', '--root', root, '--manifest', next.manifest]), 0, 'artifacts fetch of the signed manifest')
+  assert.ok(fs.existsSync(path.join(root, RELEASES, next.releaseId, 'manifest.json.sig')), 'the fetched release keeps its signature')
+  exits(await cli(['upgrade', '--root', root, '--manifest', next.manifest, '--skip-ingress-smoke']), 0, 'upgrade of the signed manifest')
+  assert.is(fs.readlinkSync(path.join(root, RELEASES, 'current')), next.releaseId)
+})
+
+test.run()
