@@ -13,7 +13,11 @@ export function renderDoctor(r: DoctorReport, c: ChalkInstance): string {
   lines.push(`  rollback target: ${r.previous_release_id ?? '(none)'}`)
   if (r.components.length) {
     lines.push('', c.bold(`Components (${r.deep ? 'rehashed' : 'seal + stat check; --deep rehashes'}):`))
-    for (const x of r.components) lines.push(`  ${mark(x.status === 'ok' || x.status === 'skipped')} ${x.name.padEnd(18)} ${x.version.padEnd(14)} ${formatBytes(x.size).padStart(10)}  ${x.sha256.slice(0, 16)}…  ${x.status}`)
+    const width = Math.max(...r.components.map((x) => x.version.length))
+    for (const x of r.components) {
+      const status = x.status === 'ok' ? '' : `  ${x.status}`
+      lines.push(`  ${mark(x.status === 'ok' || x.status === 'skipped')} ${x.name.padEnd(18)} ${x.version.padEnd(width)} ${formatBytes(x.size).padStart(10)}  ${x.sha256.slice(0, 16)}…${status}`)
+    }
   }
   if (r.compatibility) {
     lines.push('', c.bold('Compatibility:'))
