@@ -22,6 +22,7 @@ interface Args extends GlobalArgs {
   'runtime-class': string
   'snapshot-metadata-format': string
   'expires-in'?: number
+  'chunk-index': boolean
 }
 
 export const manifestBuild: CommandModule<GlobalArgs, Args> = {
@@ -44,6 +45,7 @@ export const manifestBuild: CommandModule<GlobalArgs, Args> = {
       .option('runtime-class', { type: 'string', default: BUILD_DEFAULTS.runtimeClass, describe: 'Runtime class' })
       .option('snapshot-metadata-format', { type: 'string', default: BUILD_DEFAULTS.snapshotMetadataFormat, describe: 'Snapshot metadata format' })
       .option('expires-in', { type: 'number', describe: 'Days until the manifest expires (sets expires_at)' })
+      .option('chunk-index', { type: 'boolean', default: true, describe: 'Write <artifact>.chunks beside artifacts of 16 MiB or more, for delta upgrades (--no-chunk-index turns it off)' })
       .example(
         '$0 manifest build --artifact-dir /mnt/nullspace-release --output /mnt/nullspace-release/manifest.json --release-id 2026.06.10 --version 0.1.0 --arch "$(uname -m)" --source-revision "$(git rev-parse HEAD)" --firecracker-version v1.12.1 --firecracker-commit reviewed-firecracker-build --snapshot-data-format firecracker-v1.12 --kernel-identity linux-6.1-nullspace',
         'build the manifest of a release directory, as on the product page',
@@ -71,13 +73,15 @@ export const manifestBuild: CommandModule<GlobalArgs, Args> = {
       runtimeClass: argv['runtime-class'],
       snapshotMetadataFormat: argv['snapshot-metadata-format'],
       expiresInDays: argv['expires-in'],
+      chunkIndex: argv['chunk-index'],
       now: new Date(),
     })
     if (E.isLeft(built)) throw built.left
     const digest = await writeManifest(argv.output, built.right)
     const output = path.resolve(argv.output)
-    if (argv.json) out.document({ ok: true, output, manifest_id: built.right.manifest_id, digest })
-    else out.line(`wrote ${output}: ${built.right.manifest_id} (${digest})`)
+    const id = built.right.manifest.manifest_id
+    if (argv.json) out.document({ ok: true, output, manifest_id: id, digest, chunk_indexes: built.right.indexes.map((ix) => ix.path) })
+    else out.line(`wrote ${output}: ${id} (${digest})`)
     return EXIT.ok
   }),
 }

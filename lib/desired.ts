@@ -4,7 +4,7 @@ import path from 'node:path'
 import type { LoadedManifest } from './manifest/load.js'
 import type { Manifest } from './manifest/codec.js'
 import { KIND_LAYOUT } from './manifest/kinds.js'
-import { compatLinkTarget } from './layout.js'
+import { CHUNKS_DIR, compatLinkTarget } from './layout.js'
 import { renderApplianceFiles, type RenderedFile } from './appliance-files.js'
 
 export interface DesiredComponent {
@@ -16,7 +16,13 @@ export interface DesiredComponent {
   readonly installPath: string
   readonly mode: number
   readonly required: boolean
+  /** The chunk index of this artifact, kept in the release for later delta upgrades. */
+  readonly chunkIndex?: { readonly component: string; readonly installPath: string; readonly chunkSize: number }
 }
+
+/** Where a release keeps the chunk index of its component `name`. */
+export const indexInstallPath = (name: string) => `${CHUNKS_DIR}/${name}.chunks`
+export const CHUNK_INDEX_KIND = 'chunk_index'
 
 export interface DesiredLink {
   /** Absolute host path of the compatibility link. */
@@ -56,16 +62,25 @@ export function desiredState(loaded: LoadedManifest): DesiredState {
     manifestDigest: loaded.digest,
     manifestPath: loaded.path,
     manifestDir: path.dirname(loaded.path),
-    components: m.components.map((c) => ({
-      name: c.name,
-      kind: c.kind,
-      url: c.url,
-      sha256: c.sha256,
-      size: c.size,
-      installPath: c.install_path,
-      mode: componentMode(c),
-      required: c.required,
-    })),
+    components: [
+      ...m.components.map((c) => ({
+        name: c.name,
+        kind: c.kind,
+        url: c.url,
+        sha256: c.sha256,
+        size: c.size,
+        installPath: c.install_path,
+        mode: componentMode(c),
+        required: c.required,
+        ...(c.chunks ? { chunkIndex: { component: `${c.name}.chunks`, installPath: indexInstallPath(c.name), chunkSize: c.chunks.chunk_size } } : {}),
+      })),
+      // Chunk indexes are fetched and verified like any artifact; an absent one only costs deltas.
+      ...m.components.flatMap((c) =>
+        c.chunks
+          ? [{ name: `${c.name}.chunks`, kind: CHUNK_INDEX_KIND, url: c.chunks.url, sha256: c.chunks.sha256, size: c.chunks.size, installPath: indexInstallPath(c.name), mode: 0o444, required: false }]
+          : [],
+      ),
+    ],
     links: linksOf(m),
     rendered: renderApplianceFiles(m, loaded.digest),
   }

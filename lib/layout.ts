@@ -11,6 +11,8 @@ export const PARTS = 'parts'
 export const SEAL_FILE = '.nullspace-release.json'
 export const MANIFEST_FILE = 'manifest.json'
 export const SIGNATURE_FILE = 'manifest.json.sig'
+/** Chunk indexes a release keeps for later delta upgrades. */
+export const CHUNKS_DIR = '.nullspace-chunks'
 
 export const APPLIANCE_ENV = '/etc/nullspace/appliance.env'
 export const API_UNIT = '/etc/systemd/system/nullspace-api.service'

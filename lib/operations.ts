@@ -12,6 +12,8 @@ import { acquireLock, type HeldLock } from '../state/lock.js'
 import { EXIT, Failure } from './errors.js'
 import { execute, type ExecResult, type Reporter } from './exec/executor.js'
 import { hostFindings, releaseFindings } from './compat.js'
+import { gatherDeltaInputs } from './chunks/inputs.js'
+import type { DeltaInput } from './chunks/assemble.js'
 import { readHostFacts } from '../state/host-facts.js'
 
 export interface HostFlags {
@@ -35,6 +37,9 @@ export interface Planned {
   readonly plan: Plan
   /** The manifest's detached signature, sealed with the release when it was verified. */
   readonly signature?: Buffer | null
+  /** Chunk indexes read while planning, for the executor's delta steps. */
+  readonly deltas?: ReadonlyMap<string, DeltaInput>
+  readonly prefetched?: ReadonlyMap<string, Buffer>
 }
 
 export interface TrustedManifest {
@@ -91,7 +96,11 @@ export async function planLoaded(operation: PlanOperation, loaded: LoadedManifes
     blockers: [...host.blockers, ...release.blockers],
     probe_binaries: activating && loaded.manifest.architecture === facts.architecture,
   }
-  return { layout: l, loaded, desired, actual, plan: planSteps(desired, actual, options) }
+  const first = planSteps(desired, actual, options)
+  const delta = await gatherDeltaInputs(l, desired, actual, first, { allowHttp: flags.allowHttp, stallTimeoutMs: flags.stallTimeoutS * 1000 })
+  if (delta.inputs.size === 0 && delta.warnings.length === 0) return { layout: l, loaded, desired, actual, plan: first }
+  const plan = planSteps(desired, actual, { ...options, warnings: [...options.warnings, ...delta.warnings], deltas: delta.summaries })
+  return { layout: l, loaded, desired, actual, plan, deltas: delta.inputs, prefetched: delta.prefetched }
 }
 
 /** A plan with blockers is refused as a whole: exit 65 when the manifest itself is refused. */
@@ -131,6 +140,8 @@ export async function executePlanned(p: Planned, flags: HostFlags, report: Repor
     hookTimeoutMs: flags.hookTimeoutS * 1000,
     report,
     now: () => new Date(),
+    deltas: p.deltas,
+    prefetched: p.prefetched,
   })
 }
 

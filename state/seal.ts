@@ -15,6 +15,7 @@ export const Obtained = t.union([
   t.type({ how: t.literal('linked'), from_release: t.string }),
   t.type({ how: t.literal('verified-local') }),
   t.type({ how: t.literal('repaired'), bytes_fetched: t.number }),
+  t.type({ how: t.literal('delta'), bytes_fetched: t.number, bytes_reused: t.number }),
 ])
 export type Obtained = t.TypeOf<typeof Obtained>
 

@@ -10,7 +10,8 @@ import { fsyncDir, fsyncPath, mkdirUnder, renameDurable, switchSymlink, writeFil
 import { hashFile } from '../hash.js'
 import { errnoCode, operationFailed } from '../errors.js'
 import { fetchArtifact } from '../fetch/index.js'
-import { FetchError } from '../fetch/types.js'
+import { FetchError, type FetchRequest } from '../fetch/types.js'
+import { assembleDelta, type DeltaInput } from '../chunks/assemble.js'
 import { type Obtained, type Seal, type SealedComponent, readSeal, writeSeal } from '../../state/seal.js'
 import { readStateFile, writeStateFile } from '../../state/state-file.js'
 import { type Journal, readJournal, writeJournal } from '../../state/journal.js'
@@ -21,6 +22,8 @@ import { preflightSpace } from './preflight.js'
 import { probeVersion } from './probe.js'
 
 export interface Reporter {
+  /** Once, before the first step of a plan that has steps (a progress display sizes itself from it). */
+  begin?(plan: Plan): void
   step(step: Step, phase: 'start' | 'done', detail?: string): void
   bytes(component: string, n: number): void
   warn(text: string): void
@@ -38,6 +41,10 @@ export interface ExecContext {
   readonly hookTimeoutMs: number
   readonly report: Reporter
   readonly now: () => Date
+  /** Chunk indexes read while planning, by component, for delta steps. */
+  readonly deltas?: ReadonlyMap<string, DeltaInput>
+  /** Verified bytes fetched while planning (chunk indexes), by sha256: not fetched twice. */
+  readonly prefetched?: ReadonlyMap<string, Buffer>
 }
 
 export interface ExecResult {
@@ -70,6 +77,7 @@ class Run {
     if (plan.steps.length === 0) return this.result()
     await preflightSpace(ctx.layout, plan)
     await this.openJournal()
+    ctx.report.begin?.(plan)
     for (const [i, step] of plan.steps.entries()) {
       crashAtBoundary(i + 1)
       ctx.report.step(step, 'start')
@@ -119,6 +127,8 @@ class Run {
     switch (step.action) {
       case 'fetch':
         return this.fetchStep(step.release_id, step.artifact, step.staged)
+      case 'delta':
+        return this.deltaStep(step.release_id, step.artifact)
       case 'link':
         return this.linkStep(step.release_id, step.artifact, step.from_release)
       case 'adopt':
@@ -169,6 +179,46 @@ class Run {
     return path.join(this.ctx.layout.staged(releaseId), a.install_path)
   }
 
+  private fetchRequest(a: ArtifactRef, dest: string): FetchRequest {
+    return {
+      component: a.component,
+      url: a.url,
+      sha256: a.sha256,
+      size: a.size,
+      dest,
+      mode: a.mode,
+      partsDir: this.ctx.layout.parts,
+      manifestDir: this.ctx.manifestDir,
+      allowHttp: this.ctx.fetch.allowHttp,
+      stallTimeoutMs: this.ctx.fetch.stallTimeoutMs,
+      retries: this.ctx.fetch.retries,
+      backoffMs: this.ctx.fetch.backoffMs,
+      onBytes: (n) => {
+        this.ctx.report.bytes(a.component, n)
+        crashAfterBytes(n)
+      },
+    }
+  }
+
+  /** Assembles from local chunks plus fetched ranges; any failure falls back to a full, verified fetch. */
+  private async deltaStep(releaseId: string, a: ArtifactRef): Promise<string> {
+    const input = this.ctx.deltas?.get(a.component)
+    if (!input) return this.fetchStep(releaseId, a, false)
+    const dest = this.stagedPath(releaseId, a)
+    await this.mkdirs(path.dirname(dest))
+    await this.mkdirs(this.ctx.layout.parts)
+    await fs.rm(dest, { force: true })
+    try {
+      const r = await assembleDelta(this.fetchRequest(a, dest), input)
+      this.bytesTransferred += r.fetched
+      this.obtained.set(a.component, { how: 'delta', bytes_fetched: r.fetched, bytes_reused: r.reused })
+      return `delta: ${r.reused} bytes reused, ${r.fetched} fetched`
+    } catch (e) {
+      this.ctx.report.warn(`${a.component}: delta failed (${(e as Error).message}); fetching it whole`)
+      return this.fetchStep(releaseId, a, false)
+    }
+  }
+
   /** Downloads into the part, verifies, moves into staging. `staged` files are rehashed first. */
   private async fetchStep(releaseId: string, a: ArtifactRef, staged: boolean): Promise<string> {
     const dest = this.stagedPath(releaseId, a)
@@ -179,25 +229,15 @@ class Run {
     await this.mkdirs(path.dirname(dest))
     await this.mkdirs(this.ctx.layout.parts)
     await fs.rm(dest, { force: true })
+    const prefetched = this.ctx.prefetched?.get(a.sha256)
+    if (prefetched && prefetched.length === a.size) {
+      await writeFileAtomic(dest, prefetched, a.mode)
+      this.bytesTransferred += a.size
+      this.obtained.set(a.component, { how: 'fetched', bytes_fetched: a.size })
+      return `${a.size} bytes (read while planning)`
+    }
     try {
-      const r = await fetchArtifact({
-        component: a.component,
-        url: a.url,
-        sha256: a.sha256,
-        size: a.size,
-        dest,
-        mode: a.mode,
-        partsDir: this.ctx.layout.parts,
-        manifestDir: this.ctx.manifestDir,
-        allowHttp: this.ctx.fetch.allowHttp,
-        stallTimeoutMs: this.ctx.fetch.stallTimeoutMs,
-        retries: this.ctx.fetch.retries,
-        backoffMs: this.ctx.fetch.backoffMs,
-        onBytes: (n) => {
-          this.ctx.report.bytes(a.component, n)
-          crashAfterBytes(n)
-        },
-      })
+      const r = await fetchArtifact(this.fetchRequest(a, dest))
       this.bytesTransferred += r.bytesTransferred
       this.obtained.set(a.component, { how: 'fetched', bytes_fetched: r.bytesTransferred })
       return r.resumedFrom > 0 ? `resumed at byte ${r.resumedFrom}, ${r.bytesTransferred} bytes` : `${r.bytesTransferred} bytes`
@@ -258,7 +298,7 @@ class Run {
     const dir = layout.staged(releaseId)
     const final = layout.release(releaseId)
     const components: SealedComponent[] = []
-    for (const c of this.plan.steps.flatMap((s) => (s.action === 'fetch' || s.action === 'link' || s.action === 'adopt') && s.release_id === releaseId ? [s.artifact] : [])) {
+    for (const c of this.plan.steps.flatMap((s) => (s.action === 'fetch' || s.action === 'delta' || s.action === 'link' || s.action === 'adopt') && s.release_id === releaseId ? [s.artifact] : [])) {
       if (this.skipped.has(c.component)) {
         components.push({ name: c.component, kind: c.kind, install_path: c.install_path, status: 'skipped', sha256: c.sha256, size: c.size, reason: 'optional artifact absent at its source' })
         continue

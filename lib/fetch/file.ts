@@ -101,7 +101,7 @@ export async function fetchFile(req: FetchRequest): Promise<FetchResult> {
 }
 
 /** The file at the URL's path, else the same file name beside the manifest (offline media mounted elsewhere). */
-async function openSource(req: FetchRequest): Promise<{ fh: FileHandle; source: string }> {
+export async function openSource(req: FetchRequest): Promise<{ fh: FileHandle; source: string }> {
   let primary: string
   try {
     primary = fileURLToPath(req.url) // percent-decodes; refuses a remote host

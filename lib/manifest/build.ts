@@ -11,6 +11,9 @@ import { formatProblem } from './problems.js'
 import { hashFile, type FileDigest } from '../hash.js'
 import { type Failure, errnoCode, manifestError, usageError } from '../errors.js'
 import { writeFileAtomic } from '../fsx.js'
+import { createHash } from 'node:crypto'
+import { indexFile } from '../chunks/compute.js'
+import { DEFAULT_CHUNK_SIZE, INDEX_THRESHOLD, encodeIndex } from '../chunks/format.js'
 
 export interface BuildOptions {
   readonly artifactDir: string
@@ -28,6 +31,8 @@ export interface BuildOptions {
   readonly runtimeClass: string
   readonly snapshotMetadataFormat: string
   readonly expiresInDays?: number
+  /** Write a chunk index beside every artifact of INDEX_THRESHOLD bytes or more (delta upgrades). */
+  readonly chunkIndex: boolean
   /** The clock is passed in, so the manifest body is a function of its inputs. */
   readonly now: Date
 }
@@ -81,13 +86,22 @@ export function describeComponent(layout: KindLayout, digest: FileDigest, o: Bui
   }
 }
 
-async function hashArtifact(dir: string, layout: KindLayout): Promise<E.Either<Failure, FileDigest>> {
+interface HashedArtifact extends FileDigest {
+  /** The encoded chunk index, for artifacts large enough to have one. */
+  readonly index: Buffer | null
+}
+
+async function hashArtifact(dir: string, layout: KindLayout, chunkIndex: boolean): Promise<E.Either<Failure, HashedArtifact>> {
   const file = path.join(dir, layout.file)
   try {
     const st = await fs.stat(file)
     if (!st.isFile()) return E.left(manifestError(`${file}: the ${layout.kind} artifact is not a regular file`))
     if (st.size === 0) return E.left(manifestError(`${file}: the ${layout.kind} artifact is empty`))
-    return E.right(await hashFile(file))
+    if (chunkIndex && st.size >= INDEX_THRESHOLD) {
+      const ix = await indexFile(file, DEFAULT_CHUNK_SIZE)
+      return E.right({ sha256: ix.sha256, size: ix.size, index: encodeIndex(ix) })
+    }
+    return E.right({ ...(await hashFile(file)), index: null })
   } catch (e) {
     if (errnoCode(e) === 'ENOENT') return E.left(manifestError(`${file}: missing ${layout.kind} artifact; --artifact-dir must hold ${layout.file}`))
     return E.left(manifestError(`${file}: cannot read the ${layout.kind} artifact: ${e instanceof Error ? e.message : String(e)}`))
@@ -96,7 +110,15 @@ async function hashArtifact(dir: string, layout: KindLayout): Promise<E.Either<F
 
 const isoSeconds = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z')
 
-export async function buildManifest(o: BuildOptions): Promise<E.Either<Failure, Manifest>> {
+export const INDEX_SUFFIX = '.chunks'
+
+export interface BuiltManifest {
+  readonly manifest: Manifest
+  /** Chunk indexes to write into --artifact-dir beside their artifacts. */
+  readonly indexes: readonly { readonly path: string; readonly bytes: Buffer }[]
+}
+
+export async function buildManifest(o: BuildOptions): Promise<E.Either<Failure, BuiltManifest>> {
   try {
     const st = await fs.stat(o.artifactDir)
     if (!st.isDirectory()) return E.left(usageError(`--artifact-dir ${o.artifactDir}: not a directory`))
@@ -104,10 +126,17 @@ export async function buildManifest(o: BuildOptions): Promise<E.Either<Failure, 
     return E.left(usageError(`--artifact-dir ${o.artifactDir}: no such directory`))
   }
   const components: Component[] = []
+  const indexes: BuiltManifest['indexes'][number][] = []
   for (const layout of KIND_LAYOUT) {
-    const digest = await hashArtifact(o.artifactDir, layout)
-    if (E.isLeft(digest)) return digest
-    components.push(describeComponent(layout, digest.right, o))
+    const hashed = await hashArtifact(o.artifactDir, layout, o.chunkIndex)
+    if (E.isLeft(hashed)) return hashed
+    const component = describeComponent(layout, hashed.right, o)
+    const index = hashed.right.index
+    if (index) {
+      const file = `${layout.file}${INDEX_SUFFIX}`
+      indexes.push({ path: path.join(o.artifactDir, file), bytes: index })
+      components.push({ ...component, chunks: { url: artifactUrl(o, file), sha256: createHash('sha256').update(index).digest('hex'), size: index.length, chunk_size: DEFAULT_CHUNK_SIZE } })
+    } else components.push(component)
   }
   const sha = (kind: string) => `sha256:${components.find((c) => c.kind === kind)!.sha256}`
   const manifest: Manifest = {
@@ -135,12 +164,13 @@ export async function buildManifest(o: BuildOptions): Promise<E.Either<Failure, 
   // The builder's output must pass validate; check before anything is written.
   const valid = validateManifest(manifest, { now: o.now.getTime(), allowHttp: true, allowExpired: false })
   if (E.isLeft(valid)) return E.left(usageError(`the flags describe an invalid manifest: ${valid.left.map(formatProblem).join('; ')}`))
-  return E.right(manifest)
+  return E.right({ manifest, indexes })
 }
 
-/** Writes the manifest atomically and returns its digest. */
-export async function writeManifest(file: string, m: Manifest): Promise<string> {
-  const bytes = Buffer.from(`${JSON.stringify(m, null, 2)}\n`)
+/** Writes the chunk indexes, then the manifest, each atomically; returns the manifest's digest. */
+export async function writeManifest(file: string, built: BuiltManifest): Promise<string> {
+  for (const ix of built.indexes) await writeFileAtomic(ix.path, ix.bytes, 0o644)
+  const bytes = Buffer.from(`${JSON.stringify(built.manifest, null, 2)}\n`)
   await writeFileAtomic(file, bytes, 0o644)
   return manifestDigest(bytes)
 }

@@ -52,7 +52,7 @@ export function installPathProblem(p: string): string | undefined {
   if (p.split('/').includes('..')) return `must not contain "..", got ${preview(p)}`
   if (p === '.' || p.endsWith('/')) return `must name a file, got ${preview(p)}`
   if (path.normalize(p) !== p || p.split('/').includes('.')) return `must be normalised (no "." or empty segments), got ${preview(p)}`
-  if (/^(manifest\.json(\.sig)?|\.nullspace-release\.json|\.chunks)(\/|$)/.test(p)) return `must not collide with the release's own files, got ${preview(p)}`
+  if (/^(manifest\.json(\.sig)?|\.nullspace-release\.json|\.nullspace-chunks)(\/|$)/.test(p)) return `must not collide with the release's own files, got ${preview(p)}`
   return undefined
 }
 

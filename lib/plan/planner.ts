@@ -14,6 +14,15 @@ export interface PlanOptions extends PlanOptionsJson {
   readonly blockers?: readonly Blocker[]
   /** Run the staged firecracker/jailer with --version before switching (the manifest is for this host's architecture). */
   readonly probe_binaries?: boolean
+  /** What chunk indexes say a delta of each component would reuse (computed by the caller from the indexes). */
+  readonly deltas?: Readonly<Record<string, DeltaSummary>>
+}
+
+export interface DeltaSummary {
+  readonly fetch_bytes: number
+  readonly reused_bytes: number
+  readonly chunk_size: number
+  readonly sources: readonly { readonly release_id: string; readonly install_path: string }[]
 }
 
 const artifactRef = (c: DesiredComponent): ArtifactRef => ({
@@ -43,7 +52,7 @@ function linkSources(actual: ActualState, exclude: string): Map<string, string> 
   return sources
 }
 
-function stagingSteps(desired: DesiredState, actual: ActualState, existing: ReleaseOnDisk | undefined): Step[] {
+function stagingSteps(desired: DesiredState, actual: ActualState, existing: ReleaseOnDisk | undefined, deltas: PlanOptions['deltas'] = {}): Step[] {
   const id = desired.releaseId
   const sources = linkSources(actual, id)
   const staged = actual.staging[id] ?? {}
@@ -60,6 +69,20 @@ function stagingSteps(desired: DesiredState, actual: ActualState, existing: Rele
       return { id: `adopt:${c.name}`, action: 'adopt', target: c.name, reason: `release ${id} is not sealed (untrusted): rehash its copy, fetch if it differs`, bytes: 0, release_id: id, artifact }
     const part = actual.parts[c.sha256]
     const resume = part !== undefined && part.size > 0 && part.size < c.size ? part.size : 0
+    const delta = deltas[c.name]
+    if (delta !== undefined && delta.fetch_bytes < c.size - resume)
+      return {
+        id: `delta:${c.name}`,
+        action: 'delta',
+        target: c.name,
+        reason: `reuse ${delta.reused_bytes} bytes from ${delta.sources.map((x) => x.release_id).join(', ')}; fetch ${delta.fetch_bytes}`,
+        bytes: delta.fetch_bytes,
+        release_id: id,
+        artifact,
+        reused_bytes: delta.reused_bytes,
+        chunk_size: delta.chunk_size,
+        sources: delta.sources,
+      }
     return {
       id: `fetch:${c.name}`,
       action: 'fetch',
@@ -164,7 +187,7 @@ export function plan(desired: DesiredState, actual: ActualState, o: PlanOptions)
   if (existing?.seal.kind === 'invalid') warnings.push(`release ${id}: ${existing.seal.reason}; it is re-verified`)
 
   if (sealed) steps.push(...repairSteps(desired, existing!))
-  else steps.push(...stagingSteps(desired, actual, existing))
+  else steps.push(...stagingSteps(desired, actual, existing, o.deltas))
 
   if (o.operation !== 'fetch') {
     const from = actual.current
@@ -195,7 +218,7 @@ export function plan(desired: DesiredState, actual: ActualState, o: PlanOptions)
   if (actual.tempLeftovers.length > 0)
     steps.push({ id: 'clean:temp', action: 'clean', target: 'releases', reason: 'temp links left by an interrupted switch', bytes: 0, paths: actual.tempLeftovers })
 
-  const fetched = steps.filter((s) => s.action === 'fetch' || s.action === 'adopt' || s.action === 'repair')
+  const fetched = steps.filter((s) => s.action === 'fetch' || s.action === 'delta' || s.action === 'adopt' || s.action === 'repair')
   const linked = steps.filter((s): s is Extract<Step, { action: 'link' }> => s.action === 'link')
   return {
     format_version: 1,
@@ -209,6 +232,7 @@ export function plan(desired: DesiredState, actual: ActualState, o: PlanOptions)
       steps: steps.length,
       fetch_bytes: steps.reduce((n, s) => n + s.bytes, 0),
       link_bytes: linked.reduce((n, s) => n + s.artifact.size, 0),
+      reused_bytes: steps.reduce((n, s) => n + (s.action === 'delta' ? s.reused_bytes : 0), 0),
       components_fetched: fetched.length,
       components_linked: linked.length,
     },

@@ -5,7 +5,7 @@ import type { Plan, Step, StepAction } from './types.js'
 import { formatBytes } from '../bytes.js'
 
 const GROUPS: readonly { actions: readonly StepAction[]; title: string }[] = [
-  { actions: ['fetch', 'adopt'], title: 'Fetch and verify' },
+  { actions: ['fetch', 'delta', 'adopt'], title: 'Fetch and verify' },
   { actions: ['link'], title: 'Hard-link from sealed releases' },
   { actions: ['repair'], title: 'Repair' },
   { actions: ['seal'], title: 'Seal' },
@@ -20,6 +20,8 @@ function stepLine(s: Step, c: ChalkInstance): string[] {
   switch (s.action) {
     case 'fetch':
       return [`${c.green('+')} ${s.target.padEnd(18)} ${formatBytes(s.artifact.size).padStart(10)}  ${s.staged ? 'verify staged copy' : s.resume_from > 0 ? `resume at ${formatBytes(s.resume_from)}` : 'fetch'} from ${s.artifact.url}`]
+    case 'delta':
+      return [`${c.green('Δ')} ${s.target.padEnd(18)} ${formatBytes(s.artifact.size).padStart(10)}  delta: ${formatBytes(s.reused_bytes)} reused from ${s.sources.map((x) => x.release_id).join(', ')}, ${formatBytes(s.bytes)} to fetch`]
     case 'adopt':
       return [`${c.yellow('?')} ${s.target.padEnd(18)} ${formatBytes(s.artifact.size).padStart(10)}  ${s.reason}`]
     case 'link':
@@ -74,7 +76,7 @@ export function renderPlan(plan: Plan, c: ChalkInstance): string {
   if (plan.blockers.length) lines.push('', c.red('Blockers:'), ...plan.blockers.map((b) => `  ${c.red('x')} ${b.message}`))
   if (plan.steps.length > 0) {
     const s = plan.summary
-    lines.push('', `Summary: ${s.steps} step(s); ${formatBytes(s.fetch_bytes)} to fetch (${s.components_fetched} component(s)), ${formatBytes(s.link_bytes)} hard-linked (${s.components_linked}).`)
+    lines.push('', `Summary: ${s.steps} step(s); ${formatBytes(s.fetch_bytes)} to fetch (${s.components_fetched} component(s)), ${formatBytes(s.link_bytes)} hard-linked (${s.components_linked})${s.reused_bytes ? `, ${formatBytes(s.reused_bytes)} reused by deltas` : ''}.`)
   }
   return lines.join('\n')
 }

@@ -28,6 +28,8 @@ export interface ArtifactRef {
 export type Step =
   /** Download (or copy from file://) into staging; `resume_from` > 0 continues a part; `staged` re-verifies a file an interrupted run already staged. */
   | (StepBase & { readonly action: 'fetch'; readonly release_id: string; readonly artifact: ArtifactRef; readonly resume_from: number; readonly staged: boolean })
+  /** Assemble the artifact from chunks of sealed releases' files plus ranges fetched for the rest; a full fetch when anything fails. */
+  | (StepBase & { readonly action: 'delta'; readonly release_id: string; readonly artifact: ArtifactRef; readonly reused_bytes: number; readonly chunk_size: number; readonly sources: readonly { readonly release_id: string; readonly install_path: string }[] })
   /** Hard-link a verified file of an already sealed release (same sha256) into staging. */
   | (StepBase & { readonly action: 'link'; readonly release_id: string; readonly artifact: ArtifactRef; readonly from_release: string })
   /** Rehash a file found in an unsealed release directory; link it if it matches, else fetch it. */
@@ -59,6 +61,8 @@ export interface PlanSummary {
   readonly steps: number
   readonly fetch_bytes: number
   readonly link_bytes: number
+  /** Bytes delta steps copy from local files instead of fetching them. */
+  readonly reused_bytes: number
   readonly components_fetched: number
   readonly components_linked: number
 }

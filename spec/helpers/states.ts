@@ -19,7 +19,7 @@ export function manifestOf(releaseId: string, version = '0.1.0', contents: Recor
   const o = {
     artifactDir: '/mnt/rel', output: '/mnt/rel/manifest.json', releaseId, version, arch: 'x86_64' as const, sourceRevision: 'abc',
     firecrackerVersion: 'v1.12.1', firecrackerCommit: 'c', snapshotDataFormat: 'firecracker-v1.12', kernelIdentity: 'linux-6.1',
-    guestAgentProtocolVersion: '1', runtimeClass: 'firecracker', snapshotMetadataFormat: 'm1', now: new Date(NOW),
+    guestAgentProtocolVersion: '1', runtimeClass: 'firecracker', snapshotMetadataFormat: 'm1', now: new Date(NOW), chunkIndex: false,
   }
   const components = KIND_LAYOUT.map((k) => {
     const body = contents[k.file] ?? `${k.file} of ${releaseId}`

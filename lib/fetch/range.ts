@@ -1,0 +1,115 @@
+// Reading part of an artifact (delta upgrades) and small artifacts into memory (chunk
+// indexes at plan time), with the same URL rules as the fetchers: http: only with
+// --allow-http, at most 5 redirects, never from https to anything else.
+import { createHash } from 'node:crypto'
+import fetch, { type Response } from 'node-fetch'
+import { openSource } from './file.js'
+import { redirectTarget } from './http.js'
+import { FetchError, type FetchRequest } from './types.js'
+
+/** GET with manual redirects; `range` is an inclusive byte range. */
+async function get(req: FetchRequest, range: [number, number] | null, signal: AbortSignal): Promise<Response> {
+  let url = new URL(req.url)
+  if (url.protocol === 'http:' && !req.allowHttp) throw new FetchError(`${req.component}: ${req.url}: http: URLs need --allow-http`, 'refused')
+  for (let hops = 0; ; hops++) {
+    const headers: Record<string, string> = { 'accept-encoding': 'identity' }
+    if (range) headers.range = `bytes=${range[0]}-${range[1]}`
+    const res = await fetch(url.href, { redirect: 'manual', headers, signal, compress: false })
+    if (res.status >= 300 && res.status < 400) {
+      res.body?.resume()
+      url = redirectTarget(req, url, res.headers.get('location'), hops)
+      continue
+    }
+    return res
+  }
+}
+
+/** A signal that aborts when no byte arrived for `ms`; `touch()` after every chunk. */
+function stallTimer(ms: number): { signal: AbortSignal; touch(): void; stop(): void } {
+  const ac = new AbortController()
+  let timer = setTimeout(() => ac.abort(), ms)
+  return {
+    signal: ac.signal,
+    touch: () => {
+      clearTimeout(timer)
+      timer = setTimeout(() => ac.abort(), ms)
+    },
+    stop: () => clearTimeout(timer),
+  }
+}
+
+/** Streams bytes [offset, offset+length) of the artifact to `sink`; throws when the source cannot serve a range. */
+export async function readRange(req: FetchRequest, offset: number, length: number, sink: (chunk: Buffer) => Promise<void>): Promise<void> {
+  if (length === 0) return
+  if (req.url.startsWith('file:')) {
+    const { fh, source } = await openSource(req)
+    try {
+      const buf = Buffer.allocUnsafe(Math.min(length, 1024 * 1024))
+      for (let done = 0; done < length; ) {
+        const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, length - done), offset + done)
+        if (bytesRead === 0) throw new FetchError(`${req.component}: ${source} ends before byte ${offset + length}`, 'mismatch')
+        await sink(Buffer.from(buf.subarray(0, bytesRead)))
+        done += bytesRead
+      }
+    } finally {
+      await fh.close()
+    }
+    return
+  }
+  const stall = stallTimer(req.stallTimeoutMs)
+  try {
+    const res = await get(req, [offset, offset + length - 1], stall.signal)
+    const want = `bytes ${offset}-${offset + length - 1}/${req.size}`
+    if (res.status !== 206 || res.headers.get('content-range') !== want) {
+      res.body?.resume()
+      throw new FetchError(`${req.component}: ${req.url} did not serve the range ${want} (status ${res.status})`, 'http')
+    }
+    let got = 0
+    for await (const chunk of res.body!) {
+      stall.touch()
+      const buf = chunk as Buffer
+      if (got + buf.length > length) throw new FetchError(`${req.component}: ${req.url} sent more than the range asked for`, 'mismatch')
+      got += buf.length
+      await sink(buf)
+    }
+    if (got !== length) throw new FetchError(`${req.component}: ${req.url} ended the range after ${got} of ${length} bytes`, 'network')
+  } catch (e) {
+    if (e instanceof FetchError) throw e
+    throw new FetchError(`${req.component}: ${req.url}: ${(e as Error).message}`, 'network')
+  } finally {
+    stall.stop()
+  }
+}
+
+/** A small artifact (a chunk index) read whole into memory and verified; nothing is written. */
+export async function fetchVerifiedBuffer(req: FetchRequest): Promise<Buffer> {
+  const parts: Buffer[] = []
+  let size = 0
+  const take = async (chunk: Buffer) => {
+    size += chunk.length
+    if (size > req.size) throw new FetchError(`${req.component}: ${req.url} is larger than the ${req.size} bytes the manifest declares`, 'mismatch')
+    parts.push(chunk)
+  }
+  if (req.url.startsWith('file:')) await readRange(req, 0, req.size, take)
+  else {
+    const stall = stallTimer(req.stallTimeoutMs)
+    try {
+      const res = await get(req, null, stall.signal)
+      if (res.status === 404 || res.status === 410) throw new FetchError(`${req.component}: ${req.url} answered ${res.status}`, 'absent')
+      if (res.status !== 200) throw new FetchError(`${req.component}: ${req.url} answered ${res.status}`, 'http')
+      for await (const chunk of res.body!) {
+        stall.touch()
+        await take(chunk as Buffer)
+      }
+    } catch (e) {
+      if (e instanceof FetchError) throw e
+      throw new FetchError(`${req.component}: ${req.url}: ${(e as Error).message}`, 'network')
+    } finally {
+      stall.stop()
+    }
+  }
+  const bytes = Buffer.concat(parts, size)
+  const sha = createHash('sha256').update(bytes).digest('hex')
+  if (size !== req.size || sha !== req.sha256) throw new FetchError(`${req.component}: ${req.url} does not match the manifest (sha256 ${sha}, ${size} bytes)`, 'mismatch')
+  return bytes
+}
