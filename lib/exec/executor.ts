@@ -12,6 +12,7 @@ import { errnoCode, operationFailed } from '../errors.js'
 import { fetchArtifact } from '../fetch/index.js'
 import { FetchError, type FetchRequest } from '../fetch/types.js'
 import { assembleDelta, type DeltaInput } from '../chunks/assemble.js'
+import { CHUNK_INDEX_KIND } from '../desired.js'
 import { type Obtained, type Seal, type SealedComponent, readSeal, writeSeal } from '../../state/seal.js'
 import { readStateFile, writeStateFile } from '../../state/state-file.js'
 import { type Journal, readJournal, writeJournal } from '../../state/journal.js'
@@ -245,6 +246,12 @@ class Run {
       if (e instanceof FetchError && e.reason === 'absent' && !a.required) {
         this.skipped.add(a.component)
         return 'optional and absent: skipped'
+      }
+      if (e instanceof FetchError && a.kind === CHUNK_INDEX_KIND) {
+        // A chunk index only speeds up later upgrades: without it this release just cannot be a delta source.
+        this.skipped.add(a.component)
+        this.ctx.report.warn(`${e.message}; the release is sealed without this chunk index`)
+        return 'chunk index unusable: skipped'
       }
       if (e instanceof FetchError) throw operationFailed(`${e.message}. Nothing was switched; ${this.activeNote()}`)
       throw e

@@ -57,12 +57,14 @@ interface FileServer {
   setFile(path: string, data: Buffer): void
 }
 
-/** Builds a release whose URLs point at `server` under `/<releaseId>/`, and serves its files there. */
+/** Builds a release whose URLs point at `server` under `/<releaseId>/`, and serves its files there; `totalBytes` counts them all. */
 export async function buildServedRelease(server: FileServer, spec: ReleaseSpec = {}): Promise<BuiltRelease & { totalBytes: number }> {
   const releaseId = spec.releaseId ?? '2026.06.10'
   const built = await buildRelease({ ...spec, releaseId, extra: ['--base-url', server.url(`/${releaseId}`), ...(spec.extra ?? [])] })
   let totalBytes = 0
-  for (const { file } of KIND_LAYOUT) {
+  // Artifacts and their chunk indexes: everything `manifest build` left beside the manifest.
+  for (const file of fs.readdirSync(built.dir)) {
+    if (file === 'manifest.json') continue
     const data = fs.readFileSync(path.join(built.dir, file))
     server.setFile(`/${releaseId}/${file}`, data)
     totalBytes += data.length

@@ -1,0 +1,165 @@
+// Delta upgrades (issue 9): a large image that changed in a few places is assembled from the
+// chunks the host already has plus ranges fetched for the rest, verified whole like any
+// download; every failure falls back to a full, verified download.
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import fs from 'node:fs'
+import path from 'node:path'
+import { execFileSync } from 'node:child_process'
+import { json, runCli, type CliResult } from './helpers/cli.js'
+import { tempDir } from './helpers/tmp.js'
+import { buildRelease, buildServedRelease, noise } from './helpers/artifacts.js'
+import { startServer, type TestServer } from './helpers/server.js'
+import { RELEASES, deepDoctorProblems, leftovers } from './helpers/host.js'
+
+const MiB = 1024 * 1024
+const SIZE = 24 * MiB
+const CHANGED = [[3 * MiB, 256 * 1024], [11 * MiB, 512 * 1024], [20 * MiB + 4096, 256 * 1024]] as const
+const changedBytes = CHANGED.reduce((n, [, len]) => n + len, 0)
+
+const oldImage = noise(SIZE, 7)
+function newImage(): Buffer {
+  const img = Buffer.from(oldImage)
+  CHANGED.forEach(([at, len], i) => noise(len, 100 + i).copy(img, at))
+  return img
+}
+
+const cli = (args: string[], root: string, env: NodeJS.ProcessEnv = {}) => runCli([...args, '--root', root, '--allow-http', '--skip-ingress-smoke'], { env, timeoutMs: 90_000 })
+const install = (m: string, root: string) => runCli(['install', '--manifest', m, '--root', root, '--allow-http', '--quiet'], { timeoutMs: 90_000 })
+const ok = (r: CliResult, what: string) => assert.is(r.code, 0, `${what}: exit ${r.code} ${r.signal ?? ''}\n${r.stderr}`)
+const sealOf = (root: string, id: string) => JSON.parse(fs.readFileSync(path.join(root, RELEASES, id, '.nullspace-release.json'), 'utf8'))
+const rootfsObtained = (root: string, id: string) => sealOf(root, id).components.find((c: { kind: string }) => c.kind === 'rootfs').obtained
+
+let server: TestServer
+test.before(async () => {
+  server = await startServer()
+})
+test.after(() => server.close())
+
+async function servedPair(tag: string) {
+  const a = await buildServedRelease(server, { releaseId: `${tag}-1`, version: '0.1.0', contents: { 'rootfs.ext4': oldImage } })
+  const b = await buildServedRelease(server, { releaseId: `${tag}-2`, version: '0.2.0', contents: { 'rootfs.ext4': newImage() } })
+  return { a, b }
+}
+
+test('manifest build writes a chunk index beside artifacts of 16 MiB or more, and --no-chunk-index does not', async () => {
+  const r = await buildRelease({ releaseId: 'ix-1', contents: { 'rootfs.ext4': oldImage } })
+  const m = JSON.parse(fs.readFileSync(r.manifest, 'utf8'))
+  const rootfs = m.components.find((c: { kind: string }) => c.kind === 'rootfs')
+  assert.ok(fs.existsSync(path.join(r.dir, 'rootfs.ext4.chunks')))
+  assert.is(rootfs.chunks.chunk_size, 4096)
+  assert.is(rootfs.chunks.size, fs.statSync(path.join(r.dir, 'rootfs.ext4.chunks')).size)
+  assert.not.ok(m.components.find((c: { kind: string }) => c.kind === 'api').chunks, 'a small artifact has no index')
+  const off = await buildRelease({ releaseId: 'ix-2', contents: { 'rootfs.ext4': oldImage }, extra: ['--no-chunk-index'] })
+  assert.not.ok(fs.existsSync(path.join(off.dir, 'rootfs.ext4.chunks')))
+  assert.not.ok(JSON.parse(fs.readFileSync(off.manifest, 'utf8')).components.some((c: { chunks?: unknown }) => c.chunks))
+})
+
+test('delta upgrade over loopback HTTP fetches only the changed chunks, with Range requests', async () => {
+  const { a, b } = await servedPair('http')
+  const root = tempDir('delta')
+  ok(await install(a.manifest, root), 'install')
+  const plan = json(await cli(['upgrade', '--dry-run', '--json', '--manifest', b.manifest], root))
+  const step = plan.steps.find((s: { action: string }) => s.action === 'delta')
+  assert.ok(step, 'the plan shows a delta step')
+  assert.is(step.bytes, changedBytes, 'bytes to fetch')
+  assert.is(step.reused_bytes, SIZE - changedBytes, 'bytes reused')
+  const before = server.bytesSent(`/${b.releaseId}/rootfs.ext4`)
+  ok(await cli(['upgrade', '--quiet', '--manifest', b.manifest], root), 'upgrade')
+  const sent = server.bytesSent(`/${b.releaseId}/rootfs.ext4`) - before
+  assert.is(sent, changedBytes, `rootfs bytes sent: ${sent}`)
+  const ranges = server.requests.filter((r) => r.path === `/${b.releaseId}/rootfs.ext4` && r.range)
+  assert.is(ranges.length, CHANGED.length, 'one coalesced Range request per changed stretch')
+  assert.equal(rootfsObtained(root, b.releaseId), { how: 'delta', bytes_fetched: changedBytes, bytes_reused: SIZE - changedBytes })
+  assert.equal(await deepDoctorProblems(root), [])
+  assert.ok(fs.existsSync(path.join(root, RELEASES, b.releaseId, '.nullspace-chunks/rootfs.chunks')), 'the index is kept for the next delta')
+})
+
+test('delta upgrade over file:// reads only the changed ranges of the new image', async () => {
+  const a = await buildRelease({ releaseId: 'file-1', version: '0.1.0', contents: { 'rootfs.ext4': oldImage } })
+  const b = await buildRelease({ releaseId: 'file-2', version: '0.2.0', contents: { 'rootfs.ext4': newImage() } })
+  const root = tempDir('delta')
+  ok(await install(a.manifest, root), 'install')
+  ok(await cli(['upgrade', '--quiet', '--manifest', b.manifest], root), 'upgrade')
+  assert.equal(rootfsObtained(root, 'file-2'), { how: 'delta', bytes_fetched: changedBytes, bytes_reused: SIZE - changedBytes })
+  assert.equal(await deepDoctorProblems(root), [])
+})
+
+test('a server that ignores Range: the delta falls back to a full, verified download', async () => {
+  const { a, b } = await servedPair('norange')
+  const root = tempDir('delta')
+  ok(await install(a.manifest, root), 'install')
+  server.setFault(`/${b.releaseId}/rootfs.ext4`, 'ignore-range')
+  const r = await cli(['upgrade', '--quiet', '--manifest', b.manifest], root)
+  ok(r, 'upgrade')
+  assert.match(r.stderr, /rootfs: delta failed/)
+  assert.is(rootfsObtained(root, b.releaseId).how, 'fetched')
+  assert.equal(await deepDoctorProblems(root), [])
+})
+
+test('a local chunk that no longer matches its hash: fall back to a full download, never an unverified file', async () => {
+  const { a, b } = await servedPair('corrupt')
+  const root = tempDir('delta')
+  ok(await install(a.manifest, root), 'install')
+  // Corrupt the old image in place and keep its stat, so only the chunk hashes can tell.
+  const file = path.join(root, RELEASES, a.releaseId, 'artifacts/rootfs.ext4')
+  const stamp = path.join(tempDir('stamp'), 'mtime')
+  fs.writeFileSync(stamp, '')
+  execFileSync('touch', ['-m', '-r', file, stamp]) // nanosecond mtime; utimes() would round it
+  fs.chmodSync(file, 0o644)
+  const fd = fs.openSync(file, 'r+')
+  fs.writeSync(fd, Buffer.alloc(4096, 0xee), 0, 4096, 6 * MiB)
+  fs.closeSync(fd)
+  fs.chmodSync(file, 0o444)
+  execFileSync('touch', ['-m', '-r', stamp, file])
+  const r = await cli(['upgrade', '--quiet', '--manifest', b.manifest], root)
+  ok(r, 'upgrade')
+  assert.match(r.stderr, /chunk \d+ does not match/, r.stderr)
+  assert.is(rootfsObtained(root, b.releaseId).how, 'fetched')
+  const problems = await runCli(['doctor', '--deep', '--json', '--root', root])
+  assert.ok(json(problems).components.every((c: { status: string }) => c.status === 'ok'), 'the new release is intact')
+})
+
+test('an index that does not match the manifest: no delta, a full download', async () => {
+  const { a, b } = await servedPair('badindex')
+  const root = tempDir('delta')
+  ok(await install(a.manifest, root), 'install')
+  const ix = Buffer.from(fs.readFileSync(path.join(b.dir, 'rootfs.ext4.chunks')))
+  ix[ix.length - 1] ^= 0xff
+  server.setFile(`/${b.releaseId}/rootfs.ext4.chunks`, ix)
+  const plan = await cli(['upgrade', '--dry-run', '--manifest', b.manifest], root)
+  assert.match(plan.stdout, /no delta, the chunk index could not be read/)
+  const before = server.bytesSent(`/${b.releaseId}/rootfs.ext4`)
+  const r = await cli(['upgrade', '--quiet', '--manifest', b.manifest], root)
+  ok(r, 'upgrade')
+  assert.is(server.bytesSent(`/${b.releaseId}/rootfs.ext4`) - before, SIZE, 'the image is fetched whole')
+  assert.match(r.stderr, /rootfs\.chunks.*sealed without this chunk index/)
+  assert.is(rootfsObtained(root, b.releaseId).how, 'fetched')
+  assert.ok(sealOf(root, b.releaseId).components.some((c: { name: string; status: string }) => c.name === 'rootfs.chunks' && c.status === 'skipped'))
+  assert.equal(await deepDoctorProblems(root), [])
+})
+
+test('a delta killed mid-assembly converges on rerun', async () => {
+  const { a, b } = await servedPair('crash')
+  const root = tempDir('delta')
+  ok(await install(a.manifest, root), 'install')
+  const first = await cli(['upgrade', '--quiet', '--manifest', b.manifest], root, { NULLSPACE_TEST_CRASH_AFTER_BYTES: String(300 * 1024) })
+  assert.is(first.signal, 'SIGKILL')
+  assert.is(fs.readlinkSync(path.join(root, RELEASES, 'current')), a.releaseId)
+  ok(await cli(['upgrade', '--quiet', '--manifest', b.manifest], root), 'rerun')
+  assert.is(fs.readlinkSync(path.join(root, RELEASES, 'current')), b.releaseId)
+  assert.equal(await deepDoctorProblems(root), [])
+  assert.equal(leftovers(root), [])
+})
+
+test('a no-op plan reads no chunk index', async () => {
+  const { a } = await servedPair('noop')
+  const root = tempDir('delta')
+  ok(await install(a.manifest, root), 'install')
+  const before = server.requests.length
+  const r = await runCli(['plan', '--json', '--manifest', a.manifest, '--root', root, '--allow-http'])
+  assert.is(json(r).steps.length, 0)
+  assert.is(server.requests.length, before, 'no request at all')
+})
+
+test.run()
