@@ -140,4 +140,17 @@ test('a sealed release with an intact hard-linked source: components linked from
   assert.ok(p.steps.filter((s) => s.action === 'link').every((s) => s.action === 'link' && s.from_release === A.release_id))
 })
 
+test('a delta the caller measured replaces the full fetch, unless resuming a part is cheaper', () => {
+  const rootfs = B.components.find((c) => c.kind === 'rootfs')!
+  const changed = manifestOf('2026.06.12', '0.3.0', { 'rootfs.ext4': 'rootfs changed a little' })
+  const deltas = { rootfs: { fetch_bytes: 3, reused_bytes: 20, chunk_size: 4096, sources: [{ release_id: A.release_id, install_path: 'artifacts/rootfs.ext4' }] } }
+  const p = plan(desiredOf(changed), convergedHost(A), { ...opts('upgrade'), deltas })
+  const step = p.steps.find((s) => s.target === 'rootfs')
+  assert.ok(step?.action === 'delta' && step.bytes === 3 && step.reused_bytes === 20)
+  assert.is(p.summary.reused_bytes, 20)
+  const part = { [changed.components.find((c) => c.kind === 'rootfs')!.sha256]: { size: 22, url: null } }
+  const resumed = plan(desiredOf(changed), { ...convergedHost(A), parts: part }, { ...opts('upgrade'), deltas })
+  assert.is(resumed.steps.find((s) => s.target === 'rootfs')?.action, 'fetch', `rootfs is ${rootfs.size} bytes; resuming at 22 costs less than 3`)
+})
+
 test.run()
