@@ -89,6 +89,6 @@ export function planPrune(inv: HostInventory, keep: number): PrunePlan {
     keep: a.releases.map((r) => r.id).filter((id) => kept.has(id)),
     remove,
     staging: inv.staging,
-    bytes_freed: bytesFreed(inv.releases.filter((r) => remove.includes(r.id))) + inv.stagingBytes,
+    bytes_freed: bytesFreed([...inv.releases.filter((r) => remove.includes(r.id)), ...(inv.staging.length > 0 ? [inv.stagingInventory] : [])]),
   }
 }

@@ -13,7 +13,7 @@ import {
   RELEASES, activeView, cli, currentOf, exits, historyOf, install, installedRoot, makeRelease, ok, treeOf, upgrade, versionScript, within, type Rel,
 } from './helpers/hosts.js'
 
-const T = 60_000
+const T = 90_000
 const STRICT: ReleaseRuleFlags = { allowDowngrade: false, acceptSnapshotFormatChange: false }
 const HOST = { architecture: 'x86_64', kvm: true }
 

@@ -13,7 +13,7 @@ import {
   within, type Rel,
 } from './helpers/hosts.js'
 
-const T = 60_000
+const T = 90_000
 
 /** Four releases sharing nine sizeable files; each has its own api. r5 reuses r1's api bytes. */
 let built: Promise<Record<'r1' | 'r2' | 'r3' | 'r4' | 'r5', Rel>> | undefined

@@ -13,7 +13,7 @@ import {
   upgrade, within, type Rel,
 } from './helpers/hosts.js'
 
-const T = 60_000
+const T = 90_000
 
 /** r1 -> r2 -> r3, each changing only the api (same migration bundle); r4 also changes the migration bundle. */
 let built: Promise<Record<'r1' | 'r2' | 'r3' | 'r4', Rel>> | undefined
@@ -111,6 +111,21 @@ test('rollback --to a release that is only staged (not sealed) exits 1', () =>
     assert.is(currentOf(root), 'r1')
   })()))
 
+test('rollback --to the release that is already active changes nothing and does not claim an interrupted rollback', () =>
+  within(T, 'rollback --to current', (async () => {
+    const { r1, r2 } = await releases()
+    const root = await installedRoot(r1)
+    const log = path.join(tempDir('hooklog'), 'calls')
+    loggingHook(root, '10-log', log)
+    await up(root, r2)
+    const history = historyOf(root)
+    const r = ok(await rollback(root, '--to', 'r2'), 'rollback --to the current release')
+    assert.not.match(r.stdout, /interrupted/, `no rollback was interrupted: ${r.stdout}`)
+    assert.is(currentOf(root), 'r2')
+    assert.equal(historyOf(root), history, 'no switch recorded')
+    assert.is(hookLog(log).length, 1, 'no hooks')
+  })()))
+
 test('rollback with no previous release exits 1 with a clear message and changes nothing', () =>
   within(T, 'nothing to roll back to', (async () => {
     const { r1 } = await releases()
@@ -177,6 +192,26 @@ test('rollback across a changed migration bundle warns on stderr and in --json w
     assert.match(human.stderr, /migrations are not rolled back/i)
     assert.match(human.stderr, /backup/i)
     assert.is(currentOf(root), 'r4')
+  })()))
+
+test('an automatic rollback across a changed migration bundle warns too (human and --json)', () =>
+  within(T, 'auto-rollback migration warning', (async () => {
+    const { r1, r4 } = await releases()
+    const ingress = await startFixtureIngress({ status: 500 })
+    try {
+      const root = await installedRoot(r1)
+      const j = exits(await upgrade(root, r4, '--ingress-url', ingress.url, '--smoke-timeout', '1', '--json'), 1, 'failing upgrade --json')
+      const out = JSON.parse(j.stdout)
+      assert.is(out.rolled_back_to, 'r1')
+      assert.ok(out.warnings.some((w: string) => /migrations are not rolled back/i.test(w)), `--json warnings[]: ${out.warnings.join(' | ')}`)
+
+      const other = await installedRoot(r1)
+      const h = exits(await upgrade(other, r4, '--ingress-url', ingress.url, '--smoke-timeout', '1'), 1, 'failing upgrade (human)')
+      assert.match(h.stderr, /rolled back to r1/i)
+      assert.match(h.stderr, /migrations are not rolled back/i, 'the operator is told the migrations the hooks ran stay applied')
+    } finally {
+      await ingress.close()
+    }
   })()))
 
 test('a rollback killed right after its switch is finished by the rerun and does not flip back', () =>

@@ -17,7 +17,7 @@ import {
   makeRelease, ok, releasesOf, rollback, stateOf, treeOf, upgrade, within, type Rel,
 } from './helpers/hosts.js'
 
-const T = 60_000
+const T = 90_000
 
 /** r1 (0.1.0) and r2 (0.2.0, only the api differs), on file:// media; built once for the file. */
 let pair: Promise<{ r1: Rel; r2: Rel }> | undefined
@@ -131,6 +131,64 @@ test('a smoke answered with 500 rolls back and leaves the appliance as before', 
 test('a smoke that nothing answers rolls back within --smoke-timeout', () => within(T, 'dead ingress', smokeFailsAndRollsBack('nothing listens')))
 
 test('a smoke that hangs is given up after --smoke-timeout and rolls back', () => within(T, 'hanging ingress', smokeFailsAndRollsBack({ hang: true })))
+
+test('a failed upgrade with --json prints one JSON document: ok false, the failure and where it rolled back to', () =>
+  within(T, 'failed upgrade --json', (async () => {
+    const { r1, r2 } = await releases()
+    const ingress = await startFixtureIngress({ status: 500 })
+    try {
+      const log = path.join(tempDir('hooklog'), 'calls')
+      const root = await installedRoot(r1)
+      loggingHook(root, '10-log', log) // hook output must not reach stdout
+      addHook(root, '20-chatty', '#!/bin/sh\necho "hook says hello"\n')
+      const r = exits(await upgrade(root, r2, '--ingress-url', ingress.url, '--smoke-timeout', '1', '--json'), 1, 'failed upgrade --json')
+      const out = JSON.parse(r.stdout)
+      assert.is(out.ok, false)
+      assert.is(out.to, 'r2')
+      assert.is(out.rolled_back_to, 'r1')
+      assert.match(out.failure, /500/)
+      assert.ok(Array.isArray(out.warnings))
+      assert.match(r.stderr, /hook says hello/, 'hook output goes to stderr')
+    } finally {
+      await ingress.close()
+    }
+  })()))
+
+test('a hook that outlives --hook-timeout fails the activation and the upgrade rolls back', () =>
+  within(T, 'hook timeout', (async () => {
+    const { r1, r2 } = await releases()
+    const root = await installedRoot(r1)
+    addHook(root, '50-slow', '#!/bin/sh\n[ "$NULLSPACE_OPERATION" = upgrade ] && exec sleep 20\nexit 0\n')
+    const started = Date.now()
+    const r = exits(await upgrade(root, r2, '--skip-ingress-smoke', '--hook-timeout', '1'), 1, 'upgrade with a slow hook')
+    assert.ok(Date.now() - started < 15_000, 'the hook was cut off, not waited for')
+    assert.match(r.stderr, /50-slow/)
+    assert.match(r.stderr, /rolled back to r1/i)
+    assert.is(currentOf(root), 'r1')
+    assert.equal(historyOf(root), ['install -->r1 ok', 'upgrade r1->r2 failed', 'auto-rollback r2->r1 ok'])
+  })()))
+
+test('a release that failed and is then upgraded to successfully is no longer marked failed', () =>
+  within(T, 'retry after failure', (async () => {
+    const { r1, r2 } = await releases()
+    const ingress = await startFixtureIngress({ status: 503 })
+    try {
+      const root = await installedRoot(r1)
+      exits(await upgrade(root, r2, '--ingress-url', ingress.url, '--smoke-timeout', '1'), 1, 'first try: the ingress is not ready')
+      assert.is(currentOf(root), 'r1')
+      ingress.answer({ releaseId: 'r2' })
+      ok(await upgrade(root, r2, '--ingress-url', ingress.url, '--smoke-timeout', '10'), 'second try passes the smoke')
+      assert.is(currentOf(root), 'r2')
+      const rows = (await releasesOf(root)).releases
+      assert.is(rows.find((x) => x.release_id === 'r2')?.failed, false, 'r2 proved itself: releases list no longer shows it failed')
+      assert.not.ok('r2' in stateOf(root).failed, 'state.json no longer marks r2 failed')
+      ok(await rollback(root), 'rollback to r1')
+      ok(await rollback(root), 'rollback again')
+      assert.is(currentOf(root), 'r2', 'rollback twice returns to the proven r2')
+    } finally {
+      await ingress.close()
+    }
+  })()))
 
 test('--no-auto-rollback stays on the failed release and says how to roll back', () =>
   within(T, 'no auto rollback', (async () => {

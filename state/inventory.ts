@@ -21,8 +21,8 @@ export interface HostInventory {
   readonly releases: readonly ReleaseInventory[]
   /** Names directly under `.staging/` (abandoned staging, parts). */
   readonly staging: readonly string[]
-  /** Bytes that removing `.staging/` frees (files not hard-linked elsewhere). */
-  readonly stagingBytes: number
+  /** `.staging/` as one more tree of inodes, so a file it shares with a removed release is counted once. */
+  readonly stagingInventory: ReleaseInventory
 }
 
 async function walk(dir: string, inv: { inodes: Map<number, number>; linksHere: Map<number, number>; nlink: Map<number, number> }): Promise<void> {
@@ -49,6 +49,5 @@ export async function readInventory(l: Layout): Promise<HostInventory> {
   const staging = (await fs.readdir(path.join(l.releases, STAGING)).catch(() => [] as string[])).sort()
   const st = { inodes: new Map<number, number>(), linksHere: new Map<number, number>(), nlink: new Map<number, number>() }
   await walk(path.join(l.releases, STAGING), st)
-  const stagingBytes = [...st.inodes].filter(([ino]) => (st.linksHere.get(ino) ?? 0) >= (st.nlink.get(ino) ?? 1)).reduce((n, [, size]) => n + size, 0)
-  return { actual, releases, staging, stagingBytes }
+  return { actual, releases, staging, stagingInventory: { id: STAGING, ...st } }
 }

@@ -411,6 +411,8 @@ class Run {
     const file = this.ctx.layout.stateFile
     const state = await readStateFile(file)
     state.history.push({ op: step.operation, from: step.from, to: step.to, at: this.ctx.now().toISOString(), result: step.result })
+    // A release that activates and passes its checks is no longer failed; a rollback proves nothing (no smoke).
+    if (step.result === 'ok' && (step.operation === 'install' || step.operation === 'upgrade')) delete state.failed[step.to]
     await this.mkdirs(path.dirname(file))
     await writeStateFile(file, state)
     return `${step.from ?? '(none)'} -> ${step.to}`
