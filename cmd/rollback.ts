@@ -21,7 +21,6 @@ export const rollbackCommand: CommandModule<HostArgs, Args> = {
     const flags = hostFlags(argv)
     return withHostLock(flags, 'rollback', async () => {
       const r = await rollback(flags, argv.to, stepReporter(out))
-      for (const w of r.warnings) out.warn(w)
       if (argv.json) out.document({ ok: true, from: r.from, to: r.to, changed: r.planned.plan.steps.length > 0, warnings: r.warnings })
       else out.line(r.from === r.to ? r.planned.plan.steps.length === 0 ? `Release ${r.to} is already active; nothing to roll back.` : `Release ${r.to} is active; the interrupted rollback is finished.` : `Rolled back from ${r.from ?? '(none)'} to ${r.to}.`)
       return EXIT.ok

@@ -49,7 +49,6 @@ export const upgradeCommand: CommandModule<HostArgs, Args> = {
         else out.line(changed ? `Upgraded to ${to}${from && from !== to ? ` (from ${from})` : ''}. ${formatBytes(outcome.result.bytesTransferred)} transferred.` : `No changes. The host matches release ${to}.`)
         return EXIT.ok
       }
-      if (!argv.json) for (const w of outcome.warnings) out.warn(w)
       const message = outcome.rolledBackTo
         ? `upgrade to ${to} failed: ${outcome.failure}. Rolled back to ${outcome.rolledBackTo}; ${to} is marked failed`
         : `upgrade to ${to} failed: ${outcome.failure}. ${to} stays active and is marked failed; roll back with: nullspace-host rollback`

@@ -129,6 +129,8 @@ export async function withHostLock<T>(flags: HostFlags, command: string, body: (
 
 export async function executePlanned(p: Planned, flags: HostFlags, report: Reporter): Promise<ExecResult> {
   refuseBlocked(p.plan)
+  // What the release rules found must reach an operator even when nothing blocks the change.
+  for (const w of p.plan.warnings) report.warn(w)
   return execute(p.plan, {
     layout: p.layout,
     manifestBytes: p.loaded.bytes,

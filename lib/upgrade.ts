@@ -34,8 +34,6 @@ export async function upgrade(manifestFile: string, flags: HostFlags, o: Upgrade
   if (before.current === null) throw operationFailed('no active release to upgrade: this host is not installed yet; run install --manifest M first')
 
   const planned = await planManifest('upgrade', manifestFile, flags)
-  // An operator must see what the release rules found even when nothing blocks the upgrade.
-  if (planned.plan.blockers.length === 0) for (const w of planned.plan.warnings) report.warn(w)
   try {
     return { kind: 'upgraded', planned, result: await executePlanned(planned, flags, report) }
   } catch (e) {
