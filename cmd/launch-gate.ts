@@ -10,7 +10,7 @@ import { CONFIRM_PHRASE, GATE_MODES, type GateMode } from '../lib/launch-gate/ch
 import { parseResolve } from '../lib/launch-gate/http.js'
 import { runGate } from '../lib/launch-gate/run.js'
 import { gateDocument, renderGate, renderVerify, resolveEvidenceKey, verifyEvidence, writeEvidence } from '../lib/launch-gate/evidence.js'
-import { type GlobalArgs, type HostArgs, handler, hostFlags, hostRoot, outputFor } from './common.js'
+import { type GlobalArgs, type HostArgs, handler, hostFlags, outputFor } from './common.js'
 
 interface GateArgs extends HostArgs {
   mode: GateMode
@@ -78,7 +78,7 @@ const verifyCommand: CommandModule<GlobalArgs, VerifyArgs> = {
 
 const runCommand: CommandModule<HostArgs, GateArgs> = {
   command: '$0',
-  describe: 'Run every launch check and write a new evidence run folder (exit 0 only if all pass)',
+  describe: 'Run every launch check and write a new evidence run folder: exit 0 only if all pass, 65 when the manifest is invalid or untrusted, else 1',
   builder: (y: Argv<HostArgs>) =>
     y
       .option('mode', { choices: GATE_MODES, demandOption: true, describe: 'localhost, or owned-domain (https console on --public-hostname, signed manifest, signed evidence)' })
@@ -91,7 +91,7 @@ const runCommand: CommandModule<HostArgs, GateArgs> = {
       .option('smoke-timeout', { type: 'number', default: 10, describe: 'Seconds the console check and the ingress smoke may take' })
       .option('evidence-key', { type: 'string', describe: 'ed25519 private key that signs SHA256SUMS (default: etc/nullspace/evidence-key under --root, if present)' })
       .option('ca-file', { type: 'string', describe: 'Extra CA certificate (PEM) trusted for the https console check' })
-      .option('resolve', { type: 'string', describe: 'HOST:IP (or HOST:PORT:IP): connect to IP for HOST, as curl --resolve; SNI, Host and the certificate check keep HOST' })
+      .option('resolve', { type: 'string', describe: 'HOST:IP (or HOST:PORT:IP), repeatable: the console check connects to IP for HOST, as curl --resolve; SNI, Host and the certificate check keep HOST' })
       .example(`sudo $0 launch-gate --mode localhost --manifest /mnt/nullspace-release/manifest.json --console-url http://localhost/console/ --confirm "${CONFIRM_PHRASE}" --evidence-dir /var/lib/nullspace/evidence/launch-gate`, 'the localhost launch gate')
       .example(`sudo $0 launch-gate --mode owned-domain --public-hostname console.example.com --console-url https://console.example.com/console/ --manifest M --confirm "${CONFIRM_PHRASE}"`, 'the signed owned-domain preview path'),
   handler: handler(async (argv: ArgumentsCamelCase<GateArgs>) => {
@@ -101,6 +101,7 @@ const runCommand: CommandModule<HostArgs, GateArgs> = {
     if (argv.mode === 'owned-domain' && !publicHostname) throw usageError('--mode owned-domain needs --public-hostname H, the name the console is served on')
     const out = outputFor(argv)
     const flags = hostFlags(argv)
+    if (flags.smokeTimeoutS === 0) throw usageError('--smoke-timeout must be more than 0 seconds')
     const l = layout(flags.root)
     const ca = argv['ca-file'] === undefined ? null : readCa(argv['ca-file'])
     const resolve = ([] as string[]).concat(argv.resolve ?? []).map(parseResolve)
@@ -115,7 +116,7 @@ const runCommand: CommandModule<HostArgs, GateArgs> = {
     const doc = gateDocument(run, key)
     let written
     try {
-      written = await writeEvidence(evidenceDir, explicitDir === undefined ? hostRoot(argv) : null, doc, run, key)
+      written = await writeEvidence(evidenceDir, explicitDir === undefined ? flags.root : null, doc, run, key)
     } catch (e) {
       if (!argv.json) out.line(renderGate(doc, null, out.c))
       throw new Failure(EXIT.failed, `cannot write the evidence under ${evidenceDir}: ${(e as Error).message}; the gate result is not recorded`)

@@ -22,7 +22,7 @@ const PHRASE = 'run nullspace launch gate'
 const RELEASE = '2026.06.10'
 const EVIDENCE = 'var/lib/nullspace/evidence/launch-gate'
 const RUN_FOLDER = /^\d{8}T\d{6}\.\d{3}Z$/
-const CHECKS = ['host.os', 'host.architecture', 'host.kvm', 'manifest.trusted', 'doctor.deep', 'release.active', 'compatibility', 'console', 'ingress', 'evidence.signature']
+const CHECKS = ['manifest.trusted', 'host.os', 'host.architecture', 'host.kvm', 'doctor.deep', 'release.active', 'compatibility', 'console', 'ingress', 'evidence.signature']
 const UBUNTU_2404 = 'PRETTY_NAME="Ubuntu 24.04.1 LTS"\nNAME="Ubuntu"\nVERSION_ID="24.04"\nVERSION="24.04.1 LTS (Noble Numbat)"\nID=ubuntu\nID_LIKE=debian\n'
 const UBUNTU_2004 = 'PRETTY_NAME="Ubuntu 20.04.6 LTS"\nNAME="Ubuntu"\nVERSION_ID="20.04"\nID=ubuntu\nID_LIKE=debian\n'
 const DEBIAN_12 = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nVERSION="12 (bookworm)"\nID=debian\n'
@@ -180,7 +180,7 @@ async function gate(root: string, s: FixtureServer, extra: string[] = [], manife
     ['--manifest', manifest ?? (await release()).manifest],
     ['--console-url', `${s.origin}/console/`],
     ['--ingress-url', `${s.origin}/`],
-    ['--smoke-timeout', '2'],
+    ['--smoke-timeout', '5'],
     ['--confirm', PHRASE],
   ]
   return cli(['launch-gate', '--root', root, '--json', ...defaults.filter(([f]) => !extra.includes(f)).flat(), ...extra])
@@ -427,9 +427,10 @@ test('an untrusted manifest fails manifest.trusted with exit 65; the other check
 test('without the exact confirm phrase the gate refuses (64) before checking or writing anything', async () => {
   const root = await preparedRoot()
   await withFixture(async (s) => {
-    const base = ['launch-gate', '--root', root, '--mode', 'localhost', '--manifest', (await release()).manifest, '--console-url', `${s.origin}/console/`, '--ingress-url', `${s.origin}/`]
+    const base = ['launch-gate', '--root', root, '--manifest', (await release()).manifest, '--console-url', `${s.origin}/console/`, '--ingress-url', `${s.origin}/`]
+    const localhost = [...base, '--mode', 'localhost']
     for (const confirm of [[], ['--confirm', 'yes'], ['--confirm', 'run nullspace launch gate!'], ['--confirm', 'Run nullspace launch gate']]) {
-      const r = exits(await cli([...base, ...confirm]), 64, `confirm ${confirm.join(' ') || '(none)'}`)
+      const r = exits(await cli([...localhost, ...confirm]), 64, `confirm ${confirm.join(' ') || '(none)'}`)
       assert.match(r.stderr, /^nullspace-host: launch-gate needs --confirm "run nullspace launch gate" exactly/)
       assert.is(r.stdout, '')
     }
@@ -439,8 +440,11 @@ test('without the exact confirm phrase the gate refuses (64) before checking or 
     const r = exits(await cli([...base, '--confirm', PHRASE, '--mode', 'owned-domain']), 64, 'owned-domain without --public-hostname')
     assert.match(r.stderr, /--public-hostname/)
     exits(await cli([...base, '--confirm', PHRASE, '--mode', 'public']), 64, 'an unknown mode')
-    exits(await cli([...base, '--confirm', PHRASE, '--resolve', 'no-address']), 64, 'a malformed --resolve')
-    exits(await cli([...base, '--confirm', PHRASE, '--evidence-key', path.join(root, 'missing.key')]), 64, 'a missing --evidence-key')
+    exits(await cli([...localhost, '--confirm', PHRASE, '--resolve', 'no-address']), 64, 'a malformed --resolve')
+    exits(await cli([...localhost, '--confirm', PHRASE, '--evidence-key', path.join(root, 'missing.key')]), 64, 'a missing --evidence-key')
+    exits(await cli([...localhost, '--confirm', PHRASE, '--ca-file', path.join(root, 'etc/os-release')]), 64, 'a --ca-file that is not a certificate')
+    const twice = exits(await cli([...localhost, '--confirm', PHRASE, '--console-url', 'http://127.0.0.1:1/']), 64, 'a flag given twice')
+    assert.match(twice.stderr, /--console-url is given more than once/)
     assert.not.ok(fs.existsSync(path.join(root, 'var/lib/nullspace/evidence')), 'still no evidence written')
   })
 })

@@ -29,10 +29,10 @@ export interface CheckResult extends Outcome {
 
 /** Every check, in the order they run and are reported. */
 export const CHECKS = [
+  'manifest.trusted',
   'host.os',
   'host.architecture',
   'host.kvm',
-  'manifest.trusted',
   'doctor.deep',
   'release.active',
   'compatibility',

@@ -77,6 +77,7 @@ function once(u: URL, o: GetOptions, deadline: number): Promise<{ status: number
     const left = deadline - Date.now()
     if (left <= 0) return reject(new Error('did not answer in time'))
     const req = client.request(u, options, (res) => {
+      const address = res.socket?.remoteAddress ?? null
       const chunks: Buffer[] = []
       let size = 0
       res.on('data', (d: Buffer) => {
@@ -84,7 +85,7 @@ function once(u: URL, o: GetOptions, deadline: number): Promise<{ status: number
         chunks.push(d)
         size += d.length
       })
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).subarray(0, MAX_BODY_BYTES).toString('utf8'), address: res.socket?.remoteAddress ?? null }))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).subarray(0, MAX_BODY_BYTES).toString('utf8'), address }))
       res.on('error', reject)
     })
     req.setTimeout(left, () => req.destroy(new Error('did not answer in time')))

@@ -131,17 +131,22 @@ export async function runGate(o: GateOptions, now: () => Date = () => new Date()
   let architecture = 'unknown'
   let doctor: DoctorReport | null = null
   let doctorError: string | null = null
-  const manifest = await readManifestFacts(o.mode, o.manifestPath, o.flags).catch((e) => ({
-    facts: { path: path.resolve(o.manifestPath), manifest: null, digest: null, invalid: failureText(e), untrusted: null, signed_by: null, trusted_keys: 0 } as ManifestFacts,
+  // Read by the first check; every later check compares against what it found.
+  let manifest: { facts: ManifestFacts; bytes: Buffer | null } = {
+    facts: { path: path.resolve(o.manifestPath), manifest: null, digest: null, invalid: 'the manifest was not read', untrusted: null, signed_by: null, trusted_keys: 0 },
     bytes: null,
-  }))
-  const m = manifest.facts.manifest
+  }
+  let m: ManifestFacts['manifest'] = null
 
   const bodies: Record<CheckName, () => Promise<Outcome>> = {
     'host.os': async () => judgeOs((osRelease = await readOsRelease(l))),
     'host.architecture': async () => judgeArchitecture((architecture = (await readHostFacts(l)).architecture), m),
     'host.kvm': async () => judgeKvm((kvm = await probeKvm(l))),
-    'manifest.trusted': async () => judgeManifest(o.mode, manifest.facts),
+    'manifest.trusted': async () => {
+      manifest = await readManifestFacts(o.mode, o.manifestPath, o.flags).catch((e) => ({ facts: { ...manifest.facts, invalid: failureText(e) }, bytes: null }))
+      m = manifest.facts.manifest
+      return judgeManifest(o.mode, manifest.facts)
+    },
     'doctor.deep': async () => {
       try {
         doctor = await runDoctor(l, true)
