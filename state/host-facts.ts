@@ -1,5 +1,8 @@
 // The facts of the host that compatibility rules read: its architecture and /dev/kvm under --root.
 import fs from 'node:fs/promises'
+import { constants, type Stats } from 'node:fs'
+import { errnoCode } from '../lib/errors.js'
+import { type KvmProbe, type OsRelease, parseOsRelease } from '../lib/launch-gate/checks.js'
 import type { Layout } from '../lib/layout.js'
 import { type HostFacts, hostArchitecture } from '../lib/compat.js'
 
@@ -10,3 +13,46 @@ export async function readHostFacts(l: Layout): Promise<HostFacts> {
   )
   return { architecture: hostArchitecture(process.arch), kvm }
 }
+
+const firstLine = (e: unknown) => (e instanceof Error ? e.message : String(e)).split('\n')[0]!
+
+/** `<root>/etc/os-release`, else `<root>/usr/lib/os-release` (os-release(5)). */
+export async function readOsRelease(l: Layout): Promise<OsRelease> {
+  for (const p of ['/etc/os-release', '/usr/lib/os-release']) {
+    let text: string
+    try {
+      text = await fs.readFile(l.host(p), 'utf8')
+    } catch (e) {
+      if (errnoCode(e) === 'ENOENT') continue
+      throw e
+    }
+    const f = parseOsRelease(text)
+    return { file: p, id: f.ID ?? null, version_id: f.VERSION_ID ?? null, pretty_name: f.PRETTY_NAME ?? null }
+  }
+  return { file: null, id: null, version_id: null, pretty_name: null }
+}
+
+const kindOf = (st: Stats) =>
+  st.isFile() ? 'regular file' : st.isDirectory() ? 'directory' : st.isBlockDevice() ? 'block device' : st.isFIFO() ? 'FIFO' : st.isSocket() ? 'socket' : 'special file'
+
+/** `<root>/dev/kvm`: a character device that opens read-write (non-blocking, never as a controlling tty). */
+export async function probeKvm(l: Layout): Promise<KvmProbe> {
+  const p = l.host('/dev/kvm')
+  let st
+  try {
+    st = await fs.stat(p)
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') return { path: p, kind: 'absent', open_error: null }
+    return { path: p, kind: 'other', other: `path that cannot be read (${firstLine(e)})`, open_error: null }
+  }
+  if (!st.isCharacterDevice()) return { path: p, kind: 'other', other: kindOf(st), open_error: null }
+  const device = { major: (st.rdev >> 8) & 0xfff, minor: (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00) }
+  try {
+    const fh = await fs.open(p, constants.O_RDWR | constants.O_NONBLOCK | constants.O_NOCTTY)
+    await fh.close()
+    return { path: p, kind: 'character-device', device, open_error: null }
+  } catch (e) {
+    return { path: p, kind: 'character-device', device, open_error: firstLine(e) }
+  }
+}
+

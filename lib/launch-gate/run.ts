@@ -2,7 +2,6 @@
 // what it needs (files under --root, the manifest, a deep doctor, HTTP answers), is judged by
 // checks.ts, and is timed. A check that throws is a failed check, not a failed gate run.
 import fs from 'node:fs/promises'
-import { constants } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import * as E from 'fp-ts/lib/Either.js'
@@ -12,12 +11,12 @@ import { loadManifest } from '../manifest/load.js'
 import { readTrustedKeys, SignatureFile } from '../signature.js'
 import { runDoctor, type DoctorReport } from '../doctor.js'
 import { smokeIngress } from '../exec/smoke.js'
-import { Failure, errnoCode } from '../errors.js'
-import { readHostFacts } from '../../state/host-facts.js'
+import { Failure } from '../errors.js'
+import { probeKvm, readHostFacts, readOsRelease } from '../../state/host-facts.js'
 import {
   type CheckName, type CheckResult, type EvidenceKeyFacts, type GateHostFacts, type GateMode, type KvmProbe, type ManifestFacts, type OsRelease, type Outcome,
   CHECKS, fail, judgeActiveRelease, judgeArchitecture, judgeCompatibility, judgeConsoleAnswer, judgeConsoleTarget, judgeDoctor, judgeEvidenceKey, judgeKvm,
-  judgeManifest, judgeOs, parseOsRelease, pass, skip,
+  judgeManifest, judgeOs, pass, skip,
 } from './checks.js'
 import { get, type ResolvePin } from './http.js'
 
@@ -52,46 +51,6 @@ export interface GateRun {
 
 const firstLine = (e: unknown) => (e instanceof Error ? e.message : String(e)).split('\n')[0]!
 const failureText = (e: unknown) => (e instanceof Failure && e.details.length > 0 ? `${e.message}: ${e.details.join('; ')}` : firstLine(e)).replace(/\.? ?Nothing was changed\.?$/, '')
-
-/** `<root>/etc/os-release`, else `<root>/usr/lib/os-release` (os-release(5)). */
-export async function readOsRelease(l: Layout): Promise<OsRelease> {
-  for (const p of ['/etc/os-release', '/usr/lib/os-release']) {
-    let text: string
-    try {
-      text = await fs.readFile(l.host(p), 'utf8')
-    } catch (e) {
-      if (errnoCode(e) === 'ENOENT') continue
-      throw e
-    }
-    const f = parseOsRelease(text)
-    return { file: p, id: f.ID ?? null, version_id: f.VERSION_ID ?? null, pretty_name: f.PRETTY_NAME ?? null }
-  }
-  return { file: null, id: null, version_id: null, pretty_name: null }
-}
-
-const kindOf = (st: import('node:fs').Stats) =>
-  st.isFile() ? 'regular file' : st.isDirectory() ? 'directory' : st.isBlockDevice() ? 'block device' : st.isFIFO() ? 'FIFO' : st.isSocket() ? 'socket' : 'special file'
-
-/** `<root>/dev/kvm`: a character device that opens read-write (non-blocking, never as a controlling tty). */
-export async function probeKvm(l: Layout): Promise<KvmProbe> {
-  const p = l.host('/dev/kvm')
-  let st
-  try {
-    st = await fs.stat(p)
-  } catch (e) {
-    if (errnoCode(e) === 'ENOENT') return { path: p, kind: 'absent', open_error: null }
-    return { path: p, kind: 'other', other: `path that cannot be read (${firstLine(e)})`, open_error: null }
-  }
-  if (!st.isCharacterDevice()) return { path: p, kind: 'other', other: kindOf(st), open_error: null }
-  const device = { major: (st.rdev >> 8) & 0xfff, minor: (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00) }
-  try {
-    const fh = await fs.open(p, constants.O_RDWR | constants.O_NONBLOCK | constants.O_NOCTTY)
-    await fh.close()
-    return { path: p, kind: 'character-device', device, open_error: null }
-  } catch (e) {
-    return { path: p, kind: 'character-device', device, open_error: firstLine(e) }
-  }
-}
 
 /** The manifest through loadTrusted; when it is valid but refused, still decoded so the other checks can compare it. */
 export async function readManifestFacts(mode: GateMode, file: string, flags: HostFlags): Promise<{ facts: ManifestFacts; bytes: Buffer | null }> {
