@@ -1,8 +1,8 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
 import { EXIT, operationFailed, usageError } from '../lib/errors.js'
-import { executePlanned, planManifest, withHostLock } from '../lib/operations.js'
+import { executePlanned, loadTrusted, planTrusted, withHostLock } from '../lib/operations.js'
+import { printApplied } from './outcome.js'
 import { readSavedPlan } from '../lib/plan/saved.js'
-import { formatBytes } from '../lib/bytes.js'
 import { type HostArgs, handler, hostFlags, outputFor, stepReporter } from './common.js'
 
 interface Args extends HostArgs {
@@ -27,19 +27,14 @@ export const applyCommand: CommandModule<HostArgs, Args> = {
       ...hostFlags(argv, saved?.options.smoke_url ?? null),
       ...(saved ? { allowHttp: saved.options.allow_http, allowExpired: saved.options.allow_expired, allowDowngrade: saved.options.allow_downgrade, acceptSnapshotFormatChange: saved.options.accept_snapshot_format_change, smokeTimeoutS: saved.options.smoke_timeout_s } : {}),
     }
+    const trusted = await loadTrusted(saved?.manifest.path ?? argv.manifest!, flags)
+    if (saved && trusted.loaded.digest !== saved.manifest.digest)
+      throw operationFailed(`plan is stale: the manifest ${saved.manifest.path} changed since the plan was made (${saved.manifest.digest} -> ${trusted.loaded.digest}); run plan again`)
     return withHostLock(flags, 'apply', async () => {
-      const planned = await planManifest(saved?.operation ?? 'install', saved?.manifest.path ?? argv.manifest!, flags)
-      if (saved) {
-        if (planned.plan.manifest.digest !== saved.manifest.digest)
-          throw operationFailed(`plan is stale: the manifest ${saved.manifest.path} changed since the plan was made (${saved.manifest.digest} -> ${planned.plan.manifest.digest}); run plan again`)
-        if (planned.plan.host_fingerprint !== saved.host_fingerprint)
-          throw operationFailed(`plan is stale: the host under ${flags.root} changed since the plan was made; run plan again`)
-      }
-      const result = await executePlanned(planned, flags, stepReporter(out))
-      const { plan } = planned
-      if (argv.json) out.document({ ok: true, release_id: plan.target_release_id, previous_release_id: plan.current_release_id, changed: plan.steps.length > 0, steps: plan.steps.map((s) => s.id), bytes_transferred: result.bytesTransferred, skipped: result.skipped })
-      else if (plan.steps.length === 0) out.line(`No changes. The host matches release ${plan.target_release_id}.`)
-      else out.line(`Applied: release ${plan.target_release_id} is ${plan.operation === 'fetch' ? 'sealed' : 'active'}. ${formatBytes(result.bytesTransferred)} transferred.`)
+      const planned = await planTrusted(saved?.operation ?? 'install', trusted, flags)
+      if (saved && planned.plan.host_fingerprint !== saved.host_fingerprint)
+        throw operationFailed(`plan is stale: the host under ${flags.root} changed since the plan was made; run plan again`)
+      printApplied(out, planned.plan, await executePlanned(planned, flags, stepReporter(out)))
       return EXIT.ok
     })
   }),

@@ -1,7 +1,7 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
 import { EXIT } from '../lib/errors.js'
-import { executePlanned, planManifest, withHostLock } from '../lib/operations.js'
-import { formatBytes } from '../lib/bytes.js'
+import { executePlanned, loadTrusted, planTrusted, withHostLock } from '../lib/operations.js'
+import { printApplied } from './outcome.js'
 import { type HostArgs, handler, hostFlags, outputFor, stepReporter } from './common.js'
 
 interface Args extends HostArgs {
@@ -18,12 +18,10 @@ const fetchCommand: CommandModule<HostArgs, Args> = {
   handler: handler(async (argv: ArgumentsCamelCase<Args>) => {
     const out = outputFor(argv)
     const flags = hostFlags(argv)
+    const trusted = await loadTrusted(argv.manifest, flags)
     return withHostLock(flags, 'artifacts fetch', async () => {
-      const planned = await planManifest('fetch', argv.manifest, flags)
-      const result = await executePlanned(planned, flags, stepReporter(out))
-      const { plan } = planned
-      if (argv.json) out.document({ ok: true, release_id: plan.target_release_id, sealed: true, changed: plan.steps.length > 0, bytes_transferred: result.bytesTransferred, skipped: result.skipped })
-      else out.line(`Release ${plan.target_release_id} is fetched and sealed${plan.steps.length === 0 ? ' (it already was)' : ''}; ${formatBytes(result.bytesTransferred)} transferred. The active release is unchanged.`)
+      const planned = await planTrusted('fetch', trusted, flags)
+      printApplied(out, planned.plan, await executePlanned(planned, flags, stepReporter(out)))
       return EXIT.ok
     })
   }),

@@ -6,6 +6,9 @@ import { EXIT, Failure, errnoCode, usageError, type ExitCode } from '../lib/erro
 import { makeOutput, type Output } from '../lib/output.js'
 import type { HostFlags } from '../lib/operations.js'
 import type { Reporter } from '../lib/exec/executor.js'
+import type { Step } from '../lib/plan/types.js'
+import type { HashProgress } from '../lib/doctor.js'
+import { ProgressDisplay, stopAllProgress } from '../lib/progress.js'
 
 export interface GlobalArgs {
   root: string
@@ -26,9 +29,9 @@ export function hostRoot(argv: GlobalArgs): string {
   try {
     st = fs.statSync(root)
   } catch {
-    throw usageError(`--root ${argv.root}: no such directory`)
+    throw usageError(`--root ${argv.root}: no such directory; create it (mkdir -m 755 ${argv.root}) or give the directory the host's paths are under`)
   }
-  if (!st.isDirectory()) throw usageError(`--root ${argv.root}: not a directory`)
+  if (!st.isDirectory()) throw usageError(`--root ${argv.root}: not a directory; give the directory the host's paths are under (/ on a host, or a sandbox directory)`)
   return root
 }
 
@@ -44,6 +47,7 @@ const ERRNO_ADVICE: Record<string, string> = {
 }
 
 export function printFailure(e: unknown): ExitCode {
+  stopAllProgress()
   if (e instanceof Failure) {
     process.stderr.write(`nullspace-host: ${e.message}\n`)
     for (const d of e.details) process.stderr.write(`  ${d}\n`)
@@ -65,6 +69,8 @@ export function handler<A>(body: (argv: A) => Promise<ExitCode>): (argv: A) => P
       code = await body(argv)
     } catch (e) {
       code = printFailure(e)
+    } finally {
+      stopAllProgress()
     }
     process.exitCode = code
   }
@@ -79,10 +85,11 @@ export interface HostArgs extends GlobalArgs {
 }
 
 export function hostFlags(argv: HostArgs, smokeUrl: string | null = null): HostFlags {
-  for (const [flag, value] of [['--lock-timeout', argv['lock-timeout']], ['--stall-timeout', argv['stall-timeout']], ['--hook-timeout', argv['hook-timeout']], ['--smoke-timeout', argv['smoke-timeout'] ?? 60]] as const) {
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw usageError(`${flag} must be a number of seconds, got ${JSON.stringify(value)}`)
+  // A transfer needs some time to receive a byte: --stall-timeout must be more than 0; the others may be 0.
+  for (const [flag, value, min] of [['--lock-timeout', argv['lock-timeout'], 0], ['--stall-timeout', argv['stall-timeout'], 1e-9], ['--hook-timeout', argv['hook-timeout'], 0], ['--smoke-timeout', argv['smoke-timeout'] ?? 60, 0]] as const) {
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < min)
+      throw usageError(`${flag} must be a number of seconds${min > 0 ? ' more than 0' : ', 0 or more'}, got ${Number.isNaN(value) ? 'something that is not a number' : String(value)}; e.g. ${flag} 30`)
   }
-  if (argv['stall-timeout'] === 0) throw usageError('--stall-timeout must be more than 0 seconds')
   return {
     root: hostRoot(argv),
     allowHttp: argv['allow-http'],
@@ -97,13 +104,94 @@ export function hostFlags(argv: HostArgs, smokeUrl: string | null = null): HostF
   }
 }
 
-/** Prints each step as it finishes (human output only). */
+/** Steps that obtain an artifact (fetch, link, adopt, repair, ...): the executor reports their bytes as they arrive. */
+const transfers = (step: Step): step is Extract<Step, { artifact: unknown }> => 'artifact' in step
+
+/**
+ * The human reporter: each step as it finishes on stdout and, when a TTY may be drawn on
+ * (Output.progress), bars for the transfers on stderr. While the bars draw on a terminal that
+ * stdout shares, step lines wait and follow the bars, so neither tears the other.
+ */
 export function stepReporter(out: Output): Reporter {
+  let display: ProgressDisplay | null = null
+  const sizes = new Map<string, { size: number; from: number }>()
+  const waiting: string[] = []
+  let lastTransfer: string | null = null
+
+  const finish = () => {
+    display?.stop()
+    display = null
+    for (const text of waiting.splice(0)) out.line(text)
+  }
+  const say = (text: string) => {
+    if (display && process.stdout.isTTY) waiting.push(text)
+    else out.line(text)
+  }
   return {
-    step: (step, phase, detail) => {
-      if (phase === 'done') out.line(`  ${out.c.green('done')} ${step.id}${detail ? out.c.dim(`  ${detail}`) : ''}`)
+    begin: (plan) => {
+      finish()
+      sizes.clear()
+      const moving = plan.steps.filter(transfers)
+      lastTransfer = moving.at(-1)?.id ?? null
+      for (const s of moving) if (s.action !== 'link') sizes.set(s.artifact.component, { size: s.artifact.size, from: s.action === 'fetch' && s.bytes > 0 ? s.resume_from : 0 })
+      const total = moving.reduce((n, s) => n + s.bytes, 0)
+      if (!out.progress || total === 0) return
+      display = new ProgressDisplay(process.stderr, 'total')
+      display.begin([...sizes.keys()], total)
     },
-    bytes: () => {},
-    warn: (text) => out.warn(text),
+    step: (step, phase, detail) => {
+      if (phase === 'start') {
+        if (display && !transfers(step)) finish()
+        else if (display && step.action === 'fetch' && step.bytes > 0) {
+          display.start(step.artifact.component, step.artifact.size, step.resume_from)
+          sizes.delete(step.artifact.component)
+        }
+        return
+      }
+      say(`  ${out.c.green('done')} ${step.id}${detail ? out.c.dim(`  ${detail}`) : ''}`)
+      if (step.id === lastTransfer) finish()
+    },
+    bytes: (component, n) => {
+      if (!display) return
+      const known = sizes.get(component)
+      // adopt and repair fetch only when the local copy fails its hash: their bar starts at the first byte.
+      if (known) {
+        display.start(component, known.size, known.from)
+        sizes.delete(component)
+      }
+      display.bytes(component, n)
+    },
+    warn: (text) => {
+      if (display) display.log(`nullspace-host: warning: ${text}\n`)
+      else out.warn(text)
+    },
+  }
+}
+
+/** Bars for `doctor --deep` while it rehashes every installed byte; undefined when no TTY may be drawn on. */
+export function hashProgress(out: Output): HashProgress | undefined {
+  if (!out.progress) return undefined
+  let display: ProgressDisplay | null = null
+  const sizes = new Map<string, number>()
+  return {
+    begin: (files) => {
+      for (const f of files) sizes.set(f.name, f.size)
+      const total = files.reduce((n, f) => n + f.size, 0)
+      if (total === 0) return
+      display = new ProgressDisplay(process.stderr, 'total')
+      display.begin([...sizes.keys()], total)
+    },
+    bytes: (name, n) => {
+      const size = sizes.get(name)
+      if (size !== undefined) {
+        display?.start(name, size)
+        sizes.delete(name)
+      }
+      display?.bytes(name, n)
+    },
+    end: () => {
+      display?.stop()
+      display = null
+    },
   }
 }

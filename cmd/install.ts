@@ -1,7 +1,7 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
 import { EXIT } from '../lib/errors.js'
-import { executePlanned, planManifest, withHostLock } from '../lib/operations.js'
-import { formatBytes } from '../lib/bytes.js'
+import { executePlanned, loadTrusted, planTrusted, withHostLock } from '../lib/operations.js'
+import { printApplied } from './outcome.js'
 import { type HostArgs, handler, hostFlags, outputFor, stepReporter } from './common.js'
 
 interface Args extends HostArgs {
@@ -22,13 +22,10 @@ export const installCommand: CommandModule<HostArgs, Args> = {
   handler: handler(async (argv: ArgumentsCamelCase<Args>) => {
     const out = outputFor(argv)
     const flags = hostFlags(argv, argv['ingress-url'] ?? null)
+    const trusted = await loadTrusted(argv.manifest, flags)
     return withHostLock(flags, 'install', async () => {
-      const planned = await planManifest('install', argv.manifest, flags)
-      const result = await executePlanned(planned, flags, stepReporter(out))
-      const { plan } = planned
-      if (argv.json) out.document({ ok: true, release_id: plan.target_release_id, previous_release_id: plan.current_release_id, changed: plan.steps.length > 0, steps: plan.steps.map((s) => s.id), bytes_transferred: result.bytesTransferred, skipped: result.skipped })
-      else if (plan.steps.length === 0) out.line(`No changes. The host matches release ${plan.target_release_id}.`)
-      else out.line(`Installed release ${plan.target_release_id}; it is active. ${formatBytes(result.bytesTransferred)} transferred.`)
+      const planned = await planTrusted('install', trusted, flags)
+      printApplied(out, planned.plan, await executePlanned(planned, flags, stepReporter(out)))
       return EXIT.ok
     })
   }),

@@ -1,6 +1,6 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
 import { EXIT } from '../lib/errors.js'
-import { planManifest, withHostLock } from '../lib/operations.js'
+import { loadTrusted, planManifest, withHostLock } from '../lib/operations.js'
 import { upgrade } from '../lib/upgrade.js'
 import { renderPlan } from '../lib/plan/render.js'
 import { DEFAULT_INGRESS_URL } from '../lib/exec/smoke.js'
@@ -38,8 +38,9 @@ export const upgradeCommand: CommandModule<HostArgs, Args> = {
       else out.line(renderPlan(plan, out.c))
       return plan.blockers.length > 0 ? EXIT.failed : EXIT.ok
     }
+    const trusted = await loadTrusted(argv.manifest, flags)
     return withHostLock(flags, 'upgrade', async () => {
-      const outcome = await upgrade(argv.manifest, flags, { autoRollback: argv['auto-rollback'] }, stepReporter(out))
+      const outcome = await upgrade(trusted, flags, { autoRollback: argv['auto-rollback'] }, stepReporter(out))
       const { plan } = outcome.planned
       const from = plan.current_release_id
       const to = plan.target_release_id

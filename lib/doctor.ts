@@ -9,6 +9,7 @@ import type { RuntimeCompatibility } from './manifest/codec.js'
 import { linksOf } from './desired.js'
 import { renderApplianceFiles } from './appliance-files.js'
 import { hashFile } from './hash.js'
+import { hashFileReporting } from './hash-progress.js'
 import { sealedFileIntact } from './plan/planner.js'
 import { readActualState, type ActualState } from '../state/read.js'
 import { rollbackTarget } from '../state/state-file.js'
@@ -41,6 +42,13 @@ export interface DoctorReleaseRow {
   readonly active: boolean
   readonly rollback_target: boolean
   readonly failed: boolean
+}
+
+/** Told about the bytes `--deep` rehashes (a progress display); the report is the same without it. */
+export interface HashProgress {
+  begin(files: readonly { readonly name: string; readonly size: number }[]): void
+  bytes(name: string, n: number): void
+  end(): void
 }
 
 export interface DoctorReport {
@@ -95,7 +103,7 @@ async function linkStatus(l: Layout, linkPath: string, expected: string, st: Act
   return { path: linkPath, target: st.target, expected, status: resolves ? 'ok' : 'dangling' }
 }
 
-export async function runDoctor(l: Layout, deep: boolean): Promise<DoctorReport> {
+export async function runDoctor(l: Layout, deep: boolean, progress?: HashProgress): Promise<DoctorReport> {
   const actual = await readActualState(l)
   const problems: string[] = []
   const current = actual.current
@@ -115,6 +123,7 @@ export async function runDoctor(l: Layout, deep: boolean): Promise<DoctorReport>
     const digest = manifestDigest(bytes)
     if (digest !== seal.manifest_digest) problems.push(`${current}/${MANIFEST_FILE} does not match its seal (${digest}, sealed ${seal.manifest_digest})`)
     active = { release_id: current, manifest_id: m.manifest_id, version: m.version, manifest_digest: seal.manifest_digest, sealed_at: seal.sealed_at, signed: seal.signed }
+    if (deep) progress?.begin(m.components.filter((c) => release.files[c.install_path]?.kind === 'file' && seal.components.some((x) => x.install_path === c.install_path && x.sha256 === c.sha256 && x.status !== 'skipped')))
     for (const c of m.components) {
       const s = seal.components.find((x) => x.install_path === c.install_path)
       const base = { name: c.name, kind: c.kind, version: c.version, sha256: c.sha256, size: c.size, install_path: c.install_path }
@@ -132,7 +141,7 @@ export async function runDoctor(l: Layout, deep: boolean): Promise<DoctorReport>
       let status: DoctorComponent['status'] = st?.kind === 'file' ? (sealedFileIntact(s, st) ? 'ok' : 'modified') : 'missing'
       let evidence: DoctorComponent['evidence'] = 'seal+stat'
       if (deep && st?.kind === 'file') {
-        const d = await hashFile(file).catch(() => null)
+        const d = await (progress ? hashFileReporting(file, (n) => progress.bytes(c.name, n)) : hashFile(file)).catch(() => null)
         status = d && d.sha256 === c.sha256 && d.size === c.size ? 'ok' : 'mismatch'
         evidence = 'sha256'
       }
@@ -143,9 +152,13 @@ export async function runDoctor(l: Layout, deep: boolean): Promise<DoctorReport>
     }
   }
 
+  if (deep) progress?.end()
   const links: DoctorLink[] = []
+  // An optional component sealed as skipped has no file to link to: no link is the right state.
+  const skipped = new Set(release?.seal.kind === 'sealed' ? release.seal.seal.components.flatMap((c) => (c.status === 'skipped' ? [c.name] : [])) : [])
   if (m) for (const want of linksOf(m)) {
     const link = await linkStatus(l, want.path, want.target, actual.links[want.path])
+    if (link.status === 'missing' && skipped.has(want.component)) continue
     if (link.status !== 'ok') problems.push(`compatibility link ${want.path} is ${link.status}${link.target ? ` (-> ${link.target})` : ''}; expected -> ${want.target}`)
     links.push(link)
   }

@@ -77,8 +77,12 @@ export function planOptions(operation: PlanOperation, flags: HostFlags): PlanOpt
 }
 
 export async function planManifest(operation: PlanOperation, manifestFile: string, flags: HostFlags): Promise<Planned> {
-  const { loaded, signature } = await loadTrusted(manifestFile, flags)
-  return { ...(await planLoaded(operation, loaded, flags)), signature }
+  return planTrusted(operation, await loadTrusted(manifestFile, flags), flags)
+}
+
+/** Plans towards a manifest already loaded and trusted (commands load it before taking the lock, so a refused manifest changes nothing). */
+export async function planTrusted(operation: PlanOperation, trusted: TrustedManifest, flags: HostFlags): Promise<Planned> {
+  return { ...(await planLoaded(operation, trusted.loaded, flags)), signature: trusted.signature }
 }
 
 /** Plans `operation` towards a loaded manifest; install and upgrade also apply the host and release rules. */

@@ -23,11 +23,21 @@ export interface Output {
   readonly progress: boolean
 }
 
+/**
+ * The chalk level for a stream: --no-color (`wanted` false) and a non-empty NO_COLOR turn colour
+ * off, and win over FORCE_COLOR; a non-empty FORCE_COLOR turns it on even in a pipe (`2` and `3`
+ * ask for 256 and 16M colours, `0` and `false` turn it off); otherwise colour only on a TTY
+ * whose TERM is not `dumb`. Empty variables count as unset (no-color.org, force-color.org).
+ */
 export function colorLevel(wanted: boolean, stream: NodeJS.WriteStream, env: NodeJS.ProcessEnv = process.env): 0 | 1 | 2 | 3 {
   if (!wanted) return 0
   if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return 0
-  if (env.FORCE_COLOR !== undefined) return env.FORCE_COLOR === '0' || env.FORCE_COLOR === 'false' ? 0 : 1
-  return stream.isTTY ? 1 : 0
+  const force = env.FORCE_COLOR
+  if (force !== undefined && force !== '') {
+    if (force === '0' || force === 'false') return 0
+    return force === '2' ? 2 : force === '3' ? 3 : 1
+  }
+  return stream.isTTY && env.TERM !== 'dumb' ? 1 : 0
 }
 
 export function makeOutput(o: OutputOptions): Output {

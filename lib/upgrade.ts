@@ -2,7 +2,7 @@
 // render, hooks, ingress smoke. A failed hook or smoke marks the release failed and, unless
 // --no-auto-rollback, switches back to the previous release.
 import type { HostFlags, Planned } from './operations.js'
-import { executePlanned, planManifest } from './operations.js'
+import { executePlanned, planTrusted, type TrustedManifest } from './operations.js'
 import { layout } from './layout.js'
 import { Failure, EXIT, operationFailed } from './errors.js'
 import { ActivationFailed } from './exec/hooks.js'
@@ -22,7 +22,7 @@ export interface UpgradeOptions {
 }
 
 /** Call under the host lock. A failed activation is an outcome, not a throw, so the caller can report it in full. */
-export async function upgrade(manifestFile: string, flags: HostFlags, o: UpgradeOptions, report: Reporter): Promise<UpgradeOutcome> {
+export async function upgrade(trusted: TrustedManifest, flags: HostFlags, o: UpgradeOptions, report: Reporter): Promise<UpgradeOutcome> {
   const l = layout(flags.root)
   const before = await readActualState(l)
   const j = before.journal
@@ -33,7 +33,7 @@ export async function upgrade(manifestFile: string, flags: HostFlags, o: Upgrade
   }
   if (before.current === null) throw operationFailed('no active release to upgrade: this host is not installed yet; run install --manifest M first')
 
-  const planned = await planManifest('upgrade', manifestFile, flags)
+  const planned = await planTrusted('upgrade', trusted, flags)
   try {
     return { kind: 'upgraded', planned, result: await executePlanned(planned, flags, report) }
   } catch (e) {

@@ -178,9 +178,38 @@ test('a release directory writable by its group is reported (the jailer trusts t
   assert.is((await doctor(h.root)).code, 0, 'and the report clears once it is fixed')
 })
 
+test('a rendered file edited by hand is reported as drifted; install renders it again', async () => {
+  const h = await installedHost()
+  const env = path.join(h.root, 'etc/nullspace/appliance.env')
+  const rendered = fs.readFileSync(env)
+  fs.appendFileSync(env, 'NULLSPACE_DEBUG=1\n')
+  const r = await doctor(h.root, '--json')
+  assert.is(r.code, 1)
+  assert.ok(problemsOf(r).some((p) => p.includes('/etc/nullspace/appliance.env') && /drifted/.test(p)), problemsOf(r).join('\n'))
+  const repair = await runCli(['install', '--manifest', h.manifest, '--root', h.root])
+  assert.is(repair.code, 0, repair.stderr)
+  assert.equal(fs.readFileSync(env), rendered)
+  assert.is((await doctor(h.root)).code, 0)
+})
+
+test('after a second release is installed, doctor lists both and names the first as the rollback target', async () => {
+  const h = await installedHost()
+  const two = await buildRelease({ releaseId: '2026.06.11', version: '0.2.0' })
+  const r = await runCli(['install', '--manifest', two.manifest, '--root', h.root])
+  assert.is(r.code, 0, r.stderr)
+  const d = json(await doctor(h.root, '--json'))
+  assert.is(d.ok, true, d.problems.join('\n'))
+  assert.is(d.active.release_id, '2026.06.11')
+  assert.is(d.previous_release_id, h.releaseId)
+  assert.equal(
+    d.releases.map((x: { release_id: string; active: boolean; rollback_target: boolean }) => [x.release_id, x.active, x.rollback_target]),
+    [[h.releaseId, false, true], ['2026.06.11', true, false]],
+  )
+})
+
 // doctor without --deep must not read artifact bytes. Timing is a weak witness and making a
 // file unreadable proves nothing as root, so ask the kernel: strace records every open(2).
-const straceWorks = spawnSync('strace', ['-f', '-qq', '-e', 'trace=openat', '-o', '/dev/null', 'true']).status === 0
+const straceWorks = spawnSync('strace', ['-f', '-qq', '-e', 'trace=openat', '-o', '/dev/null', 'true'], { timeout: 10_000 }).status === 0
 
 async function artifactOpens(h: Installed, deep: boolean): Promise<string[]> {
   const log = path.join(tempDir('strace'), 'opens.txt')

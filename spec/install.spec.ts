@@ -43,15 +43,9 @@ async function servedRelease(server: TestServer, spec: Parameters<typeof buildRe
   return { ...built, sizes }
 }
 
-/** Resolves `p`, or fails the test after `ms`: every wait has its own deadline. */
-async function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const deadline = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no result within ${ms} ms`)), ms)))
-  try {
-    return await Promise.race([p, deadline])
-  } finally {
-    clearTimeout(timer)
-  }
+/** Polls `ready` until it holds, or fails the test after `ms`: every wait has its own deadline. */
+async function waitFor(ms: number, what: string, ready: () => boolean | Promise<boolean>): Promise<void> {
+  for (const end = Date.now() + ms; !(await ready()); await sleep(20)) if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms`)
 }
 
 /** The CLI as a child we can signal ourselves (runCli does not hand out its child). */
@@ -66,6 +60,18 @@ function startCli(args: string[], env: NodeJS.ProcessEnv = {}): { child: ChildPr
     child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }))
   })
   return { child, done }
+}
+
+/** Waits until a counter stops moving (a killed client's connection is torn down on the server too). */
+async function settled(read: () => number, quietMs = 300): Promise<number> {
+  let last = -1
+  let seen = Date.now()
+  await waitFor(10_000, 'the server to notice the dropped connection', () => {
+    const now = read()
+    if (now !== last) [last, seen] = [now, Date.now()]
+    return Date.now() - seen >= quietMs
+  })
+  return last
 }
 
 const partFile = (root: string, sha: string) => path.join(root, RELEASES, '.staging/parts', `${sha}.part`)
@@ -356,6 +362,23 @@ test('an optional component whose artifact is absent is skipped and recorded as 
   assert.match(again.stdout, /No changes/, 'a skipped component does not make the host look unconverged')
 })
 
+test('an optional component with a compatibility link, absent: no dangling link is made and doctor is clean', async () => {
+  const rel = await buildRelease()
+  const m = manifestOf(rel.manifest)
+  m.components.find((c: { kind: string }) => c.kind === 'kernel').required = false
+  fs.writeFileSync(rel.manifest, `${JSON.stringify(m, null, 2)}\n`)
+  fs.rmSync(path.join(rel.dir, 'vmlinux'))
+  const root = tempDir('root')
+  const r = ok(await install(root, rel.manifest, '--json'), 'install with an optional absent kernel')
+  assert.equal(json(r).skipped, ['kernel'])
+  assert.is(sealOf(root, rel.releaseId).components.find((c: { kind: string }) => c.kind === 'kernel').status, 'skipped')
+  const link = path.join(root, 'opt/nullspace/artifacts/vmlinux')
+  assert.not.ok(fs.existsSync(link), 'no link to a file that is not there')
+  assert.throws(() => fs.lstatSync(link), 'not even a dangling symlink')
+  const doctor = await runCli(['doctor', '--root', root])
+  assert.is(doctor.code, 0, `doctor right after a successful install:\n${doctor.stdout}`)
+})
+
 test('kill -9 in the middle of a download, then install again: only the missing bytes cross the wire, with a Range request', async () => {
   const server = await startServer()
   const size = 64 * 1024 * 1024
@@ -369,14 +392,15 @@ test('kill -9 in the middle of a download, then install again: only the missing 
     const part = partFile(root, sha256(rootfs))
 
     run = startCli(['install', '--manifest', rel.manifest, '--root', root, '--allow-http'])
-    const exited = run.done.then(() => true)
-    await within(60_000, 'the part file growing past 25%', (async () => {
-      while (sizeOf(part) <= size / 4) {
-        if (await Promise.race([exited, sleep(20).then(() => false)])) throw new Error(`install exited before the kill: ${(await run!.done).stderr}`)
-      }
-    })())
+    let exited: CliResult | undefined
+    void run.done.then((r) => (exited = r))
+    await waitFor(60_000, 'the part file growing past 25%', () => {
+      if (exited) throw new Error(`install exited before the kill (${exited.code}): ${exited.stderr}`)
+      return sizeOf(part) > size / 4
+    })
     run.child.kill('SIGKILL')
-    const killed = await within(10_000, 'the killed install to exit', run.done)
+    await waitFor(10_000, 'the killed install to exit', () => exited !== undefined)
+    const killed = exited!
     assert.is(killed.signal, 'SIGKILL')
     run = undefined
 
@@ -384,7 +408,7 @@ test('kill -9 in the middle of a download, then install again: only the missing 
     assert.ok(kept > size / 4 && kept < size, `the part holds ${kept} of ${size} bytes`)
     assert.not.ok(fs.existsSync(path.join(root, RELEASES, 'current')), 'nothing was switched')
     server.setFault(rootfsPath, null)
-    const sentBefore = server.bytesSent(rootfsPath)
+    const sentBefore = await settled(() => server.bytesSent(rootfsPath))
     const requestsBefore = server.requests.length
 
     ok(await install(root, rel.manifest, '--allow-http'), 'install after the kill')
@@ -416,7 +440,7 @@ test('a crash after a given number of bytes (test seam), then install again: res
     assert.is(crashed.signal, 'SIGKILL', `the seam killed the install (exit ${crashed.code}, ${crashed.stderr})`)
     const kept = sizeOf(partFile(root, sha256(rootfs)))
     assert.ok(kept > 0 && kept < size, `the part holds ${kept} of ${size} bytes`)
-    const sentBefore = server.bytesSent(rootfsPath)
+    const sentBefore = await settled(() => server.bytesSent(rootfsPath))
     const requestsBefore = server.requests.length
     ok(await install(root, rel.manifest, '--allow-http'), 'install again')
     assert.is(server.bytesSent(rootfsPath) - sentBefore, size - kept)

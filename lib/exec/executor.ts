@@ -400,6 +400,7 @@ class Run {
       }
       return undefined
     }
+    if (step.component !== null && this.skipped.has(step.component)) return 'component absent (optional): no link'
     await this.mkdirs(path.dirname(file))
     const st = await fs.lstat(file).catch(() => null)
     if (st && !st.isSymbolicLink()) throw operationFailed(`${step.path} is not a symlink; move it aside and run the command again`)

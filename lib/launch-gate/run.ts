@@ -1,7 +1,6 @@
 // Runs every launch check in order, never stopping at the first failure: each check gathers
 // what it needs (files under --root, the manifest, a deep doctor, HTTP answers), is judged by
 // checks.ts, and is timed. A check that throws is a failed check, not a failed gate run.
-import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import * as E from 'fp-ts/lib/Either.js'

@@ -128,13 +128,13 @@ function linkSteps(desired: DesiredState, actual: ActualState, skipped: Readonly
     if (skipped.has(l.component)) continue
     const st = actual.links[l.path] ?? { kind: 'absent' }
     if (st.kind === 'symlink' && st.target === l.target) continue
-    if (st.kind === 'absent') steps.push({ id: `compat-link:${l.path}`, action: 'compat-link', change: 'create', target: l.path, reason: `compatibility link of ${l.component}`, bytes: 0, path: l.path, link_target: l.target, previous: null })
+    if (st.kind === 'absent') steps.push({ id: `compat-link:${l.path}`, action: 'compat-link', change: 'create', target: l.path, reason: `compatibility link of ${l.component}`, bytes: 0, path: l.path, link_target: l.target, previous: null, component: l.component })
     else if (st.kind === 'symlink')
-      steps.push({ id: `compat-link:${l.path}`, action: 'compat-link', change: 'repair', target: l.path, reason: `points at ${st.target}, not ${l.target}`, bytes: 0, path: l.path, link_target: l.target, previous: st.target })
+      steps.push({ id: `compat-link:${l.path}`, action: 'compat-link', change: 'repair', target: l.path, reason: `points at ${st.target}, not ${l.target}`, bytes: 0, path: l.path, link_target: l.target, previous: st.target, component: l.component })
   }
   for (const [p, st] of Object.entries(actual.links)) {
     if (wanted.has(p) || st.kind !== 'symlink' || !st.target.includes('releases/current/')) continue
-    steps.push({ id: `compat-link:${p}`, action: 'compat-link', change: 'remove', target: p, reason: 'the active release no longer declares this path', bytes: 0, path: p, link_target: '', previous: st.target })
+    steps.push({ id: `compat-link:${p}`, action: 'compat-link', change: 'remove', target: p, reason: 'the active release no longer declares this path', bytes: 0, path: p, link_target: '', previous: st.target, component: null })
   }
   return steps
 }

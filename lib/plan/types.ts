@@ -41,7 +41,8 @@ export type Step =
   /** Ask the release's firecracker and jailer for their versions before switching to it. */
   | (StepBase & { readonly action: 'probe'; readonly release_id: string; readonly binaries: readonly { readonly component: string; readonly install_path: string; readonly expect: string }[] })
   | (StepBase & { readonly action: 'switch'; readonly from: string | null; readonly to: string })
-  | (StepBase & { readonly action: 'compat-link'; readonly change: 'create' | 'repair' | 'remove'; readonly path: string; readonly link_target: string; readonly previous: string | null })
+  /** `component` names whose file the link reaches (null for a removal): an optional component found absent gets no link. */
+  | (StepBase & { readonly action: 'compat-link'; readonly change: 'create' | 'repair' | 'remove'; readonly path: string; readonly link_target: string; readonly previous: string | null; readonly component: string | null })
   | (StepBase & { readonly action: 'render'; readonly change: 'create' | 'update'; readonly path: string; readonly content: string; readonly mode: number; readonly diff: string })
   | (StepBase & { readonly action: 'hooks'; readonly operation: HookOperation; readonly release_id: string; readonly previous_release_id: string | null; readonly hooks: readonly string[] })
   | (StepBase & { readonly action: 'smoke'; readonly release_id: string; readonly url: string; readonly timeout_s: number })
