@@ -72,7 +72,12 @@ export class ProgressDisplay {
   /** Whether any bar was drawn: a display that never drew leaves the terminal alone. */
   private drawn = false
 
-  constructor(stream: NodeJS.WriteStream, private readonly overallLabel: string) {
+  /** `onStop` runs once the bars are gone (whoever stops them): output held back meanwhile can follow. */
+  constructor(
+    stream: NodeJS.WriteStream,
+    private readonly overallLabel: string,
+    private readonly onStop: () => void = () => {},
+  ) {
     this.multibar = new cliProgress.MultiBar({
       stream,
       format: (_options, params, payload: Payload) =>
@@ -155,8 +160,12 @@ export class ProgressDisplay {
 
   /** A line above the bars (a warning), without tearing them. */
   log(text: string): void {
-    if (this.stopped) process.stderr.write(text)
-    else this.multibar.log(text)
+    if (this.stopped || !this.drawn) {
+      process.stderr.write(text)
+      return
+    }
+    this.multibar.log(text)
+    this.multibar.update() // draws it now: a stop before the next frame would drop it
   }
 
   /** Draws the final state once and releases the terminal (cursor, line wrapping). Idempotent. */
@@ -165,6 +174,7 @@ export class ProgressDisplay {
     this.stopped = true
     live.delete(this)
     if (this.drawn) this.multibar.stop()
+    this.onStop()
   }
 
   get active(): boolean {

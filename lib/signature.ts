@@ -1,6 +1,7 @@
 // Detached ed25519 signatures of manifests (and of launch-gate evidence): key pairs,
 // `M.sig` files, and the trust policy of a host (`etc/nullspace/trusted-keys/*.pub`).
 import fs from 'node:fs/promises'
+import { constants } from 'node:fs'
 import path from 'node:path'
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto'
 import * as t from 'io-ts'
@@ -83,13 +84,25 @@ export async function readTrustedKeys(dir: string): Promise<Map<string, KeyObjec
   return keys
 }
 
+/** A signature file is a small JSON document; anything bigger is refused before it is read. */
+export const MAX_SIGNATURE_BYTES = 64 * 1024
+
 export type SignatureCheck = E.Either<string, { readonly keyId: string; readonly bytes: Buffer }>
 
 /** Checks `sigFile` over `bytes` against `keys`; Left is the reason, for an exit-65 message. */
 export async function checkSignature(bytes: Buffer, sigFile: string, keys: ReadonlyMap<string, KeyObject>): Promise<SignatureCheck> {
   let raw: Buffer
   try {
-    raw = await fs.readFile(sigFile)
+    // O_NONBLOCK: a FIFO planted as the signature must not hang the command (holding the host lock).
+    const fh = await fs.open(sigFile, constants.O_RDONLY | constants.O_NONBLOCK)
+    try {
+      const st = await fh.stat()
+      if (!st.isFile()) return E.left(`${sigFile} is not a regular file`)
+      if (st.size > MAX_SIGNATURE_BYTES) return E.left(`${sigFile} is ${st.size} bytes, more than a signature file can be (${MAX_SIGNATURE_BYTES})`)
+      raw = await fh.readFile()
+    } finally {
+      await fh.close()
+    }
   } catch (e) {
     return E.left(errnoCode(e) === 'ENOENT' ? `no signature file ${sigFile}` : `cannot read ${sigFile}: ${(e as Error).message}`)
   }

@@ -379,6 +379,23 @@ test('an optional component with a compatibility link, absent: no dangling link 
   assert.is(doctor.code, 0, `doctor right after a successful install:\n${doctor.stdout}`)
 })
 
+test('an upgrade to a release whose optional linked component is absent leaves no dangling link behind', async () => {
+  const one = await buildRelease({ releaseId: 'r1', version: '0.1.0', contents: sameContents('v1') })
+  const two = await buildRelease({ releaseId: 'r2', version: '0.2.0', contents: sameContents('v2') })
+  const m = manifestOf(two.manifest)
+  m.components.find((c: { kind: string }) => c.kind === 'kernel').required = false
+  fs.writeFileSync(two.manifest, `${JSON.stringify(m, null, 2)}\n`)
+  fs.rmSync(path.join(two.dir, 'vmlinux'))
+  const root = tempDir('root')
+  ok(await install(root, one.manifest), 'install r1 (with a kernel)')
+  assert.is(fs.readlinkSync(path.join(root, 'opt/nullspace/artifacts/vmlinux')), '../releases/current/artifacts/vmlinux')
+  const r = ok(await install(root, two.manifest, '--json'), 'install r2 (kernel optional and absent)')
+  assert.equal(json(r).skipped, ['kernel'])
+  assert.throws(() => fs.lstatSync(path.join(root, 'opt/nullspace/artifacts/vmlinux')), "r1's kernel link, which would now dangle, is gone")
+  const doctor = await runCli(['doctor', '--root', root])
+  assert.is(doctor.code, 0, `doctor right after a successful install:\n${doctor.stdout}`)
+})
+
 test('kill -9 in the middle of a download, then install again: only the missing bytes cross the wire, with a Range request', async () => {
   const server = await startServer()
   const size = 64 * 1024 * 1024

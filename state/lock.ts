@@ -3,7 +3,7 @@
 // pid reused by another process is not mistaken for the holder, and a dead holder's lock is
 // taken over. Creation is link(2) of a complete temp file: a reader never sees half a lock.
 import fs from 'node:fs/promises'
-import { readFileSync } from 'node:fs'
+import { constants, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { errnoCode, operationFailed } from '../lib/errors.js'
 import { fsyncDir, mkdirUnder } from '../lib/fsx.js'
@@ -51,7 +51,14 @@ export async function acquireLock(root: string, file: string, command: string, t
   await mkdirUnder(root, path.dirname(file))
   const me: LockHolder = { pid: process.pid, start_time: processStartTime(process.pid) ?? '', command }
   const tmp = `${file}.${process.pid}.new`
-  await fs.writeFile(tmp, `${JSON.stringify(me)}\n`, { mode: 0o644 })
+  // Exclusive and not through a symlink: a link planted at this predictable name must not redirect the write.
+  await fs.rm(tmp, { force: true })
+  const fh = await fs.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644)
+  try {
+    await fh.writeFile(`${JSON.stringify(me)}\n`)
+  } finally {
+    await fh.close()
+  }
   const deadline = Date.now() + timeoutS * 1000
   try {
     for (;;) {

@@ -191,7 +191,12 @@ export async function readActualState(l: Layout, interest: Interest = {}): Promi
   for (const p of [...linkPaths].sort()) links[p] = await pathState(l.host(p))
 
   const rendered: Record<string, string | null> = {}
-  for (const p of [APPLIANCE_ENV, API_UNIT]) rendered[p] = await readText(l.host(p))
+  for (const p of [APPLIANCE_ENV, API_UNIT]) {
+    // A directory (or device, FIFO) planted where a file is rendered would fail its rename after the switch.
+    const st = await pathState(l.host(p))
+    if (st.kind === 'directory' || st.kind === 'other') unsafePaths.push({ path: l.host(p), problem: `is a ${st.kind === 'directory' ? 'directory' : 'special file'}, not a rendered file; move it aside` })
+    rendered[p] = await readText(l.host(p))
+  }
 
   const staging: Record<string, Record<string, PathState>> = {}
   for (const name of await readDirNames(l.staging)) {

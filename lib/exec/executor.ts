@@ -223,7 +223,8 @@ class Run {
   /** Downloads into the part, verifies, moves into staging. `staged` files are rehashed first. */
   private async fetchStep(releaseId: string, a: ArtifactRef, staged: boolean): Promise<string> {
     const dest = this.stagedPath(releaseId, a)
-    if (staged && (await this.verifiedAt(dest, a))) {
+    if (staged && (await this.verifiedAt(dest, a, { ownInode: true }))) {
+      await fs.chmod(dest, a.mode)
       this.obtained.set(a.component, { how: 'fetched', bytes_fetched: 0 })
       return 'already staged and verified'
     }
@@ -263,8 +264,14 @@ class Run {
     return cur ? `the active release is still ${cur}` : 'no release is active'
   }
 
-  private async verifiedAt(file: string, a: ArtifactRef): Promise<boolean> {
+  /**
+   * The bytes at `file` are the artifact's, in a regular file of the root's own (never through a
+   * symlink; with `ownInode`, not an inode shared with a file elsewhere, whose writer could change it).
+   */
+  private async verifiedAt(file: string, a: ArtifactRef, o: { ownInode?: boolean } = {}): Promise<boolean> {
     try {
+      const st = await fs.lstat(file)
+      if (!st.isFile() || (o.ownInode && st.nlink !== 1)) return false
       const d = await hashFile(file)
       return d.sha256 === a.sha256 && d.size === a.size
     } catch {
@@ -287,7 +294,7 @@ class Run {
 
   private async adoptStep(releaseId: string, a: ArtifactRef): Promise<string> {
     const local = path.join(this.ctx.layout.release(releaseId), a.install_path)
-    if (await this.verifiedAt(local, a)) {
+    if (await this.verifiedAt(local, a, { ownInode: true })) {
       const dest = this.stagedPath(releaseId, a)
       await this.mkdirs(path.dirname(dest))
       await fs.rm(dest, { force: true })
@@ -400,7 +407,14 @@ class Run {
       }
       return undefined
     }
-    if (step.component !== null && this.skipped.has(step.component)) return 'component absent (optional): no link'
+    if (step.component !== null && this.skipped.has(step.component)) {
+      // The optional file is absent: a link an earlier release left here would dangle.
+      if ((await fs.lstat(file).catch(() => null))?.isSymbolicLink()) {
+        await fs.unlink(file)
+        await fsyncDir(path.dirname(file))
+      }
+      return 'component absent (optional): no link'
+    }
     await this.mkdirs(path.dirname(file))
     const st = await fs.lstat(file).catch(() => null)
     if (st && !st.isSymbolicLink()) throw operationFailed(`${step.path} is not a symlink; move it aside and run the command again`)

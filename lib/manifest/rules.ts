@@ -62,15 +62,25 @@ export const installPathsSafe: Rule = (m) => [
     return problem ? [{ path: at(i, 'install_path'), message: problem }] : []
   }),
   ...duplicates(m, (c) => c.install_path, 'install_path'),
-  ...nestedPaths(m),
+  ...nestedPaths(m, (c) => c.install_path, 'install_path'),
 ]
 
-/** `bin` as a file and `bin/x` as another would make one of them impossible to install. */
-function nestedPaths(m: Manifest): Problem[] {
-  const paths = m.components.map((c) => c.install_path)
+/**
+ * `bin` as a file and `bin/x` as another would make one of them impossible to install; the
+ * same for compatibility links. Linear in the number of components: each path's parents are
+ * looked up, never every pair compared (a 10 MB manifest must be refused in milliseconds).
+ */
+function nestedPaths(m: Manifest, key: (c: Manifest['components'][number]) => string | undefined, field: string): Problem[] {
+  const firstChild = new Map<string, number>()
+  m.components.forEach((c, j) => {
+    const p = key(c)
+    if (p === undefined) return
+    for (let k = p.indexOf('/'); k >= 0; k = p.indexOf('/', k + 1)) if (!firstChild.has(p.slice(0, k))) firstChild.set(p.slice(0, k), j)
+  })
   return m.components.flatMap((c, i) => {
-    const j = paths.findIndex((other) => other.startsWith(`${c.install_path}/`))
-    return j >= 0 ? [{ path: at(i, 'install_path'), message: `is a parent directory of components[${j}].install_path` }] : []
+    const p = key(c)
+    const j = p === undefined ? undefined : firstChild.get(p)
+    return j !== undefined ? [{ path: at(i, field), message: `is a parent directory of components[${j}].${field}` }] : []
   })
 }
 
@@ -90,6 +100,7 @@ export const activePathsSafe: Rule = (m) => [
     return problem ? [{ path: at(i, 'active_path'), message: problem }] : []
   }),
   ...duplicates(m, (c) => c.active_path, 'active_path'),
+  ...nestedPaths(m, (c) => c.active_path, 'active_path'),
 ]
 
 export const digestFactsAgree: Rule = (m) =>

@@ -60,11 +60,11 @@ function stagingSteps(desired: DesiredState, actual: ActualState, existing: Rele
   const steps: Step[] = desired.components.map((c): Step => {
     const artifact = artifactRef(c)
     const st = staged[c.installPath]
-    if (st?.kind === 'file' && st.stat.size === c.size)
-      return { id: `fetch:${c.name}`, action: 'fetch', target: c.name, reason: 'staged by an interrupted run; re-verified before sealing', bytes: 0, release_id: id, artifact, resume_from: c.size, staged: true }
     const from = sources.get(c.sha256)
     if (from !== undefined)
       return { id: `link:${c.name}`, action: 'link', target: c.name, reason: `same sha256 as sealed release ${from}`, bytes: 0, release_id: id, artifact, from_release: from }
+    if (st?.kind === 'file' && st.stat.size === c.size)
+      return { id: `fetch:${c.name}`, action: 'fetch', target: c.name, reason: 'staged by an interrupted run; re-verified before sealing', bytes: 0, release_id: id, artifact, resume_from: c.size, staged: true }
     if (unsealed)
       return { id: `adopt:${c.name}`, action: 'adopt', target: c.name, reason: `release ${id} is not sealed (untrusted): rehash its copy, fetch if it differs`, bytes: 0, release_id: id, artifact }
     const part = actual.parts[c.sha256]
@@ -121,19 +121,26 @@ function repairSteps(desired: DesiredState, release: ReleaseOnDisk): Step[] {
   })
 }
 
-function linkSteps(desired: DesiredState, actual: ActualState, skipped: ReadonlySet<string>): Step[] {
+function linkSteps(desired: DesiredState, actual: ActualState, skipped: ReadonlySet<string>, sealed: boolean): Step[] {
   const steps: Step[] = []
   const wanted = new Set(desired.links.map((l) => l.path))
+  const ours = (st: PathState): st is Extract<PathState, { kind: 'symlink' }> => st.kind === 'symlink' && st.target.includes('releases/current/')
   for (const l of desired.links) {
-    if (skipped.has(l.component)) continue
     const st = actual.links[l.path] ?? { kind: 'absent' }
-    if (st.kind === 'symlink' && st.target === l.target) continue
+    if (skipped.has(l.component)) {
+      // The sealed release has no such file: a link left by an earlier release would dangle.
+      if (ours(st)) steps.push({ id: `compat-link:${l.path}`, action: 'compat-link', change: 'remove', target: l.path, reason: `${l.component} is optional and absent from this release`, bytes: 0, path: l.path, link_target: '', previous: st.target, component: null })
+      continue
+    }
+    // Until the release is sealed, an optional component may turn out absent: keep a step so the executor can decide.
+    const optionalUnsealed = !sealed && desired.components.some((c) => c.name === l.component && !c.required)
+    if (st.kind === 'symlink' && st.target === l.target && !optionalUnsealed) continue
     if (st.kind === 'absent') steps.push({ id: `compat-link:${l.path}`, action: 'compat-link', change: 'create', target: l.path, reason: `compatibility link of ${l.component}`, bytes: 0, path: l.path, link_target: l.target, previous: null, component: l.component })
     else if (st.kind === 'symlink')
-      steps.push({ id: `compat-link:${l.path}`, action: 'compat-link', change: 'repair', target: l.path, reason: `points at ${st.target}, not ${l.target}`, bytes: 0, path: l.path, link_target: l.target, previous: st.target, component: l.component })
+      steps.push({ id: `compat-link:${l.path}`, action: 'compat-link', change: 'repair', target: l.path, reason: st.target === l.target ? `optional ${l.component}: kept only if its artifact is present` : `points at ${st.target}, not ${l.target}`, bytes: 0, path: l.path, link_target: l.target, previous: st.target, component: l.component })
   }
   for (const [p, st] of Object.entries(actual.links)) {
-    if (wanted.has(p) || st.kind !== 'symlink' || !st.target.includes('releases/current/')) continue
+    if (wanted.has(p) || !ours(st)) continue
     steps.push({ id: `compat-link:${p}`, action: 'compat-link', change: 'remove', target: p, reason: 'the active release no longer declares this path', bytes: 0, path: p, link_target: '', previous: st.target, component: null })
   }
   return steps
@@ -204,7 +211,7 @@ export function plan(desired: DesiredState, actual: ActualState, o: PlanOptions)
     }
     if (switching) steps.push({ id: `switch:${id}`, action: 'switch', target: 'current', reason: from === null ? 'no active release yet' : `active release is ${from}`, bytes: 0, from, to: id })
     const skipped = new Set(sealed?.components.filter((c) => c.status === 'skipped').map((c) => c.name) ?? [])
-    steps.push(...linkSteps(desired, actual, skipped))
+    steps.push(...linkSteps(desired, actual, skipped, sealed !== null))
     steps.push(...renderSteps(desired, actual))
     if ((switching || unfinished) && actual.hooks.length > 0)
       steps.push({ id: 'hooks:post-switch', action: 'hooks', target: 'post-switch.d', reason: switching ? 'after a switch' : 'an interrupted operation did not finish them', bytes: 0, operation: op, release_id: id, previous_release_id: previous, hooks: actual.hooks })
