@@ -32,19 +32,26 @@ export async function assembleDelta(req: FetchRequest, input: DeltaInput): Promi
   let fetched = 0
   let pending: Buffer = Buffer.alloc(0)
 
-  /** Checks complete chunks against the index, then writes them. */
-  const accept = async (data: Buffer, last: boolean) => {
+  const write = async (data: Buffer) => {
+    whole.update(data)
+    await writeAll(out, data, written)
+    written += data.length
+  }
+  /**
+   * Fetched bytes are checked chunk by chunk against the new index as they arrive, so a bad
+   * mirror is caught early; reused bytes are only covered by the whole-file hash at the end
+   * (a mismatch there falls back just the same, without hashing every local chunk twice).
+   */
+  const acceptFetched = async (data: Buffer, last: boolean) => {
     pending = pending.length ? Buffer.concat([pending, data]) : data
     let at = 0
     while (pending.length - at >= index.chunkSize || (last && at < pending.length)) {
       const chunk = pending.subarray(at, Math.min(at + index.chunkSize, pending.length))
-      const i = (written / index.chunkSize) | 0
-      if (chunkHash(chunk).toString('hex') !== chunkKey(index, i)) throw new FetchError(`${req.component}: chunk ${i} does not match the chunk index`, 'mismatch')
-      whole.update(chunk)
-      await writeAll(out, chunk, written)
-      written += chunk.length
+      const i = ((written + at) / index.chunkSize) | 0
+      if (chunkHash(chunk).toString('hex') !== chunkKey(index, i)) throw new FetchError(`${req.component}: chunk ${i} from ${req.url} does not match the chunk index`, 'mismatch')
       at += chunk.length
     }
+    if (at > 0) await write(pending.subarray(0, at))
     pending = Buffer.from(pending.subarray(at))
   }
 
@@ -58,7 +65,7 @@ export async function assembleDelta(req: FetchRequest, input: DeltaInput): Promi
           for (let done = 0; done < run.length; ) {
             const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, run.length - done), run.sourceOffset + done)
             if (bytesRead === 0) throw new FetchError(`${req.component}: ${src.path} is shorter than its chunk index`, 'mismatch')
-            await accept(Buffer.from(buf.subarray(0, bytesRead)), false)
+            await write(buf.subarray(0, bytesRead))
             done += bytesRead
           }
         } finally {
@@ -68,12 +75,13 @@ export async function assembleDelta(req: FetchRequest, input: DeltaInput): Promi
         await readRange(req, run.offset, run.length, async (chunk) => {
           fetched += chunk.length
           req.onBytes?.(chunk.length)
-          await accept(chunk, false)
+          await acceptFetched(chunk, false)
         })
+        await acceptFetched(Buffer.alloc(0), true)
       }
     }
-    await accept(Buffer.alloc(0), true)
     await out.close()
+    // Reused chunks that changed on disk since they were sealed end up here: fall back.
     const bad = verdict(req, `delta of ${req.url}`, written, whole.digest('hex'))
     if (bad) throw bad
     await installPart(req)
