@@ -1,0 +1,104 @@
+// The figures of a bench run: one row per compared measurement, the markdown table, the
+// CI smoke verdict (a ratio off its target by more than 3x fails).
+import { fmtBytes, fmtMs, median } from './util.js'
+
+export type Unit = 'ms' | 'MB' | 'bytes'
+
+export interface Measured {
+  readonly label: string
+  readonly unit: Unit
+  readonly samples: readonly number[]
+  readonly median: number
+  /** user+sys CPU ms per sample (GNU time), for wall-time measurements. */
+  readonly cpu_samples?: readonly number[]
+  readonly cpu_median?: number
+}
+
+export interface Target {
+  /** `=` holds only at exactly `limit` (bytes transferred). */
+  readonly op: '<=' | '>=' | '='
+  readonly limit: number
+}
+
+export interface Row {
+  readonly case: number
+  readonly name: string
+  readonly tool: Measured
+  readonly reference: Measured | null
+  /** The compared figure: a ratio of medians, or an absolute value. */
+  readonly value: number
+  /** How to print value: `x` (ratio), `MB`, or `frac` (fraction of bytes). */
+  readonly kind: 'x' | 'MB' | 'frac'
+  readonly target: Target
+  readonly holds: boolean
+  /** Within 3x of the target (the CI smoke criterion). */
+  readonly within3x: boolean
+  readonly note?: string
+}
+
+export function measured(label: string, unit: Unit, samples: readonly number[], cpu?: readonly number[]): Measured {
+  const m: Measured = { label, unit, samples: [...samples], median: median(samples) }
+  const known = cpu?.filter((x) => Number.isFinite(x)) ?? []
+  return known.length ? { ...m, cpu_samples: [...cpu!], cpu_median: median(known) } : m
+}
+
+export function judge(value: number, t: Target): { holds: boolean; within3x: boolean } {
+  if (!Number.isFinite(value)) return { holds: false, within3x: false }
+  switch (t.op) {
+    case '<=':
+      return { holds: value <= t.limit, within3x: value <= t.limit * 3 }
+    case '>=':
+      return { holds: value >= t.limit, within3x: value >= t.limit / 3 }
+    case '=':
+      return { holds: value === t.limit, within3x: value <= t.limit * 3 && value >= t.limit / 3 }
+  }
+}
+
+export function row(r: Omit<Row, 'holds' | 'within3x'>): Row {
+  return { ...r, ...judge(r.value, r.target) }
+}
+
+export function fmtMeasured(m: Measured | null): string {
+  if (!m) return '—'
+  const v = m.unit === 'ms' ? fmtMs(m.median) : m.unit === 'MB' ? `${m.median.toFixed(1)} MB` : fmtBytes(m.median)
+  return `${m.label}: ${v}`
+}
+
+export function fmtValue(r: Row): string {
+  if (r.kind === 'x') return `${r.value.toFixed(r.value < 0.1 ? 3 : 2)}x`
+  if (r.kind === 'MB') return `${r.value.toFixed(1)} MB`
+  return `${(r.value * 100).toFixed(1)}%`
+}
+
+const fmtLimit = (r: Row) => (r.kind === 'x' ? `${r.target.limit}x` : r.kind === 'MB' ? `${r.target.limit} MB` : `${(r.target.limit * 100).toFixed(0)}%`)
+
+export function table(rows: readonly Row[]): string {
+  const head = ['#', 'measurement', 'tool (median)', 'reference (median)', 'ratio / value', 'target', 'holds']
+  const body = rows.map((r) => [
+    String(r.case),
+    r.name,
+    fmtMeasured(r.tool),
+    fmtMeasured(r.reference),
+    fmtValue(r),
+    `${r.target.op === '=' ? '=' : r.target.op} ${fmtLimit(r)}`,
+    r.holds ? 'yes' : r.within3x ? 'NO' : 'NO (>3x off)',
+  ])
+  const esc = (s: string) => s.replace(/\|/g, '\\|')
+  return [head, head.map(() => '---'), ...body].map((cells) => `| ${cells.map(esc).join(' | ')} |`).join('\n')
+}
+
+/** Wall time and CPU time (user+sys) side by side: on a loaded machine CPU time is the steadier figure. */
+export function cpuTable(rows: readonly Row[]): string {
+  const seen = new Set<string>()
+  const lines = ['| # | command | wall (median) | CPU user+sys (median) | CPU / wall |', '| --- | --- | --- | --- | --- |']
+  for (const r of rows) {
+    for (const m of [r.tool, r.reference]) {
+      if (!m || m.unit !== 'ms' || m.cpu_median === undefined) continue
+      const key = `${r.case}:${m.label}`
+      if (seen.has(key)) continue
+      seen.add(key)
+      lines.push(`| ${r.case} | ${m.label.replace(/\|/g, '\\|')} | ${fmtMs(m.median)} | ${fmtMs(m.cpu_median)} | ${(m.cpu_median / m.median).toFixed(2)} |`)
+    }
+  }
+  return lines.join('\n')
+}
