@@ -118,10 +118,13 @@ export function stepReporter(out: Output): Reporter {
   const waiting: string[] = []
   let lastTransfer: string | null = null
 
-  const finish = () => {
-    display?.stop()
-    display = null
+  const flush = () => {
     for (const text of waiting.splice(0)) out.line(text)
+  }
+  const finish = () => {
+    display?.stop() // flushes through onStop, also when a failure stops every display
+    display = null
+    flush()
   }
   const say = (text: string) => {
     if (display && process.stdout.isTTY) waiting.push(text)
@@ -133,17 +136,23 @@ export function stepReporter(out: Output): Reporter {
       sizes.clear()
       const moving = plan.steps.filter(transfers)
       lastTransfer = moving.at(-1)?.id ?? null
-      for (const s of moving) if (s.action !== 'link') sizes.set(s.artifact.component, { size: s.artifact.size, from: s.action === 'fetch' && s.bytes > 0 ? s.resume_from : 0 })
+      // A bar starts at what is already there: a resumed part, or the chunks a delta reuses.
+      for (const s of moving) if (s.action !== 'link') sizes.set(s.artifact.component, { size: s.artifact.size, from: s.bytes > 0 ? s.artifact.size - s.bytes : 0 })
       const total = moving.reduce((n, s) => n + s.bytes, 0)
       if (!out.progress || total === 0) return
-      display = new ProgressDisplay(process.stderr, 'total')
+      display = new ProgressDisplay(process.stderr, 'total', () => {
+        display = null
+        flush()
+      })
       display.begin([...sizes.keys()], total)
     },
     step: (step, phase, detail) => {
       if (phase === 'start') {
-        if (display && !transfers(step)) finish()
-        else if (display && step.action === 'fetch' && step.bytes > 0) {
-          display.start(step.artifact.component, step.artifact.size, step.resume_from)
+        if (!display) return
+        if (!transfers(step)) finish()
+        else if (step.bytes > 0) {
+          const known = sizes.get(step.artifact.component)
+          if (known) display.start(step.artifact.component, known.size, known.from)
           sizes.delete(step.artifact.component)
         }
         return

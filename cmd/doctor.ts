@@ -3,7 +3,7 @@ import { EXIT } from '../lib/errors.js'
 import { layout } from '../lib/layout.js'
 import { runDoctor } from '../lib/doctor.js'
 import { renderDoctor } from '../lib/doctor-render.js'
-import { type GlobalArgs, handler, hostRoot, outputFor } from './common.js'
+import { type GlobalArgs, handler, hashProgress, hostRoot, outputFor } from './common.js'
 
 interface Args extends GlobalArgs {
   deep: boolean
@@ -18,9 +18,11 @@ export const doctorCommand: CommandModule<GlobalArgs, Args> = {
       .example('sudo $0 doctor --json', 'machine-readable report; exit 1 on any problem'),
   handler: handler(async (argv: ArgumentsCamelCase<Args>) => {
     const out = outputFor(argv)
-    const report = await runDoctor(layout(hostRoot(argv)), argv.deep)
+    const report = await runDoctor(layout(hostRoot(argv)), argv.deep, hashProgress(out))
     if (argv.json) out.document(report)
     else out.line(renderDoctor(report, out.c))
+    // The report lists every problem; stderr gets the one line that says what to do first.
+    if (!report.ok) process.stderr.write(`nullspace-host: ${report.problems[0]}${report.problems.length > 1 ? ` (and ${report.problems.length - 1} more problem(s) in the report)` : ''}\n`)
     return report.ok ? EXIT.ok : EXIT.failed
   }),
 }

@@ -18,7 +18,6 @@ import { releasesCommand } from './releases.js'
 import { pruneCommand } from './prune.js'
 import { launchGateCommand } from './launch-gate.js'
 
-
 /** Help is wrapped at a fixed width, so README's generated command reference is the same on every terminal. */
 const HELP_WIDTH = 100
 
@@ -79,7 +78,7 @@ function singleValues(y: YargsInternals, args: string[]) {
 async function cli(argv: string[]): Promise<void> {
   const y = yargs(argv)
     .scriptName('nullspace-host')
-    .usage('$0 <command> [flags]\n\nInstall, verify, upgrade and roll back the nullspace single-host appliance from a release manifest.')
+    .usage('$0 <command> [flags]\n\nInstall, verify, upgrade and roll back the nullspace single-host appliance from a release manifest.\n$0 --version prints the version of this tool.')
     .version(false)
     // Our own messages are English: yargs' own words stay English too, and help reads the same everywhere.
     .locale('en')

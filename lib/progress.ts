@@ -62,6 +62,21 @@ export function stopAllProgress(): void {
   for (const d of [...live]) d.stop()
 }
 
+// Ctrl-C or a TERM while bars are drawn: give the terminal back (cursor, line wrapping), then die
+// of the same signal as without bars. (cli-progress's own `gracefulExit` stops the bars but
+// leaves the process running, which would turn Ctrl-C into "hide the progress".)
+const SIGNALS = ['SIGINT', 'SIGTERM'] as const
+function onSignal(signal: NodeJS.Signals): void {
+  stopAllProgress()
+  process.kill(process.pid, signal)
+}
+function watchSignals(on: boolean): void {
+  for (const sig of SIGNALS) {
+    if (on) process.once(sig, onSignal)
+    else process.removeListener(sig, onSignal)
+  }
+}
+
 /** A set of bars on one stream: `begin` the job, `start` each item, feed `bytes`, then `stop`. */
 export class ProgressDisplay {
   private readonly multibar: cliProgress.MultiBar
@@ -74,12 +89,12 @@ export class ProgressDisplay {
 
   /** `onStop` runs once the bars are gone (whoever stops them): output held back meanwhile can follow. */
   constructor(
-    stream: NodeJS.WriteStream,
+    private readonly stream: NodeJS.WriteStream,
     private readonly overallLabel: string,
     private readonly onStop: () => void = () => {},
   ) {
     this.multibar = new cliProgress.MultiBar({
-      stream,
+      stream: this.stream,
       format: (_options, params, payload: Payload) =>
         progressLine({
           label: payload.label,
@@ -95,9 +110,10 @@ export class ProgressDisplay {
       stopOnComplete: false,
       linewrap: false,
       fps: 10,
-      gracefulExit: true,
+      gracefulExit: false,
     })
     this.labelWidth = Math.max(this.labelWidth, overallLabel.length)
+    if (live.size === 0) watchSignals(true)
     live.add(this)
   }
 
@@ -161,7 +177,7 @@ export class ProgressDisplay {
   /** A line above the bars (a warning), without tearing them. */
   log(text: string): void {
     if (this.stopped || !this.drawn) {
-      process.stderr.write(text)
+      this.stream.write(text)
       return
     }
     this.multibar.log(text)
@@ -173,11 +189,8 @@ export class ProgressDisplay {
     if (this.stopped) return
     this.stopped = true
     live.delete(this)
+    if (live.size === 0) watchSignals(false)
     if (this.drawn) this.multibar.stop()
     this.onStop()
-  }
-
-  get active(): boolean {
-    return !this.stopped
   }
 }

@@ -1,0 +1,54 @@
+// README's command reference is generated from the yargs definitions (scripts/docs.mjs runs
+// every command's --help): this spec fails when README and --help disagree, and checks that
+// the check itself notices a drift.
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import fs from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { CLI, runCli, runProcess } from './helpers/cli.js'
+import { tempDir } from './helpers/tmp.js'
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
+const DOCS = path.join(REPO, 'scripts/docs.mjs')
+const README = path.join(REPO, 'README.md')
+const T = 120_000
+const check = (readme: string) => runProcess(process.execPath, [DOCS, '--cli', CLI, '--readme', readme, '--check'], { timeoutMs: T })
+
+test('README.md has the command reference --help prints (run `npm run docs` after changing a command)', async () => {
+  const r = await check(README)
+  assert.is(r.code, 0, r.stderr)
+})
+
+test('the reference covers every command and subcommand the CLI lists', async () => {
+  const readme = fs.readFileSync(README, 'utf8')
+  const top = await runCli(['--help'], { env: { NULLSPACE_ROOT: '' } })
+  const commands = [...top.stdout.matchAll(/^  nullspace-host ([a-z-]+)/gm)].map((m) => m[1]).filter((c) => c !== 'completion')
+  assert.ok(commands.length >= 10, top.stdout)
+  for (const c of commands) assert.match(readme, new RegExp(`^### nullspace-host ${c}$`, 'm'), `README has no section for ${c}`)
+  for (const sub of ['manifest build', 'manifest validate', 'manifest keygen', 'manifest sign', 'artifacts fetch', 'releases list', 'launch-gate verify'])
+    assert.match(readme, new RegExp(`^### nullspace-host ${sub}$`, 'm'), `README has no section for ${sub}`)
+})
+
+test('a README whose reference drifted from --help fails the check, naming the line', async () => {
+  const copy = path.join(tempDir('docs'), 'README.md')
+  const readme = fs.readFileSync(README, 'utf8')
+  fs.writeFileSync(copy, readme.replace('Path of the release manifest.json', 'Path of the manifest'))
+  const r = await check(copy)
+  assert.is(r.code, 1)
+  assert.match(r.stderr, /README\.md:\d+: the command reference differs from --help/)
+  assert.match(r.stderr, /npm run docs/)
+  // Without --check the script writes the reference back, and then the copy passes.
+  const fixed = await runProcess(process.execPath, [DOCS, '--cli', CLI, '--readme', copy], { timeoutMs: T })
+  assert.is(fixed.code, 0, fixed.stderr)
+  assert.is(fs.readFileSync(copy, 'utf8'), readme)
+})
+
+test('the help is wrapped at a fixed width, whatever the terminal says', async () => {
+  const narrow = await runCli(['install', '--help'], { env: { COLUMNS: '40' } })
+  const wide = await runCli(['install', '--help'], { env: { COLUMNS: '200' } })
+  assert.is(narrow.stdout, wide.stdout)
+  assert.ok(Math.max(...narrow.stdout.split('\n').map((l) => l.length)) <= 100)
+})
+
+test.run()
