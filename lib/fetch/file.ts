@@ -71,15 +71,20 @@ export async function fetchFile(req: FetchRequest): Promise<FetchResult> {
     await removePart(req)
     out = await openPart(req, true)
     const hash = createHash('sha256')
-    const buf = Buffer.allocUnsafe(READ_CHUNK)
+    // Two buffers in flight: while the hash (on this thread) digests one block, the thread
+    // pool writes it and reads the next, so copying costs about max(hash, I/O), not their sum.
+    const bufs = [Buffer.allocUnsafe(READ_CHUNK), Buffer.allocUnsafe(READ_CHUNK)]
+    // Never ask for more than size+1 bytes: one byte past the declared size proves the
+    // source is too big without reading the rest of it.
+    const readAt = (buf: Buffer, at: number) => src.read(buf, 0, Math.max(0, Math.min(buf.length, req.size + 1 - at)), at)
     let total = 0
-    for (;;) {
-      // Never ask for more than size+1 bytes: one byte past the declared size proves the
-      // source is too big without reading the rest of it.
-      const { bytesRead } = await src.read(buf, 0, Math.min(buf.length, req.size + 1 - total), total)
+    let next = readAt(bufs[0], 0)
+    for (let i = 0; ; i ^= 1) {
+      const { bytesRead } = await next
       if (bytesRead === 0) break
       if (total + bytesRead > req.size) throw tooLong(req, source)
-      const chunk = buf.subarray(0, bytesRead)
+      const chunk = bufs[i].subarray(0, bytesRead)
+      next = readAt(bufs[i ^ 1], total + bytesRead)
       hash.update(chunk)
       await writeAll(out, chunk, total)
       total += bytesRead
