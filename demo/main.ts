@@ -8,7 +8,7 @@
 //
 // NULLSPACE_DEMO_DIR moves the sandbox (the specs use a temp dir); the default is `.demo/`
 // at the repository root, which git ignores.
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createHash } from 'node:crypto'
@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url'
 import { KIND_LAYOUT } from '../lib/manifest/kinds.js'
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
-const CLI = path.join(REPO, 'dist/cmd/main.js')
+const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../cmd/main.js')
 const SANDBOX = path.resolve(process.env.NULLSPACE_DEMO_DIR || path.join(REPO, '.demo'))
 const MARKER = '.nullspace-demo'
 const STEP_TIMEOUT_MS = 120_000
@@ -52,7 +52,7 @@ const build = (r: { id: string; version: string }): string[] => [
 const ingress = { url: '', healthy: true }
 const steps: Step[] = [
   { title: 'Reset the sandbox', run: resetSandbox },
-  { title: `Create synthetic artifacts for release ${RELEASE.id}`, run: () => writeArtifacts(media, RELEASE.id) },
+  { title: `Create synthetic artifacts for release ${RELEASE.id}; the operator tool is this tool, bundled`, run: () => writeArtifacts(media, RELEASE.id) },
   { title: 'Build the release manifest', cli: build(RELEASE) },
   { title: 'Preview the install', cli: [...host, 'plan', '--manifest', shown(manifest)] },
   { title: 'Install the release', cli: [...host, 'install', '--manifest', shown(manifest)] },
@@ -147,12 +147,29 @@ function writeArtifacts(dir: string, releaseId: string, changed?: readonly strin
     const contentOf = changed === undefined || changed.includes(file) ? releaseId : RELEASE.id
     const head = `${file} ${contentOf} (synthetic, made by the nullspace-host demo)\n`
     let body: Buffer
+    if (file === 'nullspace-host') {
+      // The operator_tool component is the real one-file bundle of this tool (npm run bundle).
+      bundleTool(path.join(dir, file))
+      continue
+    }
     if (file === 'firecracker' || file === 'jailer') body = Buffer.from(`#!/bin/sh\n# ${head}echo "${file === 'firecracker' ? 'Firecracker' : 'Jailer'} v1.12.1"\n`)
     else body = Buffer.concat([Buffer.from(head), filler(`${file}/${contentOf}`, SIZES[file] ?? 64 << 10)])
     fs.writeFileSync(path.join(dir, file), body, { mode: executable ? 0o755 : 0o644 })
   }
   const total = fs.readdirSync(dir).reduce((n, f) => n + fs.statSync(path.join(dir, f)).size, 0)
   process.stdout.write(`wrote ${KIND_LAYOUT.length} files, ${(total / (1 << 20)).toFixed(1)} MiB, to ${shown(dir)}\n`)
+}
+
+/** Bundled once per demo run; later releases carry the same bytes, so upgrades hard-link it. */
+let bundled: string | null = null
+function bundleTool(dest: string): void {
+  if (bundled === null) {
+    bundled = path.join(SANDBOX, 'nullspace-host.bundle.mjs')
+    const r = spawnSync(process.execPath, [path.join(REPO, 'scripts/bundle.mjs'), '--outfile', bundled], { cwd: REPO, stdio: ['ignore', 'ignore', 'inherit'], timeout: STEP_TIMEOUT_MS })
+    if (r.status !== 0) fail(`bundling the operator tool failed (exit ${r.status ?? r.signal})`)
+  }
+  fs.copyFileSync(bundled, dest)
+  fs.chmodSync(dest, 0o755)
 }
 
 /** The manifest is for this machine, so install's architecture rules and the binary probe apply as on a real host. */
