@@ -40,7 +40,7 @@ function bucketOf(cf: CallFrame): string {
   if (url.startsWith('node:')) return 'node internals (node:*)'
   const nm = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)
   if (nm) return `package ${nm[1]}`
-  const dist = /\/dist\/([^/]+)\//.exec(url)
+  const dist = /\/(?:dist|bench\/out\/cli)\/([^/]+)\//.exec(url)
   if (dist) return `project ${dist[1]}/`
   return 'other JS'
 }
@@ -49,7 +49,7 @@ function where(cf: CallFrame): string {
   if (!cf.url) return '(native)'
   const u = cf.url.replace(/^file:\/\//, '')
   const nm = /node_modules\/(.*)$/.exec(u)
-  const short = nm ? nm[1] : /\/dist\/(.*)$/.exec(u)?.[1] ?? path.basename(u)
+  const short = nm ? nm[1] : /\/(?:dist|bench\/out\/cli)\/(.*)$/.exec(u)?.[1] ?? path.basename(u)
   return `${short}:${cf.lineNumber + 1}`
 }
 

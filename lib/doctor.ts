@@ -9,7 +9,6 @@ import type { RuntimeCompatibility } from './manifest/codec.js'
 import { linksOf } from './desired.js'
 import { renderApplianceFiles } from './appliance-files.js'
 import { hashFile } from './hash.js'
-import { hashFileReporting } from './hash-progress.js'
 import { sealedFileIntact } from './plan/planner.js'
 import { readActualState, type ActualState } from '../state/read.js'
 import { rollbackTarget } from '../state/state-file.js'
@@ -141,7 +140,7 @@ export async function runDoctor(l: Layout, deep: boolean, progress?: HashProgres
       let status: DoctorComponent['status'] = st?.kind === 'file' ? (sealedFileIntact(s, st) ? 'ok' : 'modified') : 'missing'
       let evidence: DoctorComponent['evidence'] = 'seal+stat'
       if (deep && st?.kind === 'file') {
-        const d = await (progress ? hashFileReporting(file, (n) => progress.bytes(c.name, n)) : hashFile(file)).catch(() => null)
+        const d = await hashFile(file, progress ? (n) => progress.bytes(c.name, n) : undefined).catch(() => null)
         status = d && d.sha256 === c.sha256 && d.size === c.size ? 'ok' : 'mismatch'
         evidence = 'sha256'
       }
