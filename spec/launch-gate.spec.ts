@@ -12,7 +12,7 @@ import path from 'node:path'
 import type { Socket } from 'node:net'
 import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { json, runCli, type CliResult } from './helpers/cli.js'
+import { json, runCli, type CliResult, exits, show } from './helpers/cli.js'
 import { tempDir } from './helpers/tmp.js'
 import { buildRelease, type BuiltRelease } from './helpers/artifacts.js'
 import { KIND_LAYOUT } from '../lib/manifest/kinds.js'
@@ -28,12 +28,7 @@ const UBUNTU_2004 = 'PRETTY_NAME="Ubuntu 20.04.6 LTS"\nNAME="Ubuntu"\nVERSION_ID
 const DEBIAN_12 = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nVERSION="12 (bookworm)"\nID=debian\n'
 
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex')
-const show = (r: CliResult) => `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`
 const cli = (args: string[]) => runCli(args, { timeoutMs: 60_000 })
-function exits(r: CliResult, code: number, what: string): CliResult {
-  assert.is(r.code, code, `${what}: expected exit ${code}, ${show(r)}`)
-  return r
-}
 
 /** Whether this machine lets us make a /dev/kvm node (root, and a filesystem without nodev) that opens read-write. */
 const KVM = (() => {

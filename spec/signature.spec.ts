@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert'
 import fs from 'node:fs'
 import path from 'node:path'
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto'
-import { json, runCli, type CliResult } from './helpers/cli.js'
+import { json, runCli, type CliResult, exits, show } from './helpers/cli.js'
 import { tempDir } from './helpers/tmp.js'
 import { buildRelease, type BuiltRelease } from './helpers/artifacts.js'
 import { KIND_LAYOUT } from '../lib/manifest/kinds.js'
@@ -15,13 +15,7 @@ import { KIND_LAYOUT } from '../lib/manifest/kinds.js'
 const RELEASES = 'opt/nullspace/releases'
 const TRUSTED = 'etc/nullspace/trusted-keys'
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex')
-const show = (r: CliResult) => `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`
 const cli = (args: string[]) => runCli(args, { timeoutMs: 60_000 })
-
-function exits(r: CliResult, code: number, what: string): CliResult {
-  assert.is(r.code, code, `${what}: expected exit ${code}, ${show(r)}`)
-  return r
-}
 
 /** One `nullspace-host: ...` error, naming `reason`, without a stack trace. */
 function refused(r: CliResult, reason: RegExp, what: string): void {

@@ -2,6 +2,7 @@
 import { spawn } from 'node:child_process'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import * as assert from 'uvu/assert'
 
 /** dist/cmd/main.js: specs run from dist/spec, next to the compiled CLI. */
 export const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../cmd/main.js')
@@ -60,4 +61,13 @@ export function json<T = any>(r: CliResult): T {
   } catch {
     throw new Error(`stdout is not JSON (exit ${r.code}):\n${r.stdout}\nstderr:\n${r.stderr}`)
   }
+}
+
+/** The whole result, for assertion messages. */
+export const show = (r: CliResult) => `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`
+
+/** Asserts the exit code, with the whole result in the message; returns the result. */
+export function exits(r: CliResult, code: number, what: string): CliResult {
+  assert.is(r.code, code, `${what}: expected exit ${code}, ${show(r)}`)
+  return r
 }
