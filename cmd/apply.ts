@@ -1,8 +1,5 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
 import { EXIT, operationFailed, usageError } from '../lib/errors.js'
-import { executePlanned, loadTrusted, planTrusted, withHostLock } from '../lib/operations.js'
-import { printApplied } from './outcome.js'
-import { readSavedPlan } from '../lib/plan/saved.js'
 import { type HostArgs, handler, hostFlags, outputFor, stepReporter } from './common.js'
 
 interface Args extends HostArgs {
@@ -20,6 +17,9 @@ export const applyCommand: CommandModule<HostArgs, Args> = {
       .example('$0 apply --manifest /mnt/nullspace-release/manifest.json', 'converge the host to the manifest')
       .example('$0 plan --manifest M --out plan.json && $0 apply plan.json', 'review first, then apply exactly that plan'),
   handler: handler(async (argv: ArgumentsCamelCase<Args>) => {
+    const { executePlanned, loadTrusted, planTrusted, withHostLock } = await import('../lib/operations.js')
+    const { readSavedPlan } = await import('../lib/plan/saved.js')
+    const { printApplied } = await import('./outcome.js')
     const out = outputFor(argv)
     if ((argv.plan === undefined) === (argv.manifest === undefined)) throw usageError('give either a saved plan file (apply PLAN) or --manifest M, not both or neither')
     const saved = argv.plan !== undefined ? await readSavedPlan(argv.plan) : null
@@ -34,7 +34,7 @@ export const applyCommand: CommandModule<HostArgs, Args> = {
       const planned = await planTrusted(saved?.operation ?? 'install', trusted, flags)
       if (saved && planned.plan.host_fingerprint !== saved.host_fingerprint)
         throw operationFailed(`plan is stale: the host under ${flags.root} changed since the plan was made; run plan again`)
-      printApplied(out, planned.plan, await executePlanned(planned, flags, stepReporter(out)))
+      printApplied(out, planned.plan, await executePlanned(planned, flags, await stepReporter(out)))
       return EXIT.ok
     })
   }),

@@ -1,7 +1,5 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
 import { EXIT } from '../lib/errors.js'
-import { executePlanned, loadTrusted, planTrusted, withHostLock } from '../lib/operations.js'
-import { printApplied } from './outcome.js'
 import { type HostArgs, handler, hostFlags, outputFor, stepReporter } from './common.js'
 
 interface Args extends HostArgs {
@@ -16,12 +14,14 @@ const fetchCommand: CommandModule<HostArgs, Args> = {
       .option('manifest', { type: 'string', demandOption: true, describe: 'Path of the release manifest.json' })
       .example('sudo $0 artifacts fetch --manifest /mnt/nullspace-release/manifest.json', 'stage a release for a later switch'),
   handler: handler(async (argv: ArgumentsCamelCase<Args>) => {
+    const { executePlanned, loadTrusted, planTrusted, withHostLock } = await import('../lib/operations.js')
+    const { printApplied } = await import('./outcome.js')
     const out = outputFor(argv)
     const flags = hostFlags(argv)
     const trusted = await loadTrusted(argv.manifest, flags)
     return withHostLock(flags, 'artifacts fetch', async () => {
       const planned = await planTrusted('fetch', trusted, flags)
-      printApplied(out, planned.plan, await executePlanned(planned, flags, stepReporter(out)))
+      printApplied(out, planned.plan, await executePlanned(planned, flags, await stepReporter(out)))
       return EXIT.ok
     })
   }),

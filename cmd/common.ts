@@ -8,7 +8,7 @@ import type { HostFlags } from '../lib/operations.js'
 import type { Reporter } from '../lib/exec/executor.js'
 import type { Step } from '../lib/plan/types.js'
 import type { HashProgress } from '../lib/doctor.js'
-import { ProgressDisplay, stopAllProgress } from '../lib/progress.js'
+import type { ProgressDisplay } from '../lib/progress.js'
 
 export interface GlobalArgs {
   root: string
@@ -104,6 +104,23 @@ export function hostFlags(argv: HostArgs, smokeUrl: string | null = null): HostF
   }
 }
 
+type Progress = typeof import('../lib/progress.js')
+
+/** The bars (lib/progress.js, cli-progress), loaded by the first command that may draw them: most runs never do. */
+let progress: Progress | undefined
+
+/** The bars when `out` may draw them (Output.progress), else undefined. */
+async function progressFor(out: Output): Promise<Progress | undefined> {
+  if (!out.progress) return undefined
+  progress ??= await import('../lib/progress.js')
+  return progress
+}
+
+/** Stops every display still drawing; none can be when the bars were never loaded. */
+function stopAllProgress(): void {
+  progress?.stopAllProgress()
+}
+
 /** Steps that obtain an artifact (fetch, link, adopt, repair, ...): the executor reports their bytes as they arrive. */
 const transfers = (step: Step): step is Extract<Step, { artifact: unknown }> => 'artifact' in step
 
@@ -112,7 +129,8 @@ const transfers = (step: Step): step is Extract<Step, { artifact: unknown }> => 
  * (Output.progress), bars for the transfers on stderr. While the bars draw on a terminal that
  * stdout shares, step lines wait and follow the bars, so neither tears the other.
  */
-export function stepReporter(out: Output): Reporter {
+export async function stepReporter(out: Output): Promise<Reporter> {
+  const bars = await progressFor(out)
   let display: ProgressDisplay | null = null
   const sizes = new Map<string, { size: number; from: number }>()
   const waiting: string[] = []
@@ -139,8 +157,8 @@ export function stepReporter(out: Output): Reporter {
       // A bar starts at what is already there: a resumed part, or the chunks a delta reuses.
       for (const s of moving) if (s.action !== 'link') sizes.set(s.artifact.component, { size: s.artifact.size, from: s.bytes > 0 ? s.artifact.size - s.bytes : 0 })
       const total = moving.reduce((n, s) => n + s.bytes, 0)
-      if (!out.progress || total === 0) return
-      display = new ProgressDisplay(process.stderr, 'total', () => {
+      if (!bars || total === 0) return
+      display = new bars.ProgressDisplay(process.stderr, 'total', () => {
         display = null
         flush()
       })
@@ -178,8 +196,9 @@ export function stepReporter(out: Output): Reporter {
 }
 
 /** Bars for `doctor --deep` while it rehashes every installed byte; undefined when no TTY may be drawn on. */
-export function hashProgress(out: Output): HashProgress | undefined {
-  if (!out.progress) return undefined
+export async function hashProgress(out: Output): Promise<HashProgress | undefined> {
+  const bars = await progressFor(out)
+  if (!bars) return undefined
   let display: ProgressDisplay | null = null
   const sizes = new Map<string, number>()
   return {
@@ -187,7 +206,7 @@ export function hashProgress(out: Output): HashProgress | undefined {
       for (const f of files) sizes.set(f.name, f.size)
       const total = files.reduce((n, f) => n + f.size, 0)
       if (total === 0) return
-      display = new ProgressDisplay(process.stderr, 'total')
+      display = new bars.ProgressDisplay(process.stderr, 'total')
       display.begin([...sizes.keys()], total)
     },
     bytes: (name, n) => {

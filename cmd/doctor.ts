@@ -1,8 +1,6 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
 import { EXIT } from '../lib/errors.js'
 import { layout } from '../lib/layout.js'
-import { runDoctor } from '../lib/doctor.js'
-import { renderDoctor } from '../lib/doctor-render.js'
 import { type GlobalArgs, handler, hashProgress, hostRoot, outputFor } from './common.js'
 
 interface Args extends GlobalArgs {
@@ -17,8 +15,10 @@ export const doctorCommand: CommandModule<GlobalArgs, Args> = {
       .option('deep', { type: 'boolean', default: false, describe: 'Rehash every installed byte instead of trusting the seal and a stat check' })
       .example('sudo $0 doctor --json', 'machine-readable report; exit 1 on any problem'),
   handler: handler(async (argv: ArgumentsCamelCase<Args>) => {
+    const { runDoctor } = await import('../lib/doctor.js')
+    const { renderDoctor } = await import('../lib/doctor-render.js')
     const out = outputFor(argv)
-    const report = await runDoctor(layout(hostRoot(argv)), argv.deep, hashProgress(out))
+    const report = await runDoctor(layout(hostRoot(argv)), argv.deep, await hashProgress(out))
     if (argv.json) out.document(report)
     else out.line(renderDoctor(report, out.c))
     // The report lists every problem; stderr gets the one line that says what to do first.

@@ -1,7 +1,5 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
 import { EXIT } from '../lib/errors.js'
-import { executePlanned, loadTrusted, planTrusted, withHostLock } from '../lib/operations.js'
-import { printApplied } from './outcome.js'
 import { type HostArgs, handler, hostFlags, outputFor, stepReporter } from './common.js'
 
 interface Args extends HostArgs {
@@ -20,12 +18,14 @@ export const installCommand: CommandModule<HostArgs, Args> = {
       .option('accept-snapshot-format-change', { type: 'boolean', default: false, describe: 'Allow a snapshot format change (existing snapshots will not restore)' })
       .example('sudo $0 install --manifest /mnt/nullspace-release/manifest.json', 'install the appliance from a manifest'),
   handler: handler(async (argv: ArgumentsCamelCase<Args>) => {
+    const { executePlanned, loadTrusted, planTrusted, withHostLock } = await import('../lib/operations.js')
+    const { printApplied } = await import('./outcome.js')
     const out = outputFor(argv)
     const flags = hostFlags(argv, argv['ingress-url'] ?? null)
     const trusted = await loadTrusted(argv.manifest, flags)
     return withHostLock(flags, 'install', async () => {
       const planned = await planTrusted('install', trusted, flags)
-      printApplied(out, planned.plan, await executePlanned(planned, flags, stepReporter(out)))
+      printApplied(out, planned.plan, await executePlanned(planned, flags, await stepReporter(out)))
       return EXIT.ok
     })
   }),

@@ -5,11 +5,7 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
 import { EXIT, Failure, usageError } from '../lib/errors.js'
 import { DEFAULT_EVIDENCE_DIR, layout } from '../lib/layout.js'
 import { DEFAULT_INGRESS_URL } from '../lib/exec/smoke.js'
-import { readPublicKey } from '../lib/signature.js'
 import { CONFIRM_PHRASE, GATE_MODES, type GateMode } from '../lib/launch-gate/checks.js'
-import { parseResolve } from '../lib/launch-gate/http.js'
-import { runGate } from '../lib/launch-gate/run.js'
-import { gateDocument, renderGate, renderVerify, resolveEvidenceKey, verifyEvidence, writeEvidence } from '../lib/launch-gate/evidence.js'
 import { type GlobalArgs, type HostArgs, handler, hostFlags, outputFor } from './common.js'
 
 interface GateArgs extends HostArgs {
@@ -58,6 +54,8 @@ const verifyCommand: CommandModule<GlobalArgs, VerifyArgs> = {
       .option('key', { type: 'string', describe: "The evidence key's public half (SPKI PEM, <key-id>.pub); without it the signature is not checked" })
       .example('$0 launch-gate verify /var/lib/nullspace/evidence/launch-gate/20260610T120000.123Z --key evidence.pub', 'exit 0 when the evidence is intact and signed by that key'),
   handler: handler(async (argv: ArgumentsCamelCase<VerifyArgs>) => {
+    const { readPublicKey } = await import('../lib/signature.js')
+    const { renderVerify, verifyEvidence } = await import('../lib/launch-gate/evidence.js')
     once(argv, ['key'])
     const out = outputFor(argv)
     let key
@@ -95,6 +93,9 @@ const runCommand: CommandModule<HostArgs, GateArgs> = {
       .example(`sudo $0 launch-gate --mode localhost --manifest /mnt/nullspace-release/manifest.json --console-url http://localhost/console/ --confirm "${CONFIRM_PHRASE}" --evidence-dir /var/lib/nullspace/evidence/launch-gate`, 'the localhost launch gate')
       .example(`sudo $0 launch-gate --mode owned-domain --public-hostname console.example.com --console-url https://console.example.com/console/ --manifest M --confirm "${CONFIRM_PHRASE}"`, 'the signed owned-domain preview path'),
   handler: handler(async (argv: ArgumentsCamelCase<GateArgs>) => {
+    const { parseResolve } = await import('../lib/launch-gate/http.js')
+    const { runGate } = await import('../lib/launch-gate/run.js')
+    const { gateDocument, renderGate, resolveEvidenceKey, writeEvidence } = await import('../lib/launch-gate/evidence.js')
     once(argv, ['mode', 'manifest', 'console-url', 'confirm', 'evidence-dir', 'public-hostname', 'ingress-url', 'smoke-timeout', 'evidence-key', 'ca-file'])
     if (argv.confirm !== CONFIRM_PHRASE) throw usageError(`launch-gate needs --confirm "${CONFIRM_PHRASE}" exactly${argv.confirm === undefined ? '' : `, not ${JSON.stringify(argv.confirm)}`}; nothing was checked or written`)
     const publicHostname = argv['public-hostname'] ?? null

@@ -1,8 +1,6 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
 import path from 'node:path'
-import * as E from 'fp-ts/lib/Either.js'
-import { BUILD_DEFAULTS, buildManifest, writeManifest } from '../lib/manifest/build.js'
-import { ARCHITECTURES, type Architecture } from '../lib/manifest/kinds.js'
+import { ARCHITECTURES, BUILD_DEFAULTS, type Architecture } from '../lib/manifest/kinds.js'
 import { EXIT, usageError } from '../lib/errors.js'
 import { type GlobalArgs, handler, outputFor } from './common.js'
 
@@ -51,6 +49,8 @@ export const manifestBuild: CommandModule<GlobalArgs, Args> = {
         'build the manifest of a release directory, as on the product page',
       ),
   handler: handler(async (argv: ArgumentsCamelCase<Args>) => {
+    const { E } = await import('../lib/commonjs.cjs')
+    const { buildManifest, writeManifest } = await import('../lib/manifest/build.js')
     const out = outputFor(argv)
     const arch = normaliseArch(argv.arch)
     if (argv['expires-in'] !== undefined && !(Number.isFinite(argv['expires-in']) && argv['expires-in'] > 0))

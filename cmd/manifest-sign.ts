@@ -1,8 +1,5 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
-import * as E from 'fp-ts/lib/Either.js'
 import { EXIT } from '../lib/errors.js'
-import { readManifestBytes } from '../lib/manifest/load.js'
-import { readPrivateKey, signBytes, writeSignature } from '../lib/signature.js'
 import { type GlobalArgs, handler, outputFor } from './common.js'
 
 interface Args extends GlobalArgs {
@@ -19,6 +16,9 @@ export const manifestSign: CommandModule<GlobalArgs, Args> = {
       .option('key', { type: 'string', demandOption: true, describe: 'ed25519 private key (PKCS#8 PEM) from manifest keygen' })
       .example('$0 manifest sign --manifest /mnt/nullspace-release/manifest.json --key ~/release-keys/0123456789abcdef.key', 'writes manifest.json.sig beside it'),
   handler: handler(async (argv: ArgumentsCamelCase<Args>) => {
+    const { E } = await import('../lib/commonjs.cjs')
+    const { readManifestBytes } = await import('../lib/manifest/load.js')
+    const { readPrivateKey, signBytes, writeSignature } = await import('../lib/signature.js')
     const out = outputFor(argv)
     const bytes = await readManifestBytes(argv.manifest)
     if (E.isLeft(bytes)) throw bytes.left

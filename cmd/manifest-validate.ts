@@ -1,8 +1,5 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
-import * as E from 'fp-ts/lib/Either.js'
-import { loadManifest } from '../lib/manifest/load.js'
 import { EXIT } from '../lib/errors.js'
-import { enforceManifestSignature } from '../lib/signature.js'
 import { layout, TRUSTED_KEYS_DIR } from '../lib/layout.js'
 import { type GlobalArgs, handler, hostRoot, outputFor } from './common.js'
 
@@ -21,6 +18,9 @@ export const manifestValidate: CommandModule<GlobalArgs, Args> = {
       .example('$0 manifest validate --manifest M --root /', 'also require a signature trusted by that host')
       .example('$0 manifest validate --manifest /mnt/nullspace-release/manifest.json', 'exit 0 when valid, 65 with every problem when not'),
   handler: handler(async (argv: ArgumentsCamelCase<Args>) => {
+    const { E } = await import('../lib/commonjs.cjs')
+    const { loadManifest } = await import('../lib/manifest/load.js')
+    const { enforceManifestSignature } = await import('../lib/signature.js')
     const out = outputFor(argv)
     const loaded = await loadManifest(argv.manifest, { now: Date.now(), allowHttp: argv['allow-http'], allowExpired: argv['allow-expired'] })
     if (E.isLeft(loaded)) {

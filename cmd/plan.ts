@@ -1,8 +1,5 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
 import { EXIT } from '../lib/errors.js'
-import { planManifest } from '../lib/operations.js'
-import { renderPlan } from '../lib/plan/render.js'
-import { writeFileAtomic } from '../lib/fsx.js'
 import { type HostArgs, handler, hostFlags, outputFor } from './common.js'
 
 interface Args extends HostArgs {
@@ -22,6 +19,9 @@ export const planCommand: CommandModule<HostArgs, Args> = {
       .example('$0 plan --manifest /mnt/nullspace-release/manifest.json', 'preview an install')
       .example('$0 plan --manifest M --json --detailed-exitcode', 'gate CI on whether the host would change'),
   handler: handler(async (argv: ArgumentsCamelCase<Args>) => {
+    const { planManifest } = await import('../lib/operations.js')
+    const { renderPlan } = await import('../lib/plan/render.js')
+    const { writeFileAtomic } = await import('../lib/fsx.js')
     const out = outputFor(argv)
     const { plan } = await planManifest('install', argv.manifest, hostFlags(argv))
     if (argv.out) await writeFileAtomic(argv.out, `${JSON.stringify(plan, null, 2)}\n`, 0o644)

@@ -1,11 +1,7 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
 import { EXIT, usageError } from '../lib/errors.js'
 import { layout } from '../lib/layout.js'
-import { planPrune } from '../lib/releases.js'
 import { formatBytes } from '../lib/bytes.js'
-import { withHostLock } from '../lib/operations.js'
-import { removeRelease, removeStaging } from '../lib/exec/remove.js'
-import { readInventory } from '../state/inventory.js'
 import { type HostArgs, handler, hostFlags, outputFor } from './common.js'
 
 interface Args extends HostArgs {
@@ -22,6 +18,10 @@ export const pruneCommand: CommandModule<HostArgs, Args> = {
       .option('dry-run', { type: 'boolean', default: false, describe: 'Show what would be removed; change nothing' })
       .example('sudo $0 prune --keep 3 --dry-run', 'see what keeping three releases would free'),
   handler: handler(async (argv: ArgumentsCamelCase<Args>) => {
+    const { planPrune } = await import('../lib/releases.js')
+    const { withHostLock } = await import('../lib/operations.js')
+    const { removeRelease, removeStaging } = await import('../lib/exec/remove.js')
+    const { readInventory } = await import('../state/inventory.js')
     const out = outputFor(argv)
     if (!Number.isInteger(argv.keep) || argv.keep < 0) throw usageError(`--keep must be a whole number of releases, got ${argv.keep}`)
     const flags = hostFlags(argv)

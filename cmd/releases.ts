@@ -1,9 +1,7 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
 import { EXIT } from '../lib/errors.js'
 import { layout } from '../lib/layout.js'
-import { listReleases } from '../lib/releases.js'
 import { formatBytes } from '../lib/bytes.js'
-import { readInventory } from '../state/inventory.js'
 import { type GlobalArgs, handler, hostRoot, outputFor } from './common.js'
 
 const listCommand: CommandModule<GlobalArgs, GlobalArgs> = {
@@ -11,6 +9,8 @@ const listCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   describe: 'List releases on the host: version, sealed, active, rollback target, failed, size on disk',
   builder: (y: Argv<GlobalArgs>) => y.example('$0 releases list --json', 'machine-readable listing'),
   handler: handler(async (argv: ArgumentsCamelCase<GlobalArgs>) => {
+    const { listReleases } = await import('../lib/releases.js')
+    const { readInventory } = await import('../state/inventory.js')
     const out = outputFor(argv)
     const listing = listReleases(await readInventory(layout(hostRoot(argv))))
     if (argv.json) {

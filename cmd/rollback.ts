@@ -1,7 +1,5 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
 import { EXIT } from '../lib/errors.js'
-import { withHostLock } from '../lib/operations.js'
-import { rollback } from '../lib/rollback.js'
 import { type HostArgs, handler, hostFlags, outputFor, stepReporter } from './common.js'
 
 interface Args extends HostArgs {
@@ -17,10 +15,12 @@ export const rollbackCommand: CommandModule<HostArgs, Args> = {
       .example('sudo $0 rollback --json', 'switch back to the previous release')
       .epilogue('Database migrations are not rolled back. Use a verified appliance backup when a migration must be reversed.'),
   handler: handler(async (argv: ArgumentsCamelCase<Args>) => {
+    const { withHostLock } = await import('../lib/operations.js')
+    const { rollback } = await import('../lib/rollback.js')
     const out = outputFor(argv)
     const flags = hostFlags(argv)
     return withHostLock(flags, 'rollback', async () => {
-      const r = await rollback(flags, argv.to, stepReporter(out))
+      const r = await rollback(flags, argv.to, await stepReporter(out))
       if (argv.json) out.document({ ok: true, from: r.from, to: r.to, changed: r.planned.plan.steps.length > 0, warnings: r.warnings })
       else out.line(r.from === r.to ? r.planned.plan.steps.length === 0 ? `Release ${r.to} is already active; nothing to roll back.` : `Release ${r.to} is active; the interrupted rollback is finished.` : `Rolled back from ${r.from ?? '(none)'} to ${r.to}.`)
       return EXIT.ok

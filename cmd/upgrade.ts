@@ -1,8 +1,5 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
 import { EXIT } from '../lib/errors.js'
-import { loadTrusted, planManifest, withHostLock } from '../lib/operations.js'
-import { upgrade } from '../lib/upgrade.js'
-import { renderPlan } from '../lib/plan/render.js'
 import { DEFAULT_INGRESS_URL } from '../lib/exec/smoke.js'
 import { formatBytes } from '../lib/bytes.js'
 import { type HostArgs, handler, hostFlags, outputFor, stepReporter } from './common.js'
@@ -30,6 +27,9 @@ export const upgradeCommand: CommandModule<HostArgs, Args> = {
       .example('sudo $0 upgrade --manifest /mnt/nullspace-release-next/manifest.json --dry-run', 'validate a future release without switching')
       .example('sudo $0 upgrade --manifest /mnt/nullspace-release-next/manifest.json', 'apply an upgrade'),
   handler: handler(async (argv: ArgumentsCamelCase<Args>) => {
+    const { loadTrusted, planManifest, withHostLock } = await import('../lib/operations.js')
+    const { upgrade } = await import('../lib/upgrade.js')
+    const { renderPlan } = await import('../lib/plan/render.js')
     const out = outputFor(argv)
     const flags = hostFlags(argv, argv['skip-ingress-smoke'] ? null : argv['ingress-url'] ?? DEFAULT_INGRESS_URL)
     if (argv['dry-run']) {
@@ -40,7 +40,7 @@ export const upgradeCommand: CommandModule<HostArgs, Args> = {
     }
     const trusted = await loadTrusted(argv.manifest, flags)
     return withHostLock(flags, 'upgrade', async () => {
-      const outcome = await upgrade(trusted, flags, { autoRollback: argv['auto-rollback'] }, stepReporter(out))
+      const outcome = await upgrade(trusted, flags, { autoRollback: argv['auto-rollback'] }, await stepReporter(out))
       const { plan } = outcome.planned
       const from = plan.current_release_id
       const to = plan.target_release_id

@@ -1,6 +1,5 @@
 // Host and release compatibility rules for install and upgrade. Pure: the host's facts and
 // the active release's manifest are inputs. Each finding is a warning or a blocker with its reason.
-import semver from 'semver'
 import type { Manifest } from './manifest/codec.js'
 import type { Blocker } from './plan/types.js'
 
@@ -45,13 +44,16 @@ export function hostFindings(next: Manifest, host: HostFacts): Findings {
   return { warnings, blockers }
 }
 
-export function releaseFindings(active: Manifest | null, next: Manifest, flags: ReleaseRuleFlags): Findings {
+export async function releaseFindings(active: Manifest | null, next: Manifest, flags: ReleaseRuleFlags): Promise<Findings> {
   const warnings: string[] = []
   const blockers: Blocker[] = []
   if (active === null || active.release_id === next.release_id) return { warnings, blockers }
+  // semver is loaded only when two releases' versions are compared (never for a no-op plan),
+  // and only its `lt`: its index loads every module semver has.
+  const { default: semverLt } = await import('semver/functions/lt.js')
   const a = active.runtime_compatibility
   const n = next.runtime_compatibility
-  if (semver.lt(next.version, active.version)) {
+  if (semverLt(next.version, active.version)) {
     const message = `${next.release_id} (version ${next.version}) is older than the active ${active.release_id} (version ${active.version})`
     if (flags.allowDowngrade) warnings.push(`downgrade allowed by --allow-downgrade: ${message}`)
     else blockers.push({ message: `${message}; pass --allow-downgrade to install it anyway`, exit: 1 })

@@ -9,10 +9,9 @@ import type { RuntimeCompatibility } from './manifest/codec.js'
 import { linksOf } from './desired.js'
 import { renderApplianceFiles } from './appliance-files.js'
 import { hashFile } from './hash.js'
-import { sealedFileIntact } from './plan/planner.js'
 import { readActualState, type ActualState } from '../state/read.js'
 import { rollbackTarget } from '../state/state-file.js'
-import type { Obtained } from '../state/seal.js'
+import { sealedFileIntact, type Obtained } from '../state/seal.js'
 
 export interface DoctorComponent {
   readonly name: string

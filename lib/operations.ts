@@ -1,6 +1,6 @@
 // The shared shape of every command that plans against a host: load and trust the manifest,
 // read the host, plan; and, for the commands that change the host, lock and execute.
-import * as E from 'fp-ts/lib/Either.js'
+import { E } from './commonjs.cjs'
 import { type LoadedManifest, loadManifest } from './manifest/load.js'
 import { desiredState, type DesiredState } from './desired.js'
 import { layout, TRUSTED_KEYS_DIR, type Layout } from './layout.js'
@@ -10,7 +10,7 @@ import type { Plan, PlanOperation } from './plan/types.js'
 import { readActualState, type ActualState } from '../state/read.js'
 import { acquireLock, type HeldLock } from '../state/lock.js'
 import { EXIT, Failure } from './errors.js'
-import { execute, type ExecResult, type Reporter } from './exec/executor.js'
+import type { ExecResult, Reporter } from './exec/executor.js'
 import { hostFindings, releaseFindings } from './compat.js'
 import { gatherDeltaInputs } from './chunks/inputs.js'
 import type { DeltaInput } from './chunks/assemble.js'
@@ -93,7 +93,7 @@ export async function planLoaded(operation: PlanOperation, loaded: LoadedManifes
   const facts = await readHostFacts(l)
   const activating = operation === 'install' || operation === 'upgrade'
   const host = activating ? hostFindings(loaded.manifest, facts) : { warnings: [], blockers: [] }
-  const release = activating ? releaseFindings(actual.currentManifest, loaded.manifest, flags) : { warnings: [], blockers: [] }
+  const release = activating ? await releaseFindings(actual.currentManifest, loaded.manifest, flags) : { warnings: [], blockers: [] }
   const options = {
     ...planOptions(operation, flags),
     warnings: [...host.warnings, ...release.warnings, ...extraWarnings],
@@ -135,6 +135,8 @@ export async function executePlanned(p: Planned, flags: HostFlags, report: Repor
   refuseBlocked(p.plan)
   // What the release rules found must reach an operator even when nothing blocks the change.
   for (const w of p.plan.warnings) report.warn(w)
+  // Loaded here: planning alone (plan, a dry run) never executes.
+  const { execute } = await import('./exec/executor.js')
   return execute(p.plan, {
     layout: p.layout,
     manifestBytes: p.loaded.bytes,

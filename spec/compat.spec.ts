@@ -58,64 +58,64 @@ test('hostFindings: architecture mismatch blocks, a missing /dev/kvm warns, a sn
   assert.equal(hostFindings(withRc(m, { snapshot_data_format: 'firecracker-v1.12-custom' }), HOST).warnings, [], 'same minor: no warning')
 })
 
-test('releaseFindings: nothing active, or the same release, has no findings', () => {
+test('releaseFindings: nothing active, or the same release, has no findings', async () => {
   const m = manifestOf('r1')
-  assert.equal(releaseFindings(null, m, STRICT), { warnings: [], blockers: [] })
-  assert.equal(releaseFindings(m, m, STRICT), { warnings: [], blockers: [] })
-  assert.equal(releaseFindings(manifestOf('r1'), manifestOf('r2', '0.1.0'), STRICT), { warnings: [], blockers: [] }, 'same version, same facts')
+  assert.equal(await releaseFindings(null, m, STRICT), { warnings: [], blockers: [] })
+  assert.equal(await releaseFindings(m, m, STRICT), { warnings: [], blockers: [] })
+  assert.equal(await releaseFindings(manifestOf('r1'), manifestOf('r2', '0.1.0'), STRICT), { warnings: [], blockers: [] }, 'same version, same facts')
 })
 
-test('releaseFindings: a lower version is blocked unless --allow-downgrade, which leaves a warning', () => {
+test('releaseFindings: a lower version is blocked unless --allow-downgrade, which leaves a warning', async () => {
   const active = manifestOf('r2', '0.2.0')
   const older = manifestOf('r1', '0.1.10')
-  const blocked = releaseFindings(active, older, STRICT)
+  const blocked = await releaseFindings(active, older, STRICT)
   assert.is(blocked.blockers.length, 1)
   assert.match(blocked.blockers[0].message, /--allow-downgrade/)
   assert.match(blocked.blockers[0].message, /0\.1\.10/)
-  const allowed = releaseFindings(active, older, { ...STRICT, allowDowngrade: true })
+  const allowed = await releaseFindings(active, older, { ...STRICT, allowDowngrade: true })
   assert.equal(allowed.blockers, [])
   assert.ok(allowed.warnings.some((w) => /downgrade/.test(w)))
   // semver order, not string order: 0.10.0 is newer than 0.9.0; a prerelease is older than its release.
-  assert.equal(releaseFindings(manifestOf('a', '0.9.0'), manifestOf('b', '0.10.0'), STRICT).blockers, [])
-  assert.is(releaseFindings(manifestOf('a', '1.0.0'), manifestOf('b', '1.0.0-rc.1'), STRICT).blockers.length, 1)
+  assert.equal((await releaseFindings(manifestOf('a', '0.9.0'), manifestOf('b', '0.10.0'), STRICT)).blockers, [])
+  assert.is((await releaseFindings(manifestOf('a', '1.0.0'), manifestOf('b', '1.0.0-rc.1'), STRICT)).blockers.length, 1)
 })
 
-test('releaseFindings: a snapshot format change warns and is blocked unless accepted', () => {
+test('releaseFindings: a snapshot format change warns and is blocked unless accepted', async () => {
   const active = manifestOf('r1')
   for (const field of ['snapshot_data_format', 'snapshot_metadata_format'] as const) {
     const next = withRc(manifestOf('r2', '0.2.0'), { [field]: `${active.runtime_compatibility[field]}-next` })
-    const blocked = releaseFindings(active, next, STRICT)
+    const blocked = await releaseFindings(active, next, STRICT)
     assert.is(blocked.blockers.length, 1, `${field}: blocked`)
     assert.match(blocked.blockers[0].message, new RegExp(field))
     assert.match(blocked.blockers[0].message, /--accept-snapshot-format-change/)
     assert.ok(blocked.warnings.some((w) => w.includes(field) && /snapshots will not restore/.test(w)), `${field}: warns`)
-    const accepted = releaseFindings(active, next, { ...STRICT, acceptSnapshotFormatChange: true })
+    const accepted = await releaseFindings(active, next, { ...STRICT, acceptSnapshotFormatChange: true })
     assert.equal(accepted.blockers, [], `${field}: accepted`)
     assert.ok(accepted.warnings.some((w) => /snapshots will not restore/.test(w)), `${field}: the warning stays`)
   }
 })
 
-test('releaseFindings: a guest agent protocol change warns; architecture and runtime_class changes block', () => {
+test('releaseFindings: a guest agent protocol change warns; architecture and runtime_class changes block', async () => {
   const active = manifestOf('r1')
-  const ga = releaseFindings(active, withRc(manifestOf('r2'), { guest_agent_protocol_version: '2' }), STRICT)
+  const ga = await releaseFindings(active, withRc(manifestOf('r2'), { guest_agent_protocol_version: '2' }), STRICT)
   assert.equal(ga.blockers, [])
   assert.is(ga.warnings.length, 1)
   assert.match(ga.warnings[0], /guest_agent_protocol_version/)
   assert.match(ga.warnings[0], /restart/)
 
-  const rc = releaseFindings(active, withRc(manifestOf('r2'), { runtime_class: 'cloud-hypervisor' }), { allowDowngrade: true, acceptSnapshotFormatChange: true })
+  const rc = await releaseFindings(active, withRc(manifestOf('r2'), { runtime_class: 'cloud-hypervisor' }), { allowDowngrade: true, acceptSnapshotFormatChange: true })
   assert.is(rc.blockers.length, 1, 'no flag lifts a runtime_class change')
   assert.match(rc.blockers[0].message, /runtime_class/)
 
-  const arch = releaseFindings(active, { ...manifestOf('r2'), architecture: 'aarch64' }, { allowDowngrade: true, acceptSnapshotFormatChange: true })
+  const arch = await releaseFindings(active, { ...manifestOf('r2'), architecture: 'aarch64' }, { allowDowngrade: true, acceptSnapshotFormatChange: true })
   assert.is(arch.blockers.length, 1, 'no flag lifts an architecture change')
   assert.match(arch.blockers[0].message, /architecture/)
 })
 
-test('releaseFindings: every component whose compatibility_class changed is listed by name', () => {
+test('releaseFindings: every component whose compatibility_class changed is listed by name', async () => {
   const active = manifestOf('r1', '0.1.0')
   const next = manifestOf('r2', '1.0.0') // the builder's class for most kinds follows the major version
-  const f = releaseFindings(active, next, STRICT)
+  const f = await releaseFindings(active, next, STRICT)
   assert.equal(f.blockers, [])
   const listed = f.warnings.filter((w) => /compatibility_class/.test(w))
   const changed = next.components.filter((c) => active.components.find((a) => a.kind === c.kind)!.compatibility_class !== c.compatibility_class)

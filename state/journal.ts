@@ -1,8 +1,7 @@
 // `var/lib/nullspace/journal.json`: the operation in progress. Written before its first change,
 // marked done after its last; a rerun of the same command reads it to finish the work.
 import fs from 'node:fs/promises'
-import * as t from 'io-ts'
-import * as E from 'fp-ts/lib/Either.js'
+import { t, E } from '../lib/commonjs.cjs'
 import { writeFileAtomic } from '../lib/fsx.js'
 import { errnoCode } from '../lib/errors.js'
 import { Operation } from './state-file.js'

@@ -3,7 +3,7 @@
 import fs from 'node:fs/promises'
 import type { Stats } from 'node:fs'
 import path from 'node:path'
-import * as E from 'fp-ts/lib/Either.js'
+import { E } from '../lib/commonjs.cjs'
 import { type Layout, MANIFEST_FILE, PARTS, HOOKS_DIR, API_UNIT, APPLIANCE_ENV } from '../lib/layout.js'
 import { Manifest } from '../lib/manifest/codec.js'
 import { RELEASE_ID } from '../lib/manifest/codec.js'

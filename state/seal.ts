@@ -2,13 +2,13 @@
 // file at seal time, so `doctor` and `plan` can trust a release without rehashing it.
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import * as t from 'io-ts'
-import * as E from 'fp-ts/lib/Either.js'
+import { t, E } from '../lib/commonjs.cjs'
 import { Digest, ReleaseId, Sha256Hex } from '../lib/manifest/codec.js'
 import { formatProblem, problemsFromErrors } from '../lib/manifest/problems.js'
 import { writeFileAtomic } from '../lib/fsx.js'
 import { SEAL_FILE } from '../lib/layout.js'
 import { errnoCode } from '../lib/errors.js'
+import type { PathState } from './read.js'
 
 export const Obtained = t.union([
   t.type({ how: t.literal('fetched'), bytes_fetched: t.number }),
@@ -42,6 +42,11 @@ export const SealedComponent = t.union([
   }),
 ])
 export type SealedComponent = t.TypeOf<typeof SealedComponent>
+
+/** A sealed file is trusted while its size, mtime and inode are what the seal recorded. */
+export function sealedFileIntact(c: SealedComponent, st: PathState | undefined): boolean {
+  return c.status === 'installed' && st?.kind === 'file' && st.stat.size === c.size && st.stat.mtimeMs === c.mtime_ms && st.stat.ino === c.ino
+}
 
 export const Seal = t.type({
   format_version: t.literal(1),

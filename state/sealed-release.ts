@@ -2,7 +2,7 @@
 // signature again): the bytes must hash to the digest the seal recorded.
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import * as E from 'fp-ts/lib/Either.js'
+import { E } from '../lib/commonjs.cjs'
 import type { Layout } from '../lib/layout.js'
 import { MANIFEST_FILE } from '../lib/layout.js'
 import { Manifest } from '../lib/manifest/codec.js'

@@ -1,8 +1,7 @@
 // `var/lib/nullspace/state.json`: the history of every switch and the releases marked failed.
 // `current` is the truth about which release is active; this file is history.
 import fs from 'node:fs/promises'
-import * as t from 'io-ts'
-import * as E from 'fp-ts/lib/Either.js'
+import { t, E } from '../lib/commonjs.cjs'
 import { writeFileAtomic } from '../lib/fsx.js'
 import { errnoCode, operationFailed } from '../lib/errors.js'
 import { formatProblem, problemsFromErrors } from '../lib/manifest/problems.js'

@@ -1,6 +1,5 @@
 // The ingress fixture smoke: the active API must answer
 // GET <ingress-url>/.well-known/nullspace/ingress-fixture with 200 and {"release_id": <active>}.
-import fetch from 'node-fetch'
 import { ActivationFailed } from './hooks.js'
 
 export const FIXTURE_PATH = '.well-known/nullspace/ingress-fixture'
@@ -11,6 +10,8 @@ export function fixtureUrl(ingressUrl: string): string {
 }
 
 async function probe(url: string, releaseId: string, timeoutMs: number): Promise<string | null> {
+  // Loaded by the first probe, not with the commands that only name DEFAULT_INGRESS_URL.
+  const { default: fetch } = await import('node-fetch')
   try {
     const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' })
     const body = await res.text()

@@ -1,10 +1,12 @@
 // The one entry point the executor calls: picks the fetcher by URL scheme.
 import path from 'node:path'
 import { fetchFile } from './file.js'
-import { fetchHttp } from './http.js'
 import { FetchError, type FetchRequest, type FetchResult } from './types.js'
 
 export { FetchError, type FetchRequest, type FetchResult } from './types.js'
+
+/** The http fetcher, and node-fetch with it, is loaded only when an http(s) URL is fetched. */
+const fetchHttp = async (req: FetchRequest): Promise<FetchResult> => (await import('./http.js')).fetchHttp(req)
 
 /** Fetches in flight per part file: two components with the same bytes must not write one part at once. */
 const inFlight = new Map<string, Promise<unknown>>()

@@ -2,15 +2,17 @@
 // indexes at plan time), with the same URL rules as the fetchers: http: only with
 // --allow-http, at most 5 redirects, never from https to anything else.
 import { createHash } from 'node:crypto'
-import fetch, { type Response } from 'node-fetch'
+import type { Response } from 'node-fetch'
 import { openSource } from './file.js'
-import { redirectTarget } from './http.js'
 import { FetchError, type FetchRequest } from './types.js'
 
 /** GET with manual redirects; `range` is an inclusive byte range. */
 async function get(req: FetchRequest, range: [number, number] | null, signal: AbortSignal): Promise<Response> {
   let url = new URL(req.url)
   if (url.protocol === 'http:' && !req.allowHttp) throw new FetchError(`${req.component}: ${req.url}: http: URLs need --allow-http`, 'refused')
+  // Loaded only when an http(s) URL is read: a plan against file:// artifacts never needs node-fetch.
+  const { default: fetch } = await import('node-fetch')
+  const { redirectTarget } = await import('./http.js')
   for (let hops = 0; ; hops++) {
     const headers: Record<string, string> = { 'accept-encoding': 'identity' }
     if (range) headers.range = `bytes=${range[0]}-${range[1]}`

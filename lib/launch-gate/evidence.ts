@@ -6,7 +6,7 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto'
-import * as E from 'fp-ts/lib/Either.js'
+import { E } from '../commonjs.cjs'
 import type { ChalkInstance } from 'chalk'
 import { TOOL_VERSION } from '../version.js'
 import { EVIDENCE_KEY, type Layout } from '../layout.js'

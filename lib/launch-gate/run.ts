@@ -3,7 +3,7 @@
 // checks.ts, and is timed. A check that throws is a failed check, not a failed gate run.
 import os from 'node:os'
 import path from 'node:path'
-import * as E from 'fp-ts/lib/Either.js'
+import { E } from '../commonjs.cjs'
 import { EVIDENCE_KEY, TRUSTED_KEYS_DIR, layout, type Layout } from '../layout.js'
 import { loadTrusted, type HostFlags } from '../operations.js'
 import { loadManifest } from '../manifest/load.js'

@@ -1,9 +1,9 @@
 // `manifest build`: hash the expected files of an artifact directory and write a manifest
-// that passes `manifest validate`. The builder's defaults are documented in README.
+// that passes `manifest validate`. Its flags' defaults (BUILD_DEFAULTS, kinds.ts) are documented in README.
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
-import * as E from 'fp-ts/lib/Either.js'
+import { E } from '../commonjs.cjs'
 import { KIND_LAYOUT, type Architecture, type KindLayout } from './kinds.js'
 import type { Component, Manifest } from './codec.js'
 import { manifestDigest, validateManifest } from './load.js'
@@ -36,12 +36,6 @@ export interface BuildOptions {
   /** The clock is passed in, so the manifest body is a function of its inputs. */
   readonly now: Date
 }
-
-export const BUILD_DEFAULTS = {
-  guestAgentProtocolVersion: '1',
-  runtimeClass: 'firecracker',
-  snapshotMetadataFormat: 'nullspace-snapshot-metadata-v1',
-} as const
 
 const MIGRATION_NOTE = 'database migrations are not rolled back; restore a verified appliance backup to reverse them'
 

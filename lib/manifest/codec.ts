@@ -2,7 +2,7 @@
 // schemas/single-host-release-manifest.schema.json mirrors the structure declared here;
 // spec/manifest-schema.spec.ts keeps the two in step. Cross-field and clock rules live in
 // rules.ts: they are the codec's alone, the schema cannot express them.
-import * as t from 'io-ts'
+import { t } from '../commonjs.cjs'
 import { ARCHITECTURES, COMPONENT_KINDS } from './kinds.js'
 
 /** A codec whose `name` is what an operator reads in an error: "must be <name>". */

@@ -41,3 +41,10 @@ export const KIND_LAYOUT: readonly KindLayout[] = [
 
 export const ARCHITECTURES = ['x86_64', 'aarch64'] as const
 export type Architecture = (typeof ARCHITECTURES)[number]
+
+/** Defaults of `manifest build --guest-agent-protocol-version`, `--runtime-class` and `--snapshot-metadata-format` (documented in README). */
+export const BUILD_DEFAULTS = {
+  guestAgentProtocolVersion: '1',
+  runtimeClass: 'firecracker',
+  snapshotMetadataFormat: 'nullspace-snapshot-metadata-v1',
+} as const

@@ -3,8 +3,8 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { createHash } from 'node:crypto'
-import * as E from 'fp-ts/lib/Either.js'
-import { type ParseError, parse as parseTolerant, printParseErrorCode } from 'jsonc-parser'
+import { E } from '../commonjs.cjs'
+import type { ParseError } from 'jsonc-parser'
 import { Manifest } from './codec.js'
 import { type Problem, formatProblem, problemsFromErrors } from './problems.js'
 import { type RuleOptions, checkRules } from './rules.js'
@@ -51,7 +51,9 @@ function jsonDepthExceeds(text: string, limit: number): boolean {
 }
 
 /** Where and why `text` is not JSON: JSON.parse says why, jsonc-parser says where (V8 does not always). */
-function syntaxError(text: string): string {
+async function syntaxError(text: string): Promise<string> {
+  // Loaded only for a file that is not JSON.
+  const { parse: parseTolerant, printParseErrorCode } = await import('jsonc-parser')
   const errors: ParseError[] = []
   parseTolerant(text, errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false })
   if (text.trim() === '') return ': the file is empty'
@@ -62,12 +64,12 @@ function syntaxError(text: string): string {
   return ` at ${lineColumn(text, first.offset)}: ${what}${token ? ` ${JSON.stringify(token)}` : ''}`
 }
 
-export function parseJson(text: string, label: string): E.Either<Failure, unknown> {
+export async function parseJson(text: string, label: string): Promise<E.Either<Failure, unknown>> {
   if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) return E.left(manifestError(`${label}: JSON nested deeper than ${MAX_JSON_DEPTH} levels; this is not a manifest`))
   try {
     return E.right(JSON.parse(text))
   } catch {
-    return E.left(manifestError(`${label}: invalid JSON${syntaxError(text)}`))
+    return E.left(manifestError(`${label}: invalid JSON${await syntaxError(text)}`))
   }
 }
 
@@ -99,7 +101,7 @@ export async function loadManifest(file: string, opts: RuleOptions): Promise<E.E
   const abs = path.resolve(file)
   const bytes = await readManifestBytes(abs)
   if (E.isLeft(bytes)) return bytes
-  const json = parseJson(bytes.right.toString('utf8'), abs)
+  const json = await parseJson(bytes.right.toString('utf8'), abs)
   if (E.isLeft(json)) return json
   const valid = validateManifest(json.right, opts)
   if (E.isLeft(valid)) {

@@ -1,6 +1,6 @@
 // Turns io-ts decode errors into the one-line problems operators read:
 // `components[3].sha256: must be 64 lowercase hex characters, got "abc"`.
-import * as t from 'io-ts'
+import { t } from '../commonjs.cjs'
 import { UnknownField } from './codec.js'
 
 /** A problem found in an input document, named by the path of the field. */

@@ -1,9 +1,10 @@
 // The planner: (desired, actual, options) -> Plan. Pure: no I/O, no clock, no randomness;
 // the same inputs give the same plan, byte for byte.
-import { createPatch } from 'diff'
+// createPatch alone, not the index of every diff algorithm diff has (start-up time).
+import { createPatch } from 'diff/lib/patch/create.js'
 import type { DesiredComponent, DesiredState } from '../desired.js'
 import type { ActualState, PathState, ReleaseOnDisk } from '../../state/read.js'
-import type { SealedComponent } from '../../state/seal.js'
+import { sealedFileIntact } from '../../state/seal.js'
 import { hostFingerprint } from './fingerprint.js'
 import type { ArtifactRef, Blocker, HookOperation, Plan, PlanOperation, PlanOptionsJson, Step } from './types.js'
 
@@ -35,11 +36,6 @@ const artifactRef = (c: DesiredComponent): ArtifactRef => ({
   mode: c.mode,
   required: c.required,
 })
-
-/** A sealed file is trusted while its size, mtime and inode are what the seal recorded. */
-export function sealedFileIntact(c: SealedComponent, st: PathState | undefined): boolean {
-  return c.status === 'installed' && st?.kind === 'file' && st.stat.size === c.size && st.stat.mtimeMs === c.mtime_ms && st.stat.ino === c.ino
-}
 
 /** Sealed, intact files by sha256, the active release first, then newest id first. */
 function linkSources(actual: ActualState, exclude: string): Map<string, string> {

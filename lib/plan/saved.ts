@@ -2,8 +2,7 @@
 // the steps are planned again and must come out the same, which is what the manifest
 // digest and host fingerprint guarantee.
 import fs from 'node:fs/promises'
-import * as t from 'io-ts'
-import * as E from 'fp-ts/lib/Either.js'
+import { t, E } from '../commonjs.cjs'
 import { Failure, EXIT, errnoCode } from '../errors.js'
 import { formatProblem, problemsFromErrors } from '../manifest/problems.js'
 
