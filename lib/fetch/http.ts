@@ -12,7 +12,7 @@ import { writeFileAtomic } from '../fsx.js'
 import { errnoCode } from '../errors.js'
 import { TOOL_VERSION } from '../version.js'
 import { FetchError, type FetchRequest, type FetchResult } from './types.js'
-import { installPart, openPart, partMetaPath, partPath, removePart, tooLong, verdict, writeAll } from './file.js'
+import { installPart, openPart, partMetaPath, partPath, removePart, tooLong, verdict, Writeback } from './file.js'
 
 export const MAX_REDIRECTS = 5
 const REDIRECTS = new Set([301, 302, 303, 307, 308])
@@ -86,14 +86,19 @@ export async function fetchHttp(req: FetchRequest): Promise<FetchResult> {
 async function transfer(req: FetchRequest, part: Part, count: (n: number) => void): Promise<string> {
   const ac = new AbortController()
   let stalled = false
-  let timer: NodeJS.Timeout | undefined
-  const arm = () => {
-    clearTimeout(timer)
-    timer = setTimeout(() => ((stalled = true), ac.abort()), req.stallTimeoutMs)
+  // One timer that re-checks the time of the last byte, not a timer re-armed per socket chunk
+  // (tens of thousands per GiB).
+  let lastByteAt = Date.now()
+  const watch = () => {
+    const idle = Date.now() - lastByteAt
+    if (idle >= req.stallTimeoutMs) {
+      stalled = true
+      ac.abort()
+    } else timer = setTimeout(watch, req.stallTimeoutMs - idle)
   }
+  let timer = setTimeout(watch, req.stallTimeoutMs)
   let url = req.url
   try {
-    arm()
     let res: Response
     for (;;) {
       ;({ res, url } = await open(req, ac.signal, await rangeHeaders(req, part)))
@@ -106,21 +111,27 @@ async function transfer(req: FetchRequest, part: Part, count: (n: number) => voi
     }
     await saveMeta(req, res)
     const fh = await openPart(req, false)
+    const sink = new PartSink(fh, part)
     try {
       for await (const chunk of (res.body ?? []) as AsyncIterable<Buffer>) {
         count(chunk.length)
+        lastByteAt = Date.now()
         if (chunk.length > req.size - part.offset) {
+          await sink.settle()
           await removePart(req)
           throw tooLong(req, url)
         }
-        await writeAll(fh, chunk, part.offset)
-        part.hash.update(chunk)
-        part.offset += chunk.length
+        await sink.push(chunk)
         req.onBytes?.(chunk.length)
-        arm()
       }
     } finally {
-      await fh.close()
+      // What arrived before a broken connection is written, so the part matches part.offset
+      // and the next attempt resumes from there.
+      try {
+        await sink.settle()
+      } finally {
+        await fh.close()
+      }
     }
     if (part.offset < req.size) throw new Transient(`${req.component}: ${url} ended after ${part.offset} of ${req.size} bytes`, 'network')
     return url
@@ -136,6 +147,67 @@ async function transfer(req: FetchRequest, part: Part, count: (n: number) => voi
   } finally {
     clearTimeout(timer)
     ac.abort() // tears down whatever is left of this attempt; a finished response ignores it
+  }
+}
+
+/**
+ * Appends a response body to the part: each socket chunk is hashed as it arrives, and chunks
+ * are written in batches of about READ_CHUNK with one write in flight, so the disk works while
+ * the next batch arrives (one awaited write per 64 KiB chunk left the socket idle). part.offset
+ * counts what was pushed; settle() makes the file catch up with it.
+ */
+class PartSink {
+  private batch: Buffer[] = []
+  private batchBytes = 0
+  private writing: Promise<void> = Promise.resolve()
+  private readonly writeback: Writeback
+  constructor(
+    private readonly fh: fs.FileHandle,
+    private readonly part: Part,
+  ) {
+    this.writeback = new Writeback(fh)
+  }
+
+  async push(chunk: Buffer): Promise<void> {
+    this.part.hash.update(chunk)
+    this.part.offset += chunk.length
+    this.batch.push(chunk)
+    this.batchBytes += chunk.length
+    if (this.batchBytes >= READ_CHUNK) await this.flush()
+  }
+
+  async settle(): Promise<void> {
+    await this.flush()
+    await this.writing
+    await this.writeback.settle()
+  }
+
+  /** Waits for the write in flight, then starts the next one with the batch. */
+  private async flush(): Promise<void> {
+    await this.writing
+    if (this.batchBytes === 0) return
+    const bufs = this.batch
+    const end = this.part.offset
+    this.batch = []
+    this.batchBytes = 0
+    this.writing = writevAll(this.fh, bufs, end - bufs.reduce((n, b) => n + b.length, 0)).then(() => this.writeback.wrote(end))
+    // A failure surfaces at the next flush or settle; until then it must not count as unhandled.
+    this.writing.catch(() => undefined)
+  }
+}
+
+/** fh.writev may write less than asked; loop until every buffer is on disk. */
+async function writevAll(fh: fs.FileHandle, bufs: Buffer[], position: number): Promise<void> {
+  let rest = bufs
+  while (rest.length > 0) {
+    const { bytesWritten } = await fh.writev(rest, position)
+    position += bytesWritten
+    let skip = bytesWritten
+    while (rest.length > 0 && skip >= rest[0].length) {
+      skip -= rest[0].length
+      rest = rest.slice(1)
+    }
+    if (skip > 0) rest = [rest[0].subarray(skip), ...rest.slice(1)]
   }
 }
 
@@ -184,6 +256,7 @@ async function open(req: FetchRequest, signal: AbortSignal, headers: Record<stri
     const res = await fetch(url.href, {
       redirect: 'manual',
       compress: false, // the bytes on the wire are the bytes the manifest hashes
+      highWaterMark: READ_CHUNK, // node-fetch's body buffer; its 16 KiB default stalls the socket
       signal: signal as never, // node-fetch types an older AbortSignal
       agent: (u: URL) => (u.protocol === 'https:' ? agents.https : agents.http),
       headers: { 'accept-encoding': 'identity', 'user-agent': `nullspace-host/${TOOL_VERSION}`, ...headers },
