@@ -255,6 +255,10 @@ class Run {
         return 'chunk index unusable: skipped'
       }
       if (e instanceof FetchError) throw operationFailed(`${e.message}. Nothing was switched; ${this.activeNote()}`)
+      // A local error (disk full, permissions): its system message names no file, so say where
+      // it happened; the errno code stays for the operator's advice (printFailure).
+      const code = errnoCode(e)
+      if (code) throw Object.assign(new Error(`${a.component}: ${(e as Error).message} (fetching into ${this.ctx.layout.parts}); nothing was switched, ${this.activeNote()}`), { code })
       throw e
     }
   }
