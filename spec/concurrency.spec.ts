@@ -168,4 +168,20 @@ test('eight commands at once with --lock-timeout 30: all succeed, one after anot
   tally.push(`concurrent runs (lock-timeout 30): 8 started, ${r.succeeded} succeeded, ${r.locked} refused, ${r.switches} switches recorded; final state consistent`)
 })
 
+test('a lock temp file left by a command killed while it waited is removed by the next command; a live one stays', async () => {
+  const root = tempDir('concurrency-abandoned')
+  execFileSync('cp', ['-a', `${template}/.`, root])
+  const dir = path.join(root, 'var/lib/nullspace')
+  // A pid that surely belongs to no process: a child that has already exited.
+  const dead = spawn('true')
+  await new Promise((r) => dead.on('exit', r))
+  const abandoned = path.join(dir, `lock.${dead.pid}.new`)
+  const live = path.join(dir, `lock.${process.pid}.new`) // this test runner: alive, so not touched
+  for (const f of [abandoned, live]) fs.writeFileSync(f, `${JSON.stringify({ pid: 1, start_time: '1', command: 'install' })}\n`)
+  const r = await runCli(['install', '--manifest', A.manifest, '--root', root, '--quiet'], { timeoutMs: 60_000 })
+  assert.is(r.code, 0, r.stderr)
+  assert.not.ok(fs.existsSync(abandoned), `${abandoned} of a process that is gone is removed`)
+  assert.ok(fs.existsSync(live), `${live} of a live process stays`)
+})
+
 test.run()

@@ -51,6 +51,7 @@ export async function acquireLock(root: string, file: string, command: string, t
   await mkdirUnder(root, path.dirname(file))
   const me: LockHolder = { pid: process.pid, start_time: processStartTime(process.pid) ?? '', command }
   const tmp = `${file}.${process.pid}.new`
+  await removeAbandonedTemps(file)
   // Exclusive and not through a symlink: a link planted at this predictable name must not redirect the write.
   await fs.rm(tmp, { force: true })
   const fh = await fs.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644)
@@ -88,6 +89,19 @@ export async function acquireLock(root: string, file: string, command: string, t
 }
 
 /** Moves a dead holder's lock aside; if what was moved turns out to be live, it is put back. */
+/**
+ * A command killed while it waited for the lock (SIGKILL, power loss) leaves its
+ * `lock.<pid>.new` behind; the next command removes those whose process is gone.
+ */
+async function removeAbandonedTemps(file: string): Promise<void> {
+  const dir = path.dirname(file)
+  const pattern = new RegExp(`^${path.basename(file)}\\.(\\d+)\\.new$`)
+  for (const name of await fs.readdir(dir).catch(() => [] as string[])) {
+    const pid = pattern.exec(name)?.[1]
+    if (pid !== undefined && Number(pid) !== process.pid && processStartTime(Number(pid)) === null) await fs.rm(path.join(dir, name), { force: true })
+  }
+}
+
 async function takeOverStale(file: string, stale: LockHolder): Promise<void> {
   const aside = `${file}.stale-${process.pid}`
   try {
