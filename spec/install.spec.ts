@@ -273,6 +273,22 @@ test('install over HTTP with --allow-http transfers each artifact byte exactly o
   }
 })
 
+test('install over HTTP fetches up to four artifacts at once, each byte once', async () => {
+  const server = await startServer()
+  try {
+    const rel = await servedRelease(server)
+    // Every response trickles (1 KiB every 10 ms), so transfers overlap when they run together.
+    for (const { file } of KIND_LAYOUT) server.setFault(`/${rel.releaseId}/${file}`, 'slow-drip', { dripBytes: 1024, dripMs: 10 })
+    const root = tempDir('root')
+    ok(await install(root, rel.manifest, '--allow-http'), 'install over http')
+    assert.is(server.maxInFlight, 4, 'four transfers in flight at most, and four at once')
+    assert.is(server.bytesSent(), Object.values(rel.sizes).reduce((a, b) => a + b, 0), 'each byte sent once')
+    assert.is(fs.readlinkSync(path.join(root, RELEASES, 'current')), rel.releaseId)
+  } finally {
+    await server.close()
+  }
+})
+
 test('install of an http:// manifest without --allow-http is refused as an invalid manifest (exit 65)', async () => {
   const server = await startServer()
   try {

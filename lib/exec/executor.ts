@@ -57,6 +57,17 @@ export interface ExecResult {
 
 const DIR_MODE = 0o755
 
+/** Remote fetches that run at once, at most. */
+export const PARALLEL_FETCHES = 4
+
+/** How many steps from `at` form a run of http(s) fetches to do together (1 when none). */
+export function remoteFetchRun(steps: readonly Step[], at: number): number {
+  const remote = (s: Step | undefined) => s?.action === 'fetch' && /^https?:/i.test(s.artifact.url)
+  let n = 0
+  while (n < PARALLEL_FETCHES && remote(steps[at + n])) n++
+  return Math.max(1, n)
+}
+
 class Run {
   private bytesTransferred = 0
   private readonly skipped = new Set<string>()
@@ -79,16 +90,40 @@ class Run {
     await preflightSpace(ctx.layout, plan)
     await this.openJournal()
     ctx.report.begin?.(plan)
-    for (const [i, step] of plan.steps.entries()) {
+    for (let i = 0; i < plan.steps.length; ) {
+      const group = plan.steps.slice(i, i + remoteFetchRun(plan.steps, i))
+      if (group.length > 1) {
+        await this.applyTogether(group, i)
+        i += group.length
+        continue
+      }
+      const step = plan.steps[i]
       crashAtBoundary(i + 1)
       ctx.report.step(step, 'start')
       const detail = await this.apply(step)
       ctx.report.step(step, 'done', detail)
+      i++
     }
     crashAtBoundary(plan.steps.length + 1)
     await this.closeJournal()
     await this.removeEmptyStaging()
     return this.result()
+  }
+
+  /**
+   * Remote fetches run together: over a distant link each transfer is bound by its round
+   * trips, not by this host. Their step boundaries are crossed before any starts (a boundary
+   * inside the group would not be a quiet point), every transfer is let finish or fail before
+   * the first failure is thrown, and 'done' is reported in plan order.
+   */
+  private async applyTogether(group: Step[], first: number): Promise<void> {
+    group.forEach((_, k) => crashAtBoundary(first + k + 1))
+    for (const step of group) this.ctx.report.step(step, 'start')
+    const results = await Promise.allSettled(group.map((step) => this.apply(step)))
+    for (const [k, r] of results.entries()) {
+      if (r.status === 'rejected') throw r.reason
+      this.ctx.report.step(group[k], 'done', r.value)
+    }
   }
 
   private result(): ExecResult {

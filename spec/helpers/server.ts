@@ -50,6 +50,8 @@ export interface TestServer {
   lastModified(path: string): string
   /** Body bytes written for one path, or for all. */
   bytesSent(path?: string): number
+  /** The most responses that were in progress at one time. */
+  readonly maxInFlight: number
   readonly requests: RequestRecord[]
   close(): Promise<void>
 }
@@ -174,7 +176,11 @@ export async function startServer(o: { files?: Record<string, Buffer>; tls?: { k
     }
   }
 
+  let inFlight = 0
+  let maxInFlight = 0
   const listener = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    maxInFlight = Math.max(maxInFlight, ++inFlight)
+    res.on('close', () => inFlight--)
     handle(req, res).catch(() => res.destroy())
   }
   const server = o.tls ? https.createServer({ key: o.tls.key, cert: o.tls.cert }, listener) : http.createServer(listener)
@@ -202,6 +208,9 @@ export async function startServer(o: { files?: Record<string, Buffer>; tls?: { k
     lastModified: (p) => files.get(p)?.lastModified ?? '',
     bytesSent: (p) => (p === undefined ? [...sent.values()].reduce((a, b) => a + b, 0) : (sent.get(p) ?? 0)),
     requests,
+    get maxInFlight() {
+      return maxInFlight
+    },
     close: () =>
       new Promise<void>((resolve) => {
         // Stalled and endless responses hold their sockets open: destroy them so close() returns.
