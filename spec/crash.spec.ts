@@ -13,6 +13,7 @@ import { tempDir } from './helpers/tmp.js'
 import { buildServedRelease, noise } from './helpers/artifacts.js'
 import { startServer, type TestServer } from './helpers/server.js'
 import { RELEASES, currentIsSafe, deepDoctorProblems, leftovers, startIngressFixture } from './helpers/host.js'
+import { isTempName } from '../lib/fsx.js'
 
 const A_ID = '2026.06.10'
 const B_ID = '2026.06.11'
@@ -160,11 +161,12 @@ function installHook(root: string): void {
 }
 
 /** Bytes of regular files below `dir` (parts and staged files a rerun can reuse). */
+/** Artifact bytes under dir: part files and staged artifacts, not metadata or the temp file of one being written. */
 function bytesOnDisk(dir: string): number {
   if (!fs.existsSync(dir)) return 0
   return (fs.readdirSync(dir, { recursive: true }) as string[])
     .map((name) => path.join(dir, name))
-    .filter((p) => fs.lstatSync(p).isFile() && !p.endsWith('.json'))
+    .filter((p) => fs.lstatSync(p).isFile() && !p.endsWith('.json') && !isTempName(path.basename(p)))
     .reduce((n, p) => n + fs.statSync(p).size, 0)
 }
 
