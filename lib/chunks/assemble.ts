@@ -34,7 +34,7 @@ export async function assembleDelta(req: FetchRequest, input: DeltaInput): Promi
 
   const write = async (data: Buffer) => {
     whole.update(data)
-    await writeAll(out, data, written)
+    await writeAll(out, [data], written)
     written += data.length
   }
   /**

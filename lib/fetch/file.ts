@@ -49,12 +49,18 @@ export async function installPart(req: FetchRequest): Promise<void> {
   await renameDurable(part, req.dest)
 }
 
-/** fh.write may write less than asked; loop until the chunk is on disk. */
-export async function writeAll(fh: FileHandle, chunk: Uint8Array, position: number): Promise<void> {
-  let done = 0
-  while (done < chunk.length) {
-    const { bytesWritten } = await fh.write(chunk, done, chunk.length - done, position + done)
-    done += bytesWritten
+/** Writes the chunks back to back from `position`; fh.writev may write less than asked, so it loops until all are on disk. */
+export async function writeAll(fh: FileHandle, chunks: readonly Uint8Array[], position: number): Promise<void> {
+  let rest = chunks
+  while (rest.length > 0) {
+    const { bytesWritten } = await fh.writev(rest as Uint8Array[], position)
+    position += bytesWritten
+    let skip = bytesWritten
+    while (rest.length > 0 && skip >= rest[0].length) {
+      skip -= rest[0].length
+      rest = rest.slice(1)
+    }
+    if (skip > 0) rest = [rest[0].subarray(skip), ...rest.slice(1)]
   }
 }
 
@@ -116,7 +122,7 @@ export async function fetchFile(req: FetchRequest): Promise<FetchResult> {
       if (total + bytesRead > req.size) throw tooLong(req, source)
       const chunk = bufs[i].subarray(0, bytesRead)
       next = readAt(bufs[i ^ 1], total + bytesRead)
-      const written = writeAll(out, chunk, total)
+      const written = writeAll(out, [chunk], total)
       hash.update(chunk)
       await written
       total += bytesRead

@@ -12,7 +12,7 @@ import { writeFileAtomic } from '../fsx.js'
 import { errnoCode } from '../errors.js'
 import { TOOL_VERSION } from '../version.js'
 import { FetchError, type FetchRequest, type FetchResult } from './types.js'
-import { installPart, openPart, partMetaPath, partPath, removePart, tooLong, verdict, Writeback } from './file.js'
+import { installPart, openPart, partMetaPath, partPath, removePart, tooLong, verdict, writeAll, Writeback } from './file.js'
 
 export const MAX_REDIRECTS = 5
 const REDIRECTS = new Set([301, 302, 303, 307, 308])
@@ -186,28 +186,12 @@ class PartSink {
   private async flush(): Promise<void> {
     await this.writing
     if (this.batchBytes === 0) return
-    const bufs = this.batch
     const end = this.part.offset
+    this.writing = writeAll(this.fh, this.batch, end - this.batchBytes).then(() => this.writeback.wrote(end))
     this.batch = []
     this.batchBytes = 0
-    this.writing = writevAll(this.fh, bufs, end - bufs.reduce((n, b) => n + b.length, 0)).then(() => this.writeback.wrote(end))
     // A failure surfaces at the next flush or settle; until then it must not count as unhandled.
     this.writing.catch(() => undefined)
-  }
-}
-
-/** fh.writev may write less than asked; loop until every buffer is on disk. */
-async function writevAll(fh: fs.FileHandle, bufs: Buffer[], position: number): Promise<void> {
-  let rest = bufs
-  while (rest.length > 0) {
-    const { bytesWritten } = await fh.writev(rest, position)
-    position += bytesWritten
-    let skip = bytesWritten
-    while (rest.length > 0 && skip >= rest[0].length) {
-      skip -= rest[0].length
-      rest = rest.slice(1)
-    }
-    if (skip > 0) rest = [rest[0].subarray(skip), ...rest.slice(1)]
   }
 }
 
