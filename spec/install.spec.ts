@@ -16,6 +16,14 @@ import { KIND_LAYOUT } from '../lib/manifest/kinds.js'
 const RELEASES = 'opt/nullspace/releases'
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex')
 const manifestOf = (file: string) => JSON.parse(fs.readFileSync(file, 'utf8'))
+
+/** Marks the component of `kind` optional in the release's manifest and removes its artifact file from the media. */
+function optionalAndAbsent(rel: BuiltRelease, kind: string): void {
+  const m = manifestOf(rel.manifest)
+  m.components.find((c: { kind: string }) => c.kind === kind).required = false
+  fs.writeFileSync(rel.manifest, `${JSON.stringify(m, null, 2)}\n`)
+  fs.rmSync(path.join(rel.dir, KIND_LAYOUT.find((k) => k.kind === kind)!.file))
+}
 const digestOf = (file: string) => `sha256:${sha256(fs.readFileSync(file))}`
 const sealOf = (root: string, id: string) => JSON.parse(fs.readFileSync(path.join(root, RELEASES, id, '.nullspace-release.json'), 'utf8'))
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -361,10 +369,7 @@ test('a file:// artifact moved away from its URL path is found beside the manife
 
 test('an optional component whose artifact is absent is skipped and recorded as skipped in the seal', async () => {
   const rel = await buildRelease()
-  const m = manifestOf(rel.manifest)
-  m.components.find((c: { kind: string }) => c.kind === 'console').required = false
-  fs.writeFileSync(rel.manifest, `${JSON.stringify(m, null, 2)}\n`)
-  fs.rmSync(path.join(rel.dir, 'console.tar.gz'))
+  optionalAndAbsent(rel, 'console')
   const root = tempDir('root')
   const r = ok(await install(root, rel.manifest, '--json'), 'install with an optional absent console')
   assert.equal(json(r).skipped, ['console'])
@@ -380,10 +385,7 @@ test('an optional component whose artifact is absent is skipped and recorded as 
 
 test('an optional component with a compatibility link, absent: no dangling link is made and doctor is clean', async () => {
   const rel = await buildRelease()
-  const m = manifestOf(rel.manifest)
-  m.components.find((c: { kind: string }) => c.kind === 'kernel').required = false
-  fs.writeFileSync(rel.manifest, `${JSON.stringify(m, null, 2)}\n`)
-  fs.rmSync(path.join(rel.dir, 'vmlinux'))
+  optionalAndAbsent(rel, 'kernel')
   const root = tempDir('root')
   const r = ok(await install(root, rel.manifest, '--json'), 'install with an optional absent kernel')
   assert.equal(json(r).skipped, ['kernel'])
@@ -398,10 +400,7 @@ test('an optional component with a compatibility link, absent: no dangling link 
 test('an upgrade to a release whose optional linked component is absent leaves no dangling link behind', async () => {
   const one = await buildRelease({ releaseId: 'r1', version: '0.1.0', contents: sameContents('v1') })
   const two = await buildRelease({ releaseId: 'r2', version: '0.2.0', contents: sameContents('v2') })
-  const m = manifestOf(two.manifest)
-  m.components.find((c: { kind: string }) => c.kind === 'kernel').required = false
-  fs.writeFileSync(two.manifest, `${JSON.stringify(m, null, 2)}\n`)
-  fs.rmSync(path.join(two.dir, 'vmlinux'))
+  optionalAndAbsent(two, 'kernel')
   const root = tempDir('root')
   ok(await install(root, one.manifest), 'install r1 (with a kernel)')
   assert.is(fs.readlinkSync(path.join(root, 'opt/nullspace/artifacts/vmlinux')), '../releases/current/artifacts/vmlinux')
