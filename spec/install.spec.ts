@@ -485,4 +485,25 @@ test('a crash after a given number of bytes (test seam), then install again: res
   }
 })
 
+test('temp files a killed run left under .staging are removed first, never sealed into the release', async () => {
+  const rel = await buildRelease({ contents: sameContents() })
+  const root = tempDir('root')
+  const staging = path.join(root, RELEASES, '.staging')
+  const rootfsSha = sha256(sameContents()['rootfs.ext4'])
+  const planted = [`.staging/${rel.releaseId}/.manifest.json.tmp-4242-0badc0de`, `.staging/parts/.${rootfsSha}.part.json.tmp-4242-0badc0de`]
+  for (const p of planted) {
+    fs.mkdirSync(path.dirname(path.join(root, RELEASES, p)), { recursive: true })
+    fs.writeFileSync(path.join(root, RELEASES, p), '{"url":')
+  }
+  const plan = json<{ steps: { id: string; paths?: string[] }[] }>(await runCli(['plan', '--manifest', rel.manifest, '--root', root, '--json']))
+  assert.is(plan.steps[0].id, 'clean:temp')
+  assert.equal(plan.steps[0].paths, [...planted].sort())
+  ok(await install(root, rel.manifest), 'install')
+  assert.not.ok(fs.existsSync(staging), `no staging left: ${fs.existsSync(staging) ? fs.readdirSync(staging, { recursive: true }) : ''}`)
+  const inRelease = (fs.readdirSync(path.join(root, RELEASES, rel.releaseId), { recursive: true }) as string[]).filter((n) => n.includes('.tmp-'))
+  assert.equal(inRelease, [], 'no temp file sealed into the release')
+  const doctor = await runCli(['doctor', '--root', root, '--deep'])
+  assert.is(doctor.code, 0, doctor.stdout)
+})
+
 test.run()

@@ -4,7 +4,7 @@ import fs from 'node:fs/promises'
 import type { Stats } from 'node:fs'
 import path from 'node:path'
 import { E } from '../lib/commonjs.cjs'
-import { type Layout, MANIFEST_FILE, PARTS, HOOKS_DIR, API_UNIT, APPLIANCE_ENV } from '../lib/layout.js'
+import { type Layout, MANIFEST_FILE, PARTS, STAGING, HOOKS_DIR, API_UNIT, APPLIANCE_ENV } from '../lib/layout.js'
 import { Manifest } from '../lib/manifest/codec.js'
 import { RELEASE_ID } from '../lib/manifest/codec.js'
 import { errnoCode } from '../lib/errors.js'
@@ -151,6 +151,25 @@ async function readParts(dir: string): Promise<Record<string, PartOnDisk>> {
   return parts
 }
 
+/**
+ * Temp files of writes a killed run never renamed into place, relative to the releases
+ * directory: the switch's temp link beside `current`, and anything under `.staging` (a part's
+ * metadata, a staged file). Only runs that hold the host lock write there, so under the lock
+ * every one of them is abandoned.
+ */
+async function readTempLeftovers(l: Layout): Promise<string[]> {
+  const top = (await readDirNames(l.releases)).filter(isTempName)
+  let below: string[]
+  try {
+    below = (await fs.readdir(l.staging, { recursive: true })).map((name) => path.join(STAGING, name))
+  } catch (e) {
+    const code = errnoCode(e)
+    if (code !== 'ENOENT' && code !== 'ENOTDIR') throw e
+    below = []
+  }
+  return [...top, ...below.filter((p) => isTempName(path.basename(p))).sort()]
+}
+
 /** Directories the executor writes into; each must be a real directory (or absent), never a symlink. */
 function writtenDirs(l: Layout, interest: Interest): string[] {
   const dirs = new Set(['/opt', '/opt/nullspace', '/opt/nullspace/releases', '/var', '/var/lib', '/var/lib/nullspace', '/etc', '/etc/nullspace', '/etc/systemd', '/etc/systemd/system'])
@@ -225,7 +244,7 @@ export async function readActualState(l: Layout, interest: Interest = {}): Promi
     rendered,
     parts: await readParts(l.parts),
     staging,
-    tempLeftovers: (await readDirNames(l.releases)).filter(isTempName),
+    tempLeftovers: await readTempLeftovers(l),
     unsafePaths,
     hooks,
   }

@@ -182,6 +182,9 @@ export function plan(desired: DesiredState, actual: ActualState, o: PlanOptions)
   const blockers: Blocker[] = [...pathBlockers(desired, actual, o.operation), ...(o.blockers ?? [])]
   const warnings: string[] = [...(o.warnings ?? [])]
   const steps: Step[] = []
+  // First: a temp file inside a staged release would otherwise be sealed into the release with it.
+  if (actual.tempLeftovers.length > 0)
+    steps.push({ id: 'clean:temp', action: 'clean', target: 'releases', reason: 'temp files left by an interrupted run', bytes: 0, paths: actual.tempLeftovers })
 
   const sealed = existing?.seal.kind === 'sealed' ? existing.seal.seal : null
   if (sealed && sealed.manifest_digest !== desired.manifestDigest) {
@@ -218,8 +221,6 @@ export function plan(desired: DesiredState, actual: ActualState, o: PlanOptions)
     else if (actual.current !== null && last?.to !== actual.current)
       steps.push({ id: `record:${actual.current}`, action: 'record', target: 'state.json', reason: `current names ${actual.current} but state.json does not record it; the link is the truth`, bytes: 0, operation: op, from: last?.to ?? null, to: actual.current, result: 'recovered' })
   }
-  if (actual.tempLeftovers.length > 0)
-    steps.push({ id: 'clean:temp', action: 'clean', target: 'releases', reason: 'temp links left by an interrupted switch', bytes: 0, paths: actual.tempLeftovers })
 
   const fetched = steps.filter((s) => s.action === 'fetch' || s.action === 'delta' || s.action === 'adopt' || s.action === 'repair')
   const linked = steps.filter((s): s is Extract<Step, { action: 'link' }> => s.action === 'link')
