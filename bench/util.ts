@@ -9,22 +9,18 @@ import { fileURLToPath } from 'node:url'
 const here = path.dirname(fileURLToPath(import.meta.url))
 /** The repository root (dist/bench/../..). */
 export const REPO = path.resolve(here, '../..')
-/** The compiled CLI under test: dist/cmd/main.js, or the snapshot of it that main() takes. */
-export let CLI = path.resolve(here, '../cmd/main.js')
+/** The package's `bin` (dist/bin/main.mjs, what `npm run build` bundles), or main()'s snapshot of it. */
+export let CLI = path.join(REPO, (JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { bin: Record<string, string> }).bin['nullspace-host'])
 
 /**
- * Copies the compiled CLI (dist/cmd, lib, state) under bench/out/, so a rebuild of dist/ by
- * someone else during a long run cannot break or change the tool halfway. It stays inside
- * the repository, so node_modules and package.json's "type" resolve as they do for dist/.
+ * Copies the bin (self-contained: its entry and chunks) under bench/out/, so a rebuild of
+ * dist/ by someone else during a long run cannot break or change the tool halfway.
  */
 export function snapshotCli(): string {
-  const dist = path.resolve(here, '..')
   const snap = path.join(REPO, 'bench/out/cli')
   fs.rmSync(snap, { recursive: true, force: true })
-  for (const d of fs.readdirSync(dist, { withFileTypes: true })) {
-    if (d.isDirectory() && !['bench', 'spec', 'demo'].includes(d.name)) fs.cpSync(path.join(dist, d.name), path.join(snap, d.name), { recursive: true })
-  }
-  CLI = path.join(snap, 'cmd/main.js')
+  fs.cpSync(path.dirname(CLI), snap, { recursive: true })
+  CLI = path.join(snap, path.basename(CLI))
   return CLI
 }
 export const NODE = process.execPath
@@ -124,7 +120,7 @@ export function run(cmd: string, args: readonly string[], o: RunOptions = {}): P
 
 const describe = (cmd: string, args: readonly string[]) => [cmd === NODE ? 'node' : cmd, ...args].map((a) => (/[\s"']/.test(a) ? JSON.stringify(a) : a)).join(' ')
 
-/** The CLI under test: `node dist/cmd/main.js ...` (with node flags first, e.g. --cpu-prof). */
+/** The CLI under test: `node dist/bin/main.mjs ...` (with node flags first, e.g. --cpu-prof). */
 export const cli = (args: readonly string[], o: RunOptions = {}, nodeFlags: readonly string[] = []) => run(NODE, [...nodeFlags, CLI, ...args], o)
 
 export const sh = (script: string, o: RunOptions = {}) => run('/bin/sh', ['-c', script], o)

@@ -18,7 +18,8 @@ import { fileURLToPath } from 'node:url'
 import { KIND_LAYOUT } from '../lib/manifest/kinds.js'
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
-const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../cmd/main.js')
+/** The package's `bin`, the tool as it ships. */
+const CLI = path.join(REPO, (JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { bin: Record<string, string> }).bin['nullspace-host'])
 const SANDBOX = path.resolve(process.env.NULLSPACE_DEMO_DIR || path.join(REPO, '.demo'))
 const MARKER = '.nullspace-demo'
 const STEP_TIMEOUT_MS = 120_000

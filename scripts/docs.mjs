@@ -3,7 +3,7 @@
 // built CLI's `--help` for the top level and, following each help's "Commands:" list, for every
 // command and subcommand, and writes the texts between the markers in README.md.
 //
-//   node scripts/docs.mjs [--cli dist/cmd/main.js] [--readme README.md] [--check]
+//   node scripts/docs.mjs [--cli dist/bin/main.mjs] [--readme README.md] [--check]
 //
 // --check writes nothing: it exits 1, naming the first differing line, when README is not what
 // the CLI's --help says (spec/docs.spec.ts runs it so README cannot drift from the tool).
@@ -79,7 +79,7 @@ export function withReference(readme, generated) {
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const cli = path.resolve(flag('--cli', path.join(REPO, 'dist/cmd/main.js')))
+  const cli = path.resolve(flag('--cli', path.join(REPO, JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')).bin['nullspace-host'])))
   const readmePath = path.resolve(flag('--readme', path.join(REPO, 'README.md')))
   const readme = fs.readFileSync(readmePath, 'utf8')
   const next = withReference(readme, await reference(cli))

@@ -7,14 +7,12 @@ import * as assert from 'uvu/assert'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { KIND_LAYOUT } from '../lib/manifest/kinds.js'
 import { TOOL_VERSION } from '../lib/version.js'
 import { buildArgs, writeArtifacts } from './helpers/artifacts.js'
-import { runProcess, json } from './helpers/cli.js'
+import { REPO, runProcess, json } from './helpers/cli.js'
 import { tempDir } from './helpers/tmp.js'
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const T = 120_000
 
 let tool: string

@@ -5,11 +5,9 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import fs from 'node:fs'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { CLI, runCli, runProcess } from './helpers/cli.js'
+import { REPO, CLI, runCli, runProcess } from './helpers/cli.js'
 import { tempDir } from './helpers/tmp.js'
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const DOCS = path.join(REPO, 'scripts/docs.mjs')
 const README = path.join(REPO, 'README.md')
 const T = 120_000

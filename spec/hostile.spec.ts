@@ -28,16 +28,14 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import fs from 'node:fs'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { execFileSync } from 'node:child_process'
 import { createHash, generateKeyPairSync, sign, type KeyObject } from 'node:crypto'
-import { runCli, type CliResult } from './helpers/cli.js'
+import { REPO, runCli, type CliResult } from './helpers/cli.js'
 import { tempDir } from './helpers/tmp.js'
 import { buildRelease, type BuiltRelease } from './helpers/artifacts.js'
 import { applyPatch } from './fixtures/bad-manifests/corpus.js'
 import { RELEASES, activeState, diff, liveLockHolder, outsideState, pool, sealedProblems } from './fixtures/hostile/host-state.js'
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const CASES_DIR = path.join(REPO, 'spec/fixtures/hostile')
 const A_ID = '2026.06.10'
 const B_ID = '2026.06.11'

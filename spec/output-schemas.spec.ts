@@ -8,18 +8,16 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import fs from 'node:fs'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import ts from 'typescript'
 import Ajv2020 from 'ajv/dist/2020.js'
 import type { ErrorObject, ValidateFunction } from 'ajv'
 import { KIND_LAYOUT } from '../lib/manifest/kinds.js'
 import { buildRelease, type BuiltRelease } from './helpers/artifacts.js'
-import { json, runCli } from './helpers/cli.js'
+import { REPO, json, runCli } from './helpers/cli.js'
 import { tempDir } from './helpers/tmp.js'
 
 type Json = any // eslint-disable-line @typescript-eslint/no-explicit-any
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const readJson = (rel: string): Json => JSON.parse(fs.readFileSync(path.join(REPO, rel), 'utf8'))
 const planSchema = readJson('schemas/plan.schema.json')
 const doctorSchema = readJson('schemas/doctor.schema.json')

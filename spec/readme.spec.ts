@@ -4,11 +4,9 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import fs from 'node:fs'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { CLI, json, runCli, runProcess } from './helpers/cli.js'
+import { REPO, CLI, json, runCli, runProcess } from './helpers/cli.js'
 import { tempDir } from './helpers/tmp.js'
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const T = 180_000
 
 /** The first ```sh block after the heading `## <title>`. */

@@ -1,11 +1,14 @@
 // Runs the real CLI as a child process, with its own deadline so a hang fails fast.
 import { spawn } from 'node:child_process'
+import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as assert from 'uvu/assert'
 
-/** dist/cmd/main.js: specs run from dist/spec, next to the compiled CLI. */
-export const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../cmd/main.js')
+/** The repository: specs run from dist/spec/helpers. */
+export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..')
+/** The package's `bin` (what `npm run build` bundles into dist/bin/), the tool as it ships. */
+export const CLI = path.join(REPO, (JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { bin: Record<string, string> }).bin['nullspace-host'])
 
 export interface CliResult {
   code: number | null

@@ -13,7 +13,7 @@ export interface PtyResult {
 /** Single-quotes a word for sh. */
 export const sh = (word: string): string => (/^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`)
 
-/** `node <dist>/cmd/main.js ARGS...` as a shell command line. */
+/** `node <package bin> ARGS...` as a shell command line. */
 export const cliLine = (args: string[]): string => [process.execPath, CLI, ...args].map(sh).join(' ')
 
 /** Runs `command` (a shell command line) on a pseudo-terminal, with its own deadline. */
