@@ -89,8 +89,7 @@ export async function planTrusted(operation: PlanOperation, trusted: TrustedMani
 export async function planLoaded(operation: PlanOperation, loaded: LoadedManifest, flags: HostFlags, extraWarnings: readonly string[] = []): Promise<Planned> {
   const l = layout(flags.root)
   const desired = desiredState(loaded)
-  const actual = await readFor(l, desired)
-  const facts = await readHostFacts(l)
+  const [actual, facts] = await Promise.all([readFor(l, desired), readHostFacts(l)])
   const activating = operation === 'install' || operation === 'upgrade'
   const host = activating ? hostFindings(loaded.manifest, facts) : { warnings: [], blockers: [] }
   const release = activating ? await releaseFindings(actual.currentManifest, loaded.manifest, flags) : { warnings: [], blockers: [] }

@@ -8,7 +8,7 @@ import { Failure, EXIT, operationFailed } from './errors.js'
 import { ActivationFailed } from './exec/hooks.js'
 import type { ExecResult, Reporter } from './exec/executor.js'
 import { rollback } from './rollback.js'
-import { readActualState } from '../state/read.js'
+import { readCurrentId } from '../state/read.js'
 import { recordFailedSwitch } from '../state/state-file.js'
 import { readJournal, writeJournal } from '../state/journal.js'
 
@@ -24,14 +24,15 @@ export interface UpgradeOptions {
 /** Call under the host lock. A failed activation is an outcome, not a throw, so the caller can report it in full. */
 export async function upgrade(trusted: TrustedManifest, flags: HostFlags, o: UpgradeOptions, report: Reporter): Promise<UpgradeOutcome> {
   const l = layout(flags.root)
-  const before = await readActualState(l)
-  const j = before.journal
-  if (j && !j.done && j.switched && (j.operation === 'rollback' || j.operation === 'auto-rollback') && before.current === j.to) {
-    // An auto-rollback was interrupted: finish it instead of retrying the failed upgrade.
+  // Only the journal and `current`: the whole host state is read by the plan below.
+  const [j, current] = await Promise.all([readJournal(l.journalFile), readCurrentId(l)])
+  if (j && !j.done && j.switched && (j.operation === 'rollback' || j.operation === 'auto-rollback') && current === j.to) {
+    // A rollback was interrupted after its switch: finish it, rather than upgrade from half of one.
     const done = await rollback(flags, undefined, report)
-    throw operationFailed(`an interrupted ${j.operation} to ${done.to} was finished; the upgrade had failed, so ${done.to} stays active. Run upgrade again to retry`)
+    const why = j.operation === 'auto-rollback' ? 'the upgrade before it had failed' : 'an operator asked for it'
+    throw operationFailed(`an interrupted ${j.operation} to ${done.to} was finished first (${why}), so ${done.to} stays active. Run upgrade again to upgrade from it`)
   }
-  if (before.current === null) throw operationFailed('no active release to upgrade: this host is not installed yet; run install --manifest M first')
+  if (current === null) throw operationFailed('no active release to upgrade: this host is not installed yet; run install --manifest M first')
 
   const planned = await planTrusted('upgrade', trusted, flags)
   try {

@@ -418,6 +418,26 @@ test('a killed upgrade whose smoke fails on the rerun rolls back to the release 
     }
   })()))
 
+test('an upgrade on a host whose rollback was killed after its switch finishes that rollback first and upgrades nothing', () =>
+  within(T, 'killed rollback, then upgrade', (async () => {
+    const { r1, r2 } = await releases()
+    const root = await installedRoot(r1)
+    ok(await upgrade(root, r2, '--skip-ingress-smoke'), 'upgrade to r2')
+    const killed = await cli(['rollback', '--root', root], crashAt(2))
+    assert.is(killed.signal, 'SIGKILL', `the seam killed the rollback (exit ${killed.code}, ${killed.stderr})`)
+    const journal = JSON.parse(fs.readFileSync(path.join(root, 'var/lib/nullspace/journal.json'), 'utf8'))
+    assert.equal([journal.operation, journal.to, journal.switched, journal.done], ['rollback', 'r1', true, false], 'killed after the switch, before the end')
+    assert.is(currentOf(root), 'r1')
+
+    const r = exits(await upgrade(root, r2, '--skip-ingress-smoke'), 1, 'upgrade after the killed rollback')
+    assert.match(r.stderr, /an interrupted rollback to r1 was finished first \(an operator asked for it\), so r1 stays active\. Run upgrade again/)
+    assert.is(currentOf(root), 'r1')
+    assert.is(envReleaseId(root), 'r1', 'the rollback rendered r1')
+    assert.equal(historyOf(root), ['install -->r1 ok', 'upgrade r1->r2 ok', 'rollback r2->r1 ok'], 'the rollback recorded once; no upgrade attempted')
+    ok(await upgrade(root, r2, '--skip-ingress-smoke'), 'upgrade again')
+    assert.is(currentOf(root), 'r2')
+  })()))
+
 test('upgrade on a host with nothing installed exits 1 and says to install first', () =>
   within(T, 'upgrade without install', (async () => {
     const { r2 } = await releases()

@@ -185,6 +185,11 @@ function writtenDirs(l: Layout, interest: Interest): string[] {
   return [...new Set(out)]
 }
 
+const releaseNamedBy = (link: PathState): string | null => (link.kind === 'symlink' && RELEASE_ID.test(link.target) ? link.target : null)
+
+/** The release id `current` names, or null: the one fact of the host state some commands need first. */
+export const readCurrentId = async (l: Layout): Promise<string | null> => releaseNamedBy(await pathState(l.current))
+
 export async function readActualState(l: Layout, interest: Interest = {}): Promise<ActualState> {
   const unsafePaths: { path: string; problem: string }[] = []
   for (const d of writtenDirs(l, interest)) {
@@ -202,7 +207,7 @@ export async function readActualState(l: Layout, interest: Interest = {}): Promi
   }
 
   const currentLink = await pathState(l.current)
-  const current = currentLink.kind === 'symlink' && RELEASE_ID.test(currentLink.target) ? currentLink.target : null
+  const current = releaseNamedBy(currentLink)
   const currentManifest = current !== null && releases.some((r) => r.id === current) ? await readCurrentManifest(l.release(current)) : null
 
   const linkPaths = new Set([...(interest.linkPaths ?? []), ...(currentManifest?.components.flatMap((c) => (c.active_path ? [c.active_path] : [])) ?? [])])

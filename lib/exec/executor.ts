@@ -425,9 +425,10 @@ class Run {
 
   private async probeStep(step: Extract<Step, { action: 'probe' }>): Promise<string> {
     const notes: string[] = []
-    for (const b of step.binaries) {
-      const file = path.join(this.ctx.layout.release(step.release_id), b.install_path)
-      const r = await probeVersion(file, b.expect)
+    // Asked side by side (each is a process start); judged in the plan's order.
+    const answers = await Promise.all(step.binaries.map((b) => probeVersion(path.join(this.ctx.layout.release(step.release_id), b.install_path), b.expect)))
+    for (const [k, b] of step.binaries.entries()) {
+      const r = answers[k]
       if (r.kind === 'wrong')
         throw operationFailed(`${b.component} of release ${step.release_id} reports version ${r.reported}, but the manifest's firecracker_version is ${b.expect}. Nothing was switched; ${this.activeNote()}`)
       if (r.kind === 'unrunnable') this.ctx.report.warn(`${b.component} of release ${step.release_id} could not be asked for its version (${r.why}); not verified`)
