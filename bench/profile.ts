@@ -30,6 +30,29 @@ export interface ProfileSummary {
   readonly top: readonly { readonly fn: string; readonly where: string; readonly ms: number; readonly pct: number }[]
 }
 
+/**
+ * esbuild marks where each inlined module starts with a `// node_modules/yargs/...` or
+ * `// lib/fetch/http.ts` line: a frame in the bundled bin is named by the module it came from
+ * (`bundled:<module path>`), so buckets still say which package the time went to.
+ */
+const markers = new Map<string, { line: number; source: string }[]>()
+function unbundled(cf: CallFrame): CallFrame {
+  if (!/\.mjs$/.test(cf.url)) return cf
+  const file = cf.url.replace(/^file:\/\//, '')
+  if (!markers.has(file)) {
+    const found: { line: number; source: string }[] = []
+    const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n') : []
+    text.forEach((l, line) => {
+      const m = /^\/\/ ((?:node_modules|lib|cmd|state)\/\S+)$/.exec(l)
+      if (m) found.push({ line, source: m[1] })
+    })
+    markers.set(file, found)
+  }
+  let source: string | undefined
+  for (const m of markers.get(file)!) if (m.line <= cf.lineNumber) source = m.source
+  return source ? { ...cf, url: `bundled:${source}` } : cf
+}
+
 function bucketOf(cf: CallFrame): string {
   const { functionName: fn, url } = cf
   if (fn === '(idle)') return 'idle (waiting on I/O, child processes, timers)'
@@ -40,7 +63,7 @@ function bucketOf(cf: CallFrame): string {
   if (url.startsWith('node:')) return 'node internals (node:*)'
   const nm = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)
   if (nm) return `package ${nm[1]}`
-  const dist = /\/(?:dist|bench\/out\/cli)\/([^/]+)\//.exec(url)
+  const dist = /(?:\/(?:dist|bench\/out\/cli)\/|^bundled:)([^/]+)\//.exec(url)
   if (dist) return `project ${dist[1]}/`
   return 'other JS'
 }
@@ -49,6 +72,7 @@ function where(cf: CallFrame): string {
   if (!cf.url) return '(native)'
   const u = cf.url.replace(/^file:\/\//, '')
   const nm = /node_modules\/(.*)$/.exec(u)
+  if (u.startsWith('bundled:')) return `${u.slice('bundled:'.length)} (bundle line ${cf.lineNumber + 1})`
   const short = nm ? nm[1] : /\/(?:dist|bench\/out\/cli)\/(.*)$/.exec(u)?.[1] ?? path.basename(u)
   return `${short}:${cf.lineNumber + 1}`
 }
@@ -62,7 +86,7 @@ export function summarize(file: string, topN = 12): ProfileSummary {
   const buckets = new Map<string, number>()
   const fns = new Map<string, { fn: string; where: string; us: number }>()
   for (const [id, us] of self) {
-    const cf = byId.get(id)!.callFrame
+    const cf = unbundled(byId.get(id)!.callFrame)
     const b = bucketOf(cf)
     buckets.set(b, (buckets.get(b) ?? 0) + us)
     const key = `${cf.functionName}@${cf.url}:${cf.lineNumber}`
