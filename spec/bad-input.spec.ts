@@ -296,6 +296,23 @@ test('a read-only root: exit 1 with one line, no stack trace, nothing changed', 
   })
 })
 
+test('a system error after the switch names its step, says the new release is active, and the rerun finishes', async () => {
+  const h = await installedHost()
+  const r2 = await nextRelease()
+  // uid 65534 may write the whole root but /etc/nullspace: the install gets past its switch and fails to render.
+  spawnSync('chown', ['-R', '65534:65534', h.root])
+  fs.chownSync(h.root, 0, 0)
+  fs.chownSync(path.join(h.root, 'etc/nullspace'), 0, 0)
+  const r = await runProcess('setpriv', [...NOBODY, process.execPath, CLI, 'install', '--manifest', r2.manifest, '--root', h.root])
+  failsWith(r, 1, /render:\/etc\/nullspace\/appliance\.env: EACCES: permission denied/, /; release r2 is active; run the same command again to finish/)
+  assert.is(fs.readlinkSync(path.join(h.root, RELEASES, 'current')), 'r2')
+  const again = await install(h.root, r2.manifest)
+  assert.is(again.code, 0, `the rerun as root: ${again.stderr}`)
+  assert.match(fs.readFileSync(path.join(h.root, 'etc/nullspace/appliance.env'), 'utf8'), /r2/)
+  const doctor = await runCli(['doctor', '--root', h.root])
+  assert.is(doctor.code, 0, doctor.stdout)
+})
+
 // ---- flags and manifests -----------------------------------------------------------------
 
 test('--root that does not exist is a usage error (exit 64)', async () => {

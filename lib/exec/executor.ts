@@ -22,6 +22,19 @@ import { crashAfterBytes, crashAtBoundary } from './crash-seam.js'
 import { preflightSpace } from './preflight.js'
 import { probeVersion } from './probe.js'
 
+/** A step's system error with its context; `code` stays for printFailure's advice (ENOSPC: prune ...). */
+class StepError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
+    super(message)
+  }
+}
+
+/** Node's errors from a system call (they carry `syscall`), not a library's coded errors. */
+const isSystemError = (e: unknown): e is Error & { code: string } => e instanceof Error && 'syscall' in e && errnoCode(e) !== undefined
+
 export interface Reporter {
   /** Once, before the first step of a plan that has steps (a progress display sizes itself from it). */
   begin?(plan: Plan): void
@@ -100,7 +113,7 @@ class Run {
       const step = plan.steps[i]
       crashAtBoundary(i + 1)
       ctx.report.step(step, 'start')
-      const detail = await this.apply(step)
+      const detail = await this.apply(step).catch((e: unknown) => Promise.reject(this.named(step, e)))
       ctx.report.step(step, 'done', detail)
       i++
     }
@@ -121,7 +134,7 @@ class Run {
     for (const step of group) this.ctx.report.step(step, 'start')
     const results = await Promise.allSettled(group.map((step) => this.apply(step)))
     for (const [k, r] of results.entries()) {
-      if (r.status === 'rejected') throw r.reason
+      if (r.status === 'rejected') throw this.named(group[k], r.reason)
       this.ctx.report.step(group[k], 'done', r.value)
     }
   }
@@ -290,12 +303,21 @@ class Run {
         return 'chunk index unusable: skipped'
       }
       if (e instanceof FetchError) throw operationFailed(`${e.message}. Nothing was switched; ${this.activeNote()}`)
-      // A local error (disk full, permissions): its system message names no file, so say where
-      // it happened; the errno code stays for the operator's advice (printFailure).
-      const code = errnoCode(e)
-      if (code) throw Object.assign(new Error(`${a.component}: ${(e as Error).message} (fetching into ${this.ctx.layout.parts}); nothing was switched, ${this.activeNote()}`), { code })
+      // A write error's system message names no file: say which directory it was writing.
+      if (isSystemError(e)) throw new StepError(`${a.component}: ${e.message} (fetching into ${this.ctx.layout.parts}); ${this.hostStands()}`, e.code)
       throw e
     }
+  }
+
+  /** A system error (disk full, permissions) named by its step and by where the host now stands. */
+  private named(step: Step, e: unknown): unknown {
+    return isSystemError(e) && !(e instanceof StepError) ? new StepError(`${step.id}: ${e.message}; ${this.hostStands()}`, e.code) : e
+  }
+
+  /** Whether the switch happened decides what an operator does next. */
+  private hostStands(): string {
+    if (this.journal?.switched) return `release ${this.plan.target_release_id} is active; run the same command again to finish`
+    return `nothing was switched, ${this.activeNote()}`
   }
 
   private activeNote(): string {
