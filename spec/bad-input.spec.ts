@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto'
 import { CLI, type CliResult, runCli, runProcess } from './helpers/cli.js'
 import { tempDir } from './helpers/tmp.js'
 import { buildRelease, type BuiltRelease } from './helpers/artifacts.js'
-import { startServer, type TestServer } from './helpers/server.js'
+import { startServer, withServer, type TestServer } from './helpers/server.js'
 import { KIND_LAYOUT } from '../lib/manifest/kinds.js'
 
 const RELEASES = 'opt/nullspace/releases'
@@ -155,47 +155,37 @@ test('an artifact longer than declared: exit 1 naming the component, reading sto
 
 test('a server sending more bytes than declared is cut off: exit 1 naming the component', async () => {
   const h = await installedHost()
-  const server = await startServer()
-  try {
+  await withServer(async (server) => {
     const r2 = await servedNextRelease(server)
     server.setFault('/r2/vmlinux', 'extra-bytes')
     await leavesHostAlone(h, async () => failsWith(await install(h.root, r2.manifest, '--allow-http'), 1, /kernel/, /more bytes than the manifest declares/))
     assert.ok(server.bytesSent('/r2/vmlinux') <= fs.statSync(path.join(r2.dir, 'vmlinux')).size + 64 * 1024, 'the client stopped reading near the declared size')
-  } finally {
-    await server.close()
-  }
+  })
 })
 
 test('a server that never stops sending is cut off at the declared size', async () => {
   const h = await installedHost()
-  const server = await startServer()
-  try {
+  await withServer(async (server) => {
     const r2 = await servedNextRelease(server)
     server.setFault('/r2/vmlinux', 'endless')
     await leavesHostAlone(h, async () => failsWith(await install(h.root, r2.manifest, '--allow-http'), 1, /kernel/, /more bytes than the manifest declares/))
     assert.ok(server.bytesSent('/r2/vmlinux') < 16 * 1024 * 1024, `the client hung up early (${server.bytesSent('/r2/vmlinux')} bytes sent)`)
-  } finally {
-    await server.close()
-  }
+  })
 })
 
 test('a 404 for a required component: exit 1 with the URL in the message', async () => {
   const h = await installedHost()
-  const server = await startServer()
-  try {
+  await withServer(async (server) => {
     const r2 = await servedNextRelease(server)
     server.setFault('/r2/vmlinux', '404')
     const url = server.url('/r2/vmlinux')
     await leavesHostAlone(h, async () => failsWith(await install(h.root, r2.manifest, '--allow-http'), 1, /kernel/, new RegExp(url.replace(/[.:/]/g, '\\$&')), /404/))
-  } finally {
-    await server.close()
-  }
+  })
 })
 
 test('a connection reset mid-body every time: gives up after bounded retries with a clear error', async () => {
   const h = await installedHost()
-  const server = await startServer()
-  try {
+  await withServer(async (server) => {
     const r2 = await servedNextRelease(server, { vmlinux: Buffer.alloc(1024 * 1024, 1) })
     server.setFault('/r2/vmlinux', 'reset')
     const started = Date.now()
@@ -205,9 +195,7 @@ test('a connection reset mid-body every time: gives up after bounded retries wit
     const attempts = server.requests.filter((q) => q.path === '/r2/vmlinux').length
     assert.ok(attempts > 1 && attempts <= 10, `retried a bounded number of times (${attempts} requests)`)
     assert.ok(Date.now() - started < 40_000)
-  } finally {
-    await server.close()
-  }
+  })
 })
 
 // ---- paths on the host that the tool must not write through ---------------------------

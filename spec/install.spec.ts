@@ -10,7 +10,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { CLI, type CliResult, json, runCli } from './helpers/cli.js'
 import { tempDir } from './helpers/tmp.js'
 import { buildRelease, type BuiltRelease } from './helpers/artifacts.js'
-import { startServer, type TestServer } from './helpers/server.js'
+import { startServer, withServer, type TestServer } from './helpers/server.js'
 import { KIND_LAYOUT } from '../lib/manifest/kinds.js'
 
 const RELEASES = 'opt/nullspace/releases'
@@ -265,8 +265,7 @@ test('apply F is refused as stale once the manifest file changed', async () => {
 })
 
 test('install over HTTP with --allow-http transfers each artifact byte exactly once', async () => {
-  const server = await startServer()
-  try {
+  await withServer(async (server) => {
     const rel = await servedRelease(server)
     const root = tempDir('root')
     const r = ok(await install(root, rel.manifest, '--allow-http'), 'install over http')
@@ -276,14 +275,11 @@ test('install over HTTP with --allow-http transfers each artifact byte exactly o
     assert.ok(server.requests.every((q) => q.method === 'GET' && q.range === undefined), 'plain GETs, no ranges on a fresh host')
     assert.match(r.stdout, /Installed release/)
     assert.is(fs.readlinkSync(path.join(root, RELEASES, 'current')), rel.releaseId)
-  } finally {
-    await server.close()
-  }
+  })
 })
 
 test('install over HTTP fetches up to four artifacts at once, each byte once', async () => {
-  const server = await startServer()
-  try {
+  await withServer(async (server) => {
     const rel = await servedRelease(server)
     // Every response trickles (1 KiB every 10 ms), so transfers overlap when they run together.
     for (const { file } of KIND_LAYOUT) server.setFault(`/${rel.releaseId}/${file}`, 'slow-drip', { dripBytes: 1024, dripMs: 10 })
@@ -292,14 +288,11 @@ test('install over HTTP fetches up to four artifacts at once, each byte once', a
     assert.is(server.maxInFlight, 4, 'four transfers in flight at most, and four at once')
     assert.is(server.bytesSent(), Object.values(rel.sizes).reduce((a, b) => a + b, 0), 'each byte sent once')
     assert.is(fs.readlinkSync(path.join(root, RELEASES, 'current')), rel.releaseId)
-  } finally {
-    await server.close()
-  }
+  })
 })
 
 test('install of an http:// manifest without --allow-http is refused as an invalid manifest (exit 65)', async () => {
-  const server = await startServer()
-  try {
+  await withServer(async (server) => {
     const rel = await servedRelease(server)
     const root = tempDir('root')
     const r = await install(root, rel.manifest)
@@ -308,9 +301,7 @@ test('install of an http:// manifest without --allow-http is refused as an inval
     assert.match(r.stderr, /--allow-http/)
     assert.is(server.requests.length, 0, 'nothing was requested')
     assert.not.ok(fs.existsSync(path.join(root, RELEASES, 'current')))
-  } finally {
-    await server.close()
-  }
+  })
 })
 
 test('artifacts fetch seals a release without switching to it or rendering files', async () => {
@@ -332,8 +323,7 @@ test('artifacts fetch seals a release without switching to it or rendering files
 })
 
 test('an upgrade by install fetches only the changed component and hard-links the other nine', async () => {
-  const server = await startServer()
-  try {
+  await withServer(async (server) => {
     const one = await servedRelease(server, { releaseId: 'r1', version: '0.1.0', contents: sameContents('v1') })
     const two = await servedRelease(server, { releaseId: 'r2', version: '0.2.0', contents: { ...sameContents('v1'), 'nullspace-api': 'nullspace-api v2, a little longer\n' } })
     const root = tempDir('root')
@@ -352,9 +342,7 @@ test('an upgrade by install fetches only the changed component and hard-links th
     }
     const seal = sealOf(root, 'r2')
     assert.is(seal.components.filter((c: { obtained?: { how: string } }) => c.obtained?.how === 'linked').length, 9)
-  } finally {
-    await server.close()
-  }
+  })
 })
 
 test('a file:// artifact moved away from its URL path is found beside the manifest', async () => {
@@ -460,8 +448,7 @@ test('kill -9 in the middle of a download, then install again: only the missing 
 })
 
 test('a crash after a given number of bytes (test seam), then install again: resumes the part with a Range request', async () => {
-  const server = await startServer()
-  try {
+  await withServer(async (server) => {
     const size = 4 * 1024 * 1024
     const rootfs = randomBytes(size)
     const rel = await servedRelease(server, { contents: { 'rootfs.ext4': rootfs } })
@@ -480,9 +467,7 @@ test('a crash after a given number of bytes (test seam), then install again: res
     assert.equal(again.filter((q) => q.path === rootfsPath).map((q) => q.range), [`bytes=${kept}-`])
     assert.not.ok(again.some((q) => q.path.endsWith('/nullspace-api')), 'components staged before the crash are not fetched again')
     assert.equal(fs.readFileSync(path.join(root, RELEASES, rel.releaseId, 'artifacts/rootfs.ext4')), rootfs)
-  } finally {
-    await server.close()
-  }
+  })
 })
 
 test('temp files a killed run left under .staging are removed first, never sealed into the release', async () => {

@@ -30,6 +30,8 @@ test.before(async () => {
 test.after(async () => {
   await server.close()
 })
+// A test that slowed the rootfs leaves the next one a normal server, whether it passed or failed.
+test.after.each(() => server.setFault(`/${RELEASE}/rootfs.ext4`, null))
 
 /** The rootfs arrives in 16 KiB drips 40 ms apart (about 0.6 s), so the bars are drawn mid-transfer. */
 const slowRootfs = () => server.setFault(`/${RELEASE}/rootfs.ext4`, 'slow-drip', { dripBytes: 16 * 1024, dripMs: 40 })
@@ -54,7 +56,6 @@ test('install on a TTY: per-component and overall bars with bytes, rate and ETA,
   assert.not.match(r.transcript, /done fetch:/)
   // The cursor is shown again at the end.
   assert.ok(r.transcript.lastIndexOf('\x1b[?25h') > r.transcript.lastIndexOf(CURSOR_HIDDEN))
-  server.setFault(`/${RELEASE}/rootfs.ext4`, null)
 })
 
 test('no progress when stderr is not a TTY (stdout still on the terminal)', async () => {
@@ -66,7 +67,6 @@ test('no progress when stderr is not a TTY (stdout still on the terminal)', asyn
   assert.not.match(r.transcript, PROGRESS)
   assert.not.ok(r.transcript.includes(CURSOR_HIDDEN))
   assert.not.match(fs.readFileSync(err, 'utf8'), PROGRESS)
-  server.setFault(`/${RELEASE}/rootfs.ext4`, null)
 })
 
 test('no progress through pipes', async () => {
@@ -83,7 +83,6 @@ test('--quiet on a TTY: no bars, no step lines', async () => {
   assert.not.match(r.transcript, PROGRESS)
   assert.not.ok(r.transcript.includes(CURSOR_HIDDEN))
   assert.not.match(plain(r.transcript), /done fetch/)
-  server.setFault(`/${RELEASE}/rootfs.ext4`, null)
 })
 
 test('--json on a TTY: the JSON document and no bars', async () => {
@@ -96,7 +95,6 @@ test('--json on a TTY: the JSON document and no bars', async () => {
   const text = r.transcript.replaceAll('\r\n', '\n')
   const doc = JSON.parse(text.slice(text.indexOf('\n{') + 1))
   assert.is(doc.release_id, RELEASE)
-  server.setFault(`/${RELEASE}/rootfs.ext4`, null)
 })
 
 test('doctor --deep on a TTY shows the rehash; doctor without --deep, or with --json, does not', async () => {

@@ -236,3 +236,13 @@ const header = (req: http.IncomingMessage, name: string) => {
   const v = req.headers[name]
   return Array.isArray(v) ? v[0] : v
 }
+
+/** Runs `body` against a fresh server and closes the server however the body ends. */
+export async function withServer<T>(body: (server: TestServer) => Promise<T>): Promise<T> {
+  const server = await startServer()
+  try {
+    return await body(server)
+  } finally {
+    await server.close()
+  }
+}
