@@ -491,4 +491,20 @@ test('temp files a killed run left under .staging are removed first, never seale
   assert.is(doctor.code, 0, doctor.stdout)
 })
 
+test('a .staging planted as a symlink is not walked for temp files: nothing behind it is planned for removal', async () => {
+  const rel = await buildRelease({ contents: sameContents() })
+  const root = tempDir('root')
+  const outside = tempDir('outside')
+  fs.writeFileSync(path.join(outside, '.keep.tmp-4242-0badc0de'), 'outside, named like a temp file\n')
+  fs.mkdirSync(path.join(root, RELEASES), { recursive: true })
+  fs.symlinkSync(outside, path.join(root, RELEASES, '.staging'))
+  const r = await runCli(['plan', '--manifest', rel.manifest, '--root', root, '--json'])
+  assert.is(r.code, 1, r.stderr)
+  const plan = json<{ steps: { action: string }[]; blockers: { message: string }[] }>(r)
+  assert.match(plan.blockers[0].message, /\.staging is a symlink/)
+  assert.not.ok(plan.steps.some((s) => s.action === 'clean'), 'no clean step for files behind the link')
+  assert.is((await install(root, rel.manifest)).code, 1)
+  assert.ok(fs.existsSync(path.join(outside, '.keep.tmp-4242-0badc0de')), 'the outside file is still there')
+})
+
 test.run()

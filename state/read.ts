@@ -159,14 +159,9 @@ async function readParts(dir: string): Promise<Record<string, PartOnDisk>> {
  */
 async function readTempLeftovers(l: Layout): Promise<string[]> {
   const top = (await readDirNames(l.releases)).filter(isTempName)
-  let below: string[]
-  try {
-    below = (await fs.readdir(l.staging, { recursive: true })).map((name) => path.join(STAGING, name))
-  } catch (e) {
-    const code = errnoCode(e)
-    if (code !== 'ENOENT' && code !== 'ENOTDIR') throw e
-    below = []
-  }
+  // Never walk a planted `.staging` symlink (it may point at /); the plan refuses it anyway.
+  if ((await pathState(l.staging)).kind !== 'directory') return top
+  const below = (await fs.readdir(l.staging, { recursive: true })).map((name) => path.join(STAGING, name))
   return [...top, ...below.filter((p) => isTempName(path.basename(p))).sort()]
 }
 
