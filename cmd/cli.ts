@@ -67,7 +67,9 @@ function singleValues(y: YargsInternals, args: string[]) {
       if (at < 0) continue
       const raw = args[at].includes('=') ? args[at].slice(args[at].indexOf('=') + 1) : args[at + 1]
       if (typeof value === 'number' && Number.isNaN(value) && raw !== undefined && raw !== '') throw usageError(`--${key} must be a number, got ${JSON.stringify(raw)}; ${hint}`)
-      if (value === '' || value === undefined || (typeof value === 'number' && Number.isNaN(value))) throw usageError(`--${key} needs a value; ${hint}`)
+      // yargs hands a flag left without its value the default (`--root` alone would mean /).
+      const noValue = !args[at].includes('=') && (raw === undefined || raw.startsWith('--'))
+      if (noValue || value === '' || value === undefined || (typeof value === 'number' && Number.isNaN(value))) throw usageError(`--${key} needs a value; ${hint}`)
     }
   }
 }

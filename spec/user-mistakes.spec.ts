@@ -105,6 +105,13 @@ test('--manifest given no value', async () => {
   oneLine(await cli(['plan', '--root', emptyRoot(), '--manifest']), 64, /--manifest needs a value; see nullspace-host plan --help$/)
 })
 
+test('--root or --lock-timeout given no value is refused, never read as the default (/ or 0)', async () => {
+  // An unset shell variable (`--root $ROOT`) leaves the flag bare: it must not mean the real host.
+  oneLine(await cli(['doctor', '--root']), 64, /--root needs a value; see nullspace-host doctor --help$/)
+  oneLine(await cli(['plan', '--root', '--manifest', release.manifest]), 64, /--root needs a value; see nullspace-host plan --help$/)
+  oneLine(await cli(['install', '--manifest', release.manifest, '--root', emptyRoot(), '--lock-timeout']), 64, /--lock-timeout needs a value/)
+})
+
 test('--manifest given twice', async () => {
   oneLine(await cli(['install', '--manifest', release.manifest, '--manifest', release.manifest]), 64, /--manifest is given more than once .*; give it once/)
 })
