@@ -11,6 +11,7 @@ import type { PlanOperation } from './plan/types.js'
 import { readActualState, type ActualState } from '../state/read.js'
 import { rollbackTarget } from '../state/state-file.js'
 import { loadSealedRelease } from '../state/sealed-release.js'
+import { interruptedRollback } from '../state/journal.js'
 
 export interface RollbackOutcome {
   readonly from: string | null
@@ -28,7 +29,7 @@ interface Target {
 
 function chooseTarget(actual: ActualState, requested: string | undefined): Target | null {
   const j = actual.journal
-  if (j && !j.done && j.switched && (j.operation === 'rollback' || j.operation === 'auto-rollback') && actual.current === j.to)
+  if (interruptedRollback(j, actual.current))
     return { to: j.to, from: j.from, operation: j.operation }
   const sealed = (id: string) => actual.releases.some((r) => r.id === id && r.seal.kind === 'sealed')
   if (requested !== undefined) {

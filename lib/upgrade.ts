@@ -10,7 +10,7 @@ import type { ExecResult, Reporter } from './exec/executor.js'
 import { rollback } from './rollback.js'
 import { readCurrentId } from '../state/read.js'
 import { recordFailedSwitch } from '../state/state-file.js'
-import { readJournal, writeJournal } from '../state/journal.js'
+import { interruptedRollback, readJournal, writeJournal } from '../state/journal.js'
 
 export type UpgradeOutcome =
   | { readonly kind: 'upgraded'; readonly planned: Planned; readonly result: ExecResult }
@@ -26,7 +26,7 @@ export async function upgrade(trusted: TrustedManifest, flags: HostFlags, o: Upg
   const l = layout(flags.root)
   // Only the journal and `current`: the whole host state is read by the plan below.
   const [j, current] = await Promise.all([readJournal(l.journalFile), readCurrentId(l)])
-  if (j && !j.done && j.switched && (j.operation === 'rollback' || j.operation === 'auto-rollback') && current === j.to) {
+  if (interruptedRollback(j, current)) {
     // A rollback was interrupted after its switch: finish it, rather than upgrade from half of one.
     const done = await rollback(flags, undefined, report)
     const why = j.operation === 'auto-rollback' ? 'the upgrade before it had failed' : 'an operator asked for it'

@@ -491,20 +491,32 @@ test('temp files a killed run left under .staging are removed first, never seale
   assert.is(doctor.code, 0, doctor.stdout)
 })
 
-test('a .staging planted as a symlink is not walked for temp files: nothing behind it is planned for removal', async () => {
+test('symlinks under .staging are never walked for temp files: nothing behind them is listed or removed', async () => {
   const rel = await buildRelease({ contents: sameContents() })
-  const root = tempDir('root')
   const outside = tempDir('outside')
-  fs.writeFileSync(path.join(outside, '.keep.tmp-4242-0badc0de'), 'outside, named like a temp file\n')
-  fs.mkdirSync(path.join(root, RELEASES), { recursive: true })
-  fs.symlinkSync(outside, path.join(root, RELEASES, '.staging'))
-  const r = await runCli(['plan', '--manifest', rel.manifest, '--root', root, '--json'])
-  assert.is(r.code, 1, r.stderr)
-  const plan = json<{ steps: { action: string }[]; blockers: { message: string }[] }>(r)
-  assert.match(plan.blockers[0].message, /\.staging is a symlink/)
-  assert.not.ok(plan.steps.some((s) => s.action === 'clean'), 'no clean step for files behind the link')
-  assert.is((await install(root, rel.manifest)).code, 1)
-  assert.ok(fs.existsSync(path.join(outside, '.keep.tmp-4242-0badc0de')), 'the outside file is still there')
+  fs.mkdirSync(path.join(outside, 'sub'))
+  const bait = [path.join(outside, '.keep.tmp-4242-0badc0de'), path.join(outside, 'sub/.deeper.tmp-4242-0badc0de')]
+  for (const f of bait) fs.writeFileSync(f, 'outside, named like a temp file\n')
+  const planOf = async (root: string) => json<{ steps: { action: string; paths?: string[] }[]; blockers: { message: string }[] }>(await runCli(['plan', '--manifest', rel.manifest, '--root', root, '--json']))
+
+  // .staging itself a link: refused, and nothing behind it listed.
+  const linked = tempDir('root')
+  fs.mkdirSync(path.join(linked, RELEASES), { recursive: true })
+  fs.symlinkSync(outside, path.join(linked, RELEASES, '.staging'))
+  const refused = await planOf(linked)
+  assert.match(refused.blockers[0].message, /\.staging is a symlink/)
+  assert.not.ok(refused.steps.some((s) => s.action === 'clean'), 'no clean step for files behind the link')
+  assert.is((await install(linked, rel.manifest)).code, 1)
+
+  // A link below a real .staging: only the link's own temp-named sibling is cleaned.
+  const nested = tempDir('root')
+  fs.mkdirSync(path.join(nested, RELEASES, '.staging'), { recursive: true })
+  fs.symlinkSync(outside, path.join(nested, RELEASES, '.staging/evil'))
+  fs.writeFileSync(path.join(nested, RELEASES, '.staging/.own.tmp-4242-0badc0de'), 'a real leftover\n')
+  const clean = (await planOf(nested)).steps.find((s) => s.action === 'clean')
+  assert.equal(clean?.paths, ['.staging/.own.tmp-4242-0badc0de'])
+  ok(await install(nested, rel.manifest), 'install beside a planted link')
+  for (const f of bait) assert.ok(fs.existsSync(f), `${f} is still there`)
 })
 
 test.run()

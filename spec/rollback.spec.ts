@@ -243,6 +243,42 @@ test('a rollback killed right after its switch is finished by the rerun and does
     assert.is(currentOf(root), 'r2')
   })()))
 
+/**
+ * The state a kill (or a full disk) leaves between a rollback's rename of `current` and its
+ * journal write: `current` names r1, the journal still says not switched.
+ */
+async function rollbackCutBeforeItsJournal(root: string): Promise<void> {
+  const killed = await cli(['rollback', '--root', root], { env: { NULLSPACE_TEST_CRASH_AT_STEP: '2' } })
+  assert.is(killed.signal, 'SIGKILL', `the seam killed the rollback (exit ${killed.code}, ${killed.stderr})`)
+  const file = path.join(root, 'var/lib/nullspace/journal.json')
+  const journal = JSON.parse(fs.readFileSync(file, 'utf8'))
+  assert.equal([journal.operation, journal.to, journal.switched], ['rollback', 'r1', true])
+  fs.writeFileSync(file, JSON.stringify({ ...journal, switched: false }))
+  assert.is(currentOf(root), 'r1')
+}
+
+test('a rollback cut between its switch and its journal write is finished by the rerun, not flipped back', () =>
+  within(T, 'rollback cut before its journal', (async () => {
+    const { r1, r2 } = await releases()
+    const root = await installedRoot(r1)
+    await up(root, r2)
+    await rollbackCutBeforeItsJournal(root)
+    const out = JSON.parse(ok(await cli(['rollback', '--root', root, '--json']), 'the same rollback again').stdout)
+    assert.equal([out.from, out.to], ['r2', 'r1'])
+    assert.is(currentOf(root), 'r1', 'no flip back to r2')
+    assert.is(envReleaseId(root), 'r1')
+    assert.equal(historyOf(root), ['install -->r1 ok', 'upgrade r1->r2 ok', 'rollback r2->r1 ok'])
+
+    // The same state met by an upgrade: the rollback is finished first and nothing is upgraded.
+    const other = await installedRoot(r1)
+    await up(other, r2)
+    await rollbackCutBeforeItsJournal(other)
+    const r = exits(await upgrade(other, r2, '--skip-ingress-smoke'), 1, 'upgrade after the cut rollback')
+    assert.match(r.stderr, /an interrupted rollback to r1 was finished first/)
+    assert.is(currentOf(other), 'r1')
+    assert.equal(historyOf(other), ['install -->r1 ok', 'upgrade r1->r2 ok', 'rollback r2->r1 ok'])
+  })()))
+
 test('the rollback plan puts the switch first, which the killed-rollback case relies on', () =>
   within(T, 'rollback step order', (async () => {
     // Cross-check through the saved history of a normal rollback: the journal-free rerun

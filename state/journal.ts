@@ -19,6 +19,18 @@ export const Journal = t.type({
 })
 export type Journal = t.TypeOf<typeof Journal>
 
+/**
+ * The switch renames `current`, then records `switched`: a kill or a full disk between the two
+ * leaves a journal that says "not switched" while `current` already names its target. The
+ * link is the truth, so readers see the journal as switched.
+ */
+export const withSwitchSeen = (j: Journal | null, current: string | null): Journal | null =>
+  j !== null && !j.done && !j.switched && j.from !== j.to && current === j.to ? { ...j, switched: true } : j
+
+/** A rollback (an operator's or the automatic one) interrupted after its switch: the next command finishes it first. */
+export const interruptedRollback = (j: Journal | null, current: string | null): j is Journal =>
+  j !== null && !j.done && (j.operation === 'rollback' || j.operation === 'auto-rollback') && current === j.to && withSwitchSeen(j, current)!.switched
+
 export async function readJournal(file: string): Promise<Journal | null> {
   try {
     const decoded = Journal.decode(JSON.parse(await fs.readFile(file, 'utf8')))

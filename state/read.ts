@@ -11,7 +11,7 @@ import { errnoCode } from '../lib/errors.js'
 import { isTempName } from '../lib/fsx.js'
 import { type SealRead, readSeal } from './seal.js'
 import { type StateFile, readStateFile } from './state-file.js'
-import { type Journal, readJournal } from './journal.js'
+import { type Journal, readJournal, withSwitchSeen } from './journal.js'
 
 export interface FileStat {
   readonly size: number
@@ -159,10 +159,19 @@ async function readParts(dir: string): Promise<Record<string, PartOnDisk>> {
  */
 async function readTempLeftovers(l: Layout): Promise<string[]> {
   const top = (await readDirNames(l.releases)).filter(isTempName)
-  // Never walk a planted `.staging` symlink (it may point at /); the plan refuses it anyway.
+  // Never through a symlink, at any depth: a planted link (to /, say) must not be walked, nor
+  // what is behind it listed for removal. Node 20's recursive readdir follows them.
   if ((await pathState(l.staging)).kind !== 'directory') return top
-  const below = (await fs.readdir(l.staging, { recursive: true })).map((name) => path.join(STAGING, name))
-  return [...top, ...below.filter((p) => isTempName(path.basename(p))).sort()]
+  const below: string[] = []
+  const walk = async (rel: string): Promise<void> => {
+    for (const d of await fs.readdir(path.join(l.releases, rel), { withFileTypes: true })) {
+      const p = path.join(rel, d.name)
+      if (d.isDirectory()) await walk(p)
+      else if (isTempName(d.name)) below.push(p) // a link itself is removed, never what it points at
+    }
+  }
+  await walk(STAGING)
+  return [...top, ...below.sort()]
 }
 
 /** Directories the executor writes into; each must be a real directory (or absent), never a symlink. */
@@ -239,7 +248,7 @@ export async function readActualState(l: Layout, interest: Interest = {}): Promi
     current,
     currentManifest,
     state: await readStateFile(l.stateFile),
-    journal: await readJournal(l.journalFile),
+    journal: withSwitchSeen(await readJournal(l.journalFile), current),
     links,
     rendered,
     parts: await readParts(l.parts),
