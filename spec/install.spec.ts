@@ -482,13 +482,29 @@ test('temp files a killed run left under .staging are removed first, never seale
   }
   const plan = json<{ steps: { id: string; paths?: string[] }[] }>(await runCli(['plan', '--manifest', rel.manifest, '--root', root, '--json']))
   assert.is(plan.steps[0].id, 'clean:temp')
-  assert.equal(plan.steps[0].paths, [...planted].sort())
+  assert.equal(plan.steps[0].paths, planted.map((p) => `/${RELEASES}/${p}`).sort())
   ok(await install(root, rel.manifest), 'install')
   assert.not.ok(fs.existsSync(staging), `no staging left: ${fs.existsSync(staging) ? fs.readdirSync(staging, { recursive: true }) : ''}`)
   const inRelease = (fs.readdirSync(path.join(root, RELEASES, rel.releaseId), { recursive: true }) as string[]).filter((n) => n.includes('.tmp-'))
   assert.equal(inRelease, [], 'no temp file sealed into the release')
   const doctor = await runCli(['doctor', '--root', root, '--deep'])
   assert.is(doctor.code, 0, doctor.stdout)
+})
+
+test('temp files of a killed write beside the seal, state.json, the journal and rendered files are removed; others are left', async () => {
+  const rel = await buildRelease({ contents: sameContents() })
+  const root = tempDir('root')
+  ok(await install(root, rel.manifest), 'install')
+  const ours = [`/${RELEASES}/${rel.releaseId}/..nullspace-release.json.tmp-4242-0badc0de`, '/etc/nullspace/.appliance.env.tmp-4242-0badc0de', '/etc/systemd/system/.nullspace-api.service.tmp-4242-0badc0de', '/var/lib/nullspace/.journal.json.tmp-4242-0badc0de', '/var/lib/nullspace/.state.json.tmp-4242-0badc0de']
+  const theirs = ['/etc/systemd/system/.other.service.tmp-4242-0badc0de', '/var/lib/nullspace/.evidence.tmp-4242-0badc0de']
+  for (const p of [...ours, ...theirs]) fs.writeFileSync(path.join(root, p), 'half written\n')
+  const plan = json<{ steps: { id: string; paths?: string[] }[] }>(await runCli(['plan', '--manifest', rel.manifest, '--root', root, '--json']))
+  assert.equal(plan.steps.map((s) => s.id), ['clean:temp'], 'the host is otherwise converged')
+  assert.equal(plan.steps[0].paths, [...ours].sort())
+  ok(await install(root, rel.manifest), 'install again')
+  for (const p of ours) assert.not.ok(fs.existsSync(path.join(root, p)), `${p} removed`)
+  for (const p of theirs) assert.ok(fs.existsSync(path.join(root, p)), `${p} is not this tool's and stays`)
+  assert.match((await install(root, rel.manifest)).stdout, /No changes/)
 })
 
 test('symlinks under .staging are never walked for temp files: nothing behind them is listed or removed', async () => {
@@ -514,7 +530,7 @@ test('symlinks under .staging are never walked for temp files: nothing behind th
   fs.symlinkSync(outside, path.join(nested, RELEASES, '.staging/evil'))
   fs.writeFileSync(path.join(nested, RELEASES, '.staging/.own.tmp-4242-0badc0de'), 'a real leftover\n')
   const clean = (await planOf(nested)).steps.find((s) => s.action === 'clean')
-  assert.equal(clean?.paths, ['.staging/.own.tmp-4242-0badc0de'])
+  assert.equal(clean?.paths, [`/${RELEASES}/.staging/.own.tmp-4242-0badc0de`])
   ok(await install(nested, rel.manifest), 'install beside a planted link')
   for (const f of bait) assert.ok(fs.existsSync(f), `${f} is still there`)
 })

@@ -4,7 +4,7 @@ import fs from 'node:fs/promises'
 import type { Stats } from 'node:fs'
 import path from 'node:path'
 import { E } from '../lib/commonjs.cjs'
-import { type Layout, MANIFEST_FILE, PARTS, STAGING, HOOKS_DIR, API_UNIT, APPLIANCE_ENV } from '../lib/layout.js'
+import { type Layout, MANIFEST_FILE, PARTS, STAGING, HOOKS_DIR, API_UNIT, APPLIANCE_ENV, RELEASES_HOST_DIR, STATE_DIR } from '../lib/layout.js'
 import { Manifest } from '../lib/manifest/codec.js'
 import { RELEASE_ID } from '../lib/manifest/codec.js'
 import { errnoCode } from '../lib/errors.js'
@@ -152,26 +152,38 @@ async function readParts(dir: string): Promise<Record<string, PartOnDisk>> {
 }
 
 /**
- * Temp files of writes a killed run never renamed into place, relative to the releases
- * directory: the switch's temp link beside `current`, and anything under `.staging` (a part's
- * metadata, a staged file). Only runs that hold the host lock write there, so under the lock
- * every one of them is abandoned.
+ * Temp files of writes a killed run never renamed into place (writeFileAtomic, switchSymlink),
+ * as host paths: beside `current`, in each release (a seal rewritten by a repair), anywhere
+ * under `.staging`, in /etc/nullspace and /var/lib/nullspace, and the temps of the files this
+ * tool renders or links in directories it shares with others. Only runs that hold the host
+ * lock write these, so under the lock every one of them is abandoned. Never through a
+ * symlink: a link planted anywhere here must not be walked, nor what is behind it removed.
  */
-async function readTempLeftovers(l: Layout): Promise<string[]> {
-  const top = (await readDirNames(l.releases)).filter(isTempName)
-  // Never through a symlink, at any depth: a planted link (to /, say) must not be walked, nor
-  // what is behind it listed for removal. Node 20's recursive readdir follows them.
-  if ((await pathState(l.staging)).kind !== 'directory') return top
-  const below: string[] = []
-  const walk = async (rel: string): Promise<void> => {
-    for (const d of await fs.readdir(path.join(l.releases, rel), { withFileTypes: true })) {
-      const p = path.join(rel, d.name)
-      if (d.isDirectory()) await walk(p)
-      else if (isTempName(d.name)) below.push(p) // a link itself is removed, never what it points at
+async function readTempLeftovers(l: Layout, releaseIds: readonly string[], linkPaths: Iterable<string>): Promise<string[]> {
+  const found: string[] = []
+  const entries = async (hostDir: string) =>
+    (await pathState(l.host(hostDir))).kind === 'directory' ? await fs.readdir(l.host(hostDir), { withFileTypes: true }) : []
+  /** Temp-named files directly in `hostDir`; with `only`, just the temps of those file names. */
+  const direct = async (hostDir: string, only?: readonly string[]) => {
+    for (const d of await entries(hostDir))
+      if (!d.isDirectory() && isTempName(d.name) && (only === undefined || only.some((f) => d.name.startsWith(`.${f}.tmp-`)))) found.push(path.posix.join(hostDir, d.name))
+  }
+  const walk = async (hostDir: string): Promise<void> => {
+    for (const d of await entries(hostDir)) {
+      if (d.isDirectory()) await walk(path.posix.join(hostDir, d.name))
+      else if (isTempName(d.name)) found.push(path.posix.join(hostDir, d.name))
     }
   }
-  await walk(STAGING)
-  return [...top, ...below.sort()]
+  await direct(RELEASES_HOST_DIR)
+  for (const id of releaseIds) await direct(path.posix.join(RELEASES_HOST_DIR, id))
+  await walk(path.posix.join(RELEASES_HOST_DIR, STAGING))
+  await direct(STATE_DIR, ['state.json', 'journal.json'])
+  await direct(path.posix.dirname(APPLIANCE_ENV))
+  await direct(path.posix.dirname(API_UNIT), [path.posix.basename(API_UNIT)])
+  const linkDirs = new Map<string, string[]>()
+  for (const p of linkPaths) linkDirs.set(path.posix.dirname(p), [...(linkDirs.get(path.posix.dirname(p)) ?? []), path.posix.basename(p)])
+  for (const [dir, names] of linkDirs) if (dir !== path.posix.dirname(APPLIANCE_ENV)) await direct(dir, names)
+  return [...new Set(found)].sort()
 }
 
 /** Directories the executor writes into; each must be a real directory (or absent), never a symlink. */
@@ -253,7 +265,7 @@ export async function readActualState(l: Layout, interest: Interest = {}): Promi
     rendered,
     parts: await readParts(l.parts),
     staging,
-    tempLeftovers: await readTempLeftovers(l),
+    tempLeftovers: await readTempLeftovers(l, releases.map((r) => r.id), linkPaths),
     unsafePaths,
     hooks,
   }

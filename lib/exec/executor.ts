@@ -217,7 +217,8 @@ class Run {
       case 'record':
         return this.recordStep(step)
       case 'clean':
-        for (const name of step.paths) await fs.rm(path.join(this.ctx.layout.releases, name), { force: true, recursive: true })
+        // Files and links only (the state reader lists no directory): rm never recurses here.
+        for (const p of step.paths) await fs.rm(this.ctx.layout.host(p), { force: true })
         return undefined
       default:
         return unreachable(step)
