@@ -429,6 +429,8 @@ test('an upgrade on a host whose rollback was killed after its switch finishes t
     assert.equal([journal.operation, journal.to, journal.switched, journal.done], ['rollback', 'r1', true, false], 'killed after the switch, before the end')
     assert.is(currentOf(root), 'r1')
 
+    const dry = exits(await upgrade(root, r2, '--skip-ingress-smoke', '--dry-run'), 1, 'upgrade --dry-run after the killed rollback')
+    assert.match(dry.stdout + dry.stderr, /an interrupted rollback to r1 is not finished: upgrade finishes it first and upgrades nothing/)
     const r = exits(await upgrade(root, r2, '--skip-ingress-smoke'), 1, 'upgrade after the killed rollback')
     assert.match(r.stderr, /an interrupted rollback to r1 was finished first \(an operator asked for it\), so r1 stays active\. Run upgrade again/)
     assert.is(currentOf(root), 'r1')

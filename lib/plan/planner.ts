@@ -5,6 +5,7 @@ import { createPatch } from 'diff/lib/patch/create.js'
 import type { DesiredComponent, DesiredState } from '../desired.js'
 import type { ActualState, PathState, ReleaseOnDisk } from '../../state/read.js'
 import { sealedFileIntact } from '../../state/seal.js'
+import { interruptedRollback } from '../../state/journal.js'
 import { hostFingerprint } from './fingerprint.js'
 import type { ArtifactRef, Blocker, HookOperation, Plan, PlanOperation, PlanOptionsJson, Step } from './types.js'
 
@@ -181,6 +182,9 @@ export function plan(desired: DesiredState, actual: ActualState, o: PlanOptions)
   const existing = actual.releases.find((r) => r.id === id)
   const blockers: Blocker[] = [...pathBlockers(desired, actual, o.operation), ...(o.blockers ?? [])]
   const warnings: string[] = [...(o.warnings ?? [])]
+  // What `upgrade` would do on this host (lib/upgrade.ts), so that a dry run says it too.
+  if (o.operation === 'upgrade' && interruptedRollback(actual.journal, actual.current))
+    blockers.push({ message: `an interrupted ${actual.journal.operation} to ${actual.journal.to} is not finished: upgrade finishes it first and upgrades nothing; run upgrade (or rollback) once, then upgrade`, exit: 1 })
   const steps: Step[] = []
   // First: a temp file inside a staged release would otherwise be sealed into the release with it.
   if (actual.tempLeftovers.length > 0)
