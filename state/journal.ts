@@ -24,12 +24,14 @@ export type Journal = t.TypeOf<typeof Journal>
  * leaves a journal that says "not switched" while `current` already names its target. The
  * link is the truth, so readers see the journal as switched.
  */
+const switchSeen = (j: Journal, current: string | null): boolean => j.switched || (j.from !== j.to && current === j.to)
+
 export const withSwitchSeen = (j: Journal | null, current: string | null): Journal | null =>
-  j !== null && !j.done && !j.switched && j.from !== j.to && current === j.to ? { ...j, switched: true } : j
+  j !== null && !j.done && !j.switched && switchSeen(j, current) ? { ...j, switched: true } : j
 
 /** A rollback (an operator's or the automatic one) interrupted after its switch: the next command finishes it first. */
 export const interruptedRollback = (j: Journal | null, current: string | null): j is Journal =>
-  j !== null && !j.done && (j.operation === 'rollback' || j.operation === 'auto-rollback') && current === j.to && withSwitchSeen(j, current)!.switched
+  j !== null && !j.done && (j.operation === 'rollback' || j.operation === 'auto-rollback') && current === j.to && switchSeen(j, current)
 
 export async function readJournal(file: string): Promise<Journal | null> {
   try {
