@@ -163,26 +163,25 @@ async function readTempLeftovers(l: Layout, releaseIds: readonly string[], linkP
   const found: string[] = []
   const entries = async (hostDir: string) =>
     (await pathState(l.host(hostDir))).kind === 'directory' ? await fs.readdir(l.host(hostDir), { withFileTypes: true }) : []
-  /** Temp-named files directly in `hostDir`; with `only`, just the temps of those file names. */
-  const direct = async (hostDir: string, only?: readonly string[]) => {
-    for (const d of await entries(hostDir))
-      if (!d.isDirectory() && isTempName(d.name) && (only === undefined || only.some((f) => d.name.startsWith(`.${f}.tmp-`)))) found.push(path.posix.join(hostDir, d.name))
-  }
-  const walk = async (hostDir: string): Promise<void> => {
+  /** Temp-named files in `hostDir` (`deep`: and in its subdirectories); with `only`, just the temps of those file names. */
+  const sweep = async (hostDir: string, o: { deep?: boolean; only?: readonly string[] } = {}): Promise<void> => {
     for (const d of await entries(hostDir)) {
-      if (d.isDirectory()) await walk(path.posix.join(hostDir, d.name))
-      else if (isTempName(d.name)) found.push(path.posix.join(hostDir, d.name))
+      const p = path.posix.join(hostDir, d.name)
+      if (d.isDirectory()) {
+        if (o.deep) await sweep(p, o)
+      } else if (isTempName(d.name) && (o.only === undefined || o.only.some((f) => d.name.startsWith(`.${f}.tmp-`)))) found.push(p)
     }
   }
-  await direct(RELEASES_HOST_DIR)
-  for (const id of releaseIds) await direct(path.posix.join(RELEASES_HOST_DIR, id))
-  await walk(path.posix.join(RELEASES_HOST_DIR, STAGING))
-  await direct(STATE_DIR, ['state.json', 'journal.json'])
-  await direct(path.posix.dirname(APPLIANCE_ENV))
-  await direct(path.posix.dirname(API_UNIT), [path.posix.basename(API_UNIT)])
+  await sweep(RELEASES_HOST_DIR)
+  for (const id of releaseIds) await sweep(path.posix.join(RELEASES_HOST_DIR, id))
+  await sweep(path.posix.join(RELEASES_HOST_DIR, STAGING), { deep: true })
+  await sweep(STATE_DIR, { only: ['state.json', 'journal.json'] })
+  await sweep(path.posix.dirname(APPLIANCE_ENV))
+  await sweep(path.posix.dirname(API_UNIT), { only: [path.posix.basename(API_UNIT)] })
   const linkDirs = new Map<string, string[]>()
   for (const p of linkPaths) linkDirs.set(path.posix.dirname(p), [...(linkDirs.get(path.posix.dirname(p)) ?? []), path.posix.basename(p)])
-  for (const [dir, names] of linkDirs) if (dir !== path.posix.dirname(APPLIANCE_ENV)) await direct(dir, names)
+  // A link directory already swept whole (/etc/nullspace) would only list the same files again: the Set drops them.
+  for (const [dir, only] of linkDirs) await sweep(dir, { only })
   return [...new Set(found)].sort()
 }
 
