@@ -1,6 +1,6 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
 import { EXIT, operationFailed, usageError } from '../lib/errors.js'
-import { type HostArgs, handler, hostFlags, outputFor, stepReporter } from './common.js'
+import { type HostArgs, handler, hostFlags, outputFor, stepReporter, withServiceFlags } from './common.js'
 
 interface Args extends HostArgs {
   plan?: string
@@ -11,7 +11,7 @@ export const applyCommand: CommandModule<HostArgs, Args> = {
   command: 'apply [plan]',
   describe: 'Converge the host to a manifest, or execute a plan saved by plan --out',
   builder: (y: Argv<HostArgs>) =>
-    y
+    withServiceFlags(y)
       .positional('plan', { type: 'string', describe: 'A plan file saved by plan --out; refused when the host or manifest changed since' })
       .option('manifest', { type: 'string', describe: 'Path of the release manifest.json (instead of a saved plan)' })
       .example('$0 apply --manifest /mnt/nullspace-release/manifest.json', 'converge the host to the manifest')
@@ -25,7 +25,7 @@ export const applyCommand: CommandModule<HostArgs, Args> = {
     const saved = argv.plan !== undefined ? await readSavedPlan(argv.plan) : null
     const flags = {
       ...hostFlags(argv, saved?.options.smoke_url ?? null),
-      ...(saved ? { allowHttp: saved.options.allow_http, allowExpired: saved.options.allow_expired, allowDowngrade: saved.options.allow_downgrade, acceptSnapshotFormatChange: saved.options.accept_snapshot_format_change, smokeTimeoutS: saved.options.smoke_timeout_s } : {}),
+      ...(saved ? { allowHttp: saved.options.allow_http, allowExpired: saved.options.allow_expired, allowDowngrade: saved.options.allow_downgrade, acceptSnapshotFormatChange: saved.options.accept_snapshot_format_change, smokeTimeoutS: saved.options.smoke_timeout_s, serviceManager: saved.options.service_manager, serviceSettleS: saved.options.service_settle_s, serviceTimeoutS: saved.options.service_timeout_s } : {}),
     }
     const trusted = await loadTrusted(saved?.manifest.path ?? argv.manifest!, flags)
     if (saved && trusted.loaded.digest !== saved.manifest.digest)

@@ -6,7 +6,9 @@ import { EXIT, Failure, errnoCode, usageError, type ExitCode } from '../lib/erro
 import { makeOutput, type Output } from '../lib/output.js'
 import type { HostFlags } from '../lib/operations.js'
 import type { Reporter } from '../lib/exec/executor.js'
-import type { Step } from '../lib/plan/types.js'
+import type { ServiceManager, Step } from '../lib/plan/types.js'
+import type { Argv } from 'yargs'
+import { resolveServiceManager } from '../state/host-facts.js'
 import type { HashProgress } from '../lib/doctor.js'
 import type { ProgressDisplay } from '../lib/progress.js'
 
@@ -82,16 +84,49 @@ export interface HostArgs extends GlobalArgs {
   'accept-snapshot-format-change'?: boolean
   'ingress-url'?: string
   'smoke-timeout'?: number
+  'service-manager'?: string
+  'service-settle'?: number
+  'service-timeout'?: number
+}
+
+const SERVICE_MANAGERS = ['auto', 'systemd', 'none'] as const
+
+/** The service flags of every command that activates a release (and of plan, whose saved plan apply runs). */
+export function withServiceFlags<T>(y: Argv<T>): Argv<T> {
+  return y
+    .option('service-manager', {
+      type: 'string',
+      default: process.env.NULLSPACE_SERVICE_MANAGER || 'auto',
+      describe: 'Restart and health-check the units after a switch: auto (systemd when --root is / and systemd runs), systemd, none (env NULLSPACE_SERVICE_MANAGER)',
+    })
+    .option('service-settle', { type: 'number', default: 3, describe: 'Seconds a restarted unit must keep its process and restart count' })
+    .option('service-timeout', { type: 'number', default: 60, describe: 'Seconds a restarted unit may take to become healthy' })
+}
+
+/** `--service-manager`, checked and resolved against the host (`auto`). */
+export function serviceManagerOf(argv: { 'service-manager'?: string }, root: string): ServiceManager {
+  const requested = argv['service-manager'] ?? (process.env.NULLSPACE_SERVICE_MANAGER || 'auto')
+  if (!(SERVICE_MANAGERS as readonly string[]).includes(requested))
+    throw usageError(`--service-manager must be one of ${SERVICE_MANAGERS.join(', ')}, got ${JSON.stringify(requested)} (from ${argv['service-manager'] === undefined ? 'NULLSPACE_SERVICE_MANAGER' : 'the command line or NULLSPACE_SERVICE_MANAGER'})`)
+  return resolveServiceManager(requested as (typeof SERVICE_MANAGERS)[number], root)
 }
 
 export function hostFlags(argv: HostArgs, smokeUrl: string | null = null): HostFlags {
   // A transfer needs some time to receive a byte: --stall-timeout must be more than 0; the others may be 0.
-  for (const [flag, value, min] of [['--lock-timeout', argv['lock-timeout'], 0], ['--stall-timeout', argv['stall-timeout'], 1e-9], ['--hook-timeout', argv['hook-timeout'], 0], ['--smoke-timeout', argv['smoke-timeout'] ?? 60, 0]] as const) {
+  for (const [flag, value, min] of [
+    ['--lock-timeout', argv['lock-timeout'], 0],
+    ['--stall-timeout', argv['stall-timeout'], 1e-9],
+    ['--hook-timeout', argv['hook-timeout'], 0],
+    ['--smoke-timeout', argv['smoke-timeout'] ?? 60, 0],
+    ['--service-settle', argv['service-settle'] ?? 3, 0],
+    ['--service-timeout', argv['service-timeout'] ?? 60, 1e-9],
+  ] as const) {
     if (typeof value !== 'number' || !Number.isFinite(value) || value < min)
       throw usageError(`${flag} must be a number of seconds${min > 0 ? ' more than 0' : ', 0 or more'}, got ${Number.isNaN(value) ? 'something that is not a number' : String(value)}; e.g. ${flag} 30`)
   }
+  const root = hostRoot(argv)
   return {
-    root: hostRoot(argv),
+    root,
     allowHttp: argv['allow-http'],
     allowExpired: argv['allow-expired'],
     allowDowngrade: argv['allow-downgrade'] ?? false,
@@ -101,6 +136,9 @@ export function hostFlags(argv: HostArgs, smokeUrl: string | null = null): HostF
     lockTimeoutS: argv['lock-timeout'],
     smokeUrl,
     smokeTimeoutS: argv['smoke-timeout'] ?? 60,
+    serviceManager: serviceManagerOf(argv, root),
+    serviceSettleS: argv['service-settle'] ?? 3,
+    serviceTimeoutS: argv['service-timeout'] ?? 60,
   }
 }
 

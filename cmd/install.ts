@@ -1,6 +1,6 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
 import { EXIT } from '../lib/errors.js'
-import { type HostArgs, handler, hostFlags, outputFor, stepReporter } from './common.js'
+import { type HostArgs, handler, hostFlags, outputFor, stepReporter, withServiceFlags } from './common.js'
 
 interface Args extends HostArgs {
   manifest: string
@@ -10,7 +10,7 @@ export const installCommand: CommandModule<HostArgs, Args> = {
   command: 'install',
   describe: 'Fetch, verify, seal and activate a release: switch, links, rendered files, hooks',
   builder: (y: Argv<HostArgs>) =>
-    y
+    withServiceFlags(y)
       .option('manifest', { type: 'string', demandOption: true, describe: 'Path of the release manifest.json' })
       .option('ingress-url', { type: 'string', describe: 'Run the ingress fixture smoke against this URL after the switch' })
       .option('smoke-timeout', { type: 'number', default: 60, describe: 'Seconds the ingress smoke may retry' })

@@ -1,6 +1,6 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
 import { EXIT } from '../lib/errors.js'
-import { type HostArgs, handler, hostFlags, outputFor, stepReporter } from './common.js'
+import { type HostArgs, handler, hostFlags, outputFor, stepReporter, withServiceFlags } from './common.js'
 
 interface Args extends HostArgs {
   to?: string
@@ -10,7 +10,7 @@ export const rollbackCommand: CommandModule<HostArgs, Args> = {
   command: 'rollback',
   describe: 'Switch back to the previous release recorded in the upgrade state (or --to a sealed release)',
   builder: (y: Argv<HostArgs>) =>
-    y
+    withServiceFlags(y)
       .option('to', { type: 'string', describe: 'Release id of a sealed release to switch to instead of the recorded target' })
       .example('sudo $0 rollback --json', 'switch back to the previous release')
       .epilogue('Database migrations are not rolled back. Use a verified appliance backup when a migration must be reversed.'),

@@ -2,7 +2,7 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
 import { EXIT } from '../lib/errors.js'
 import { DEFAULT_INGRESS_URL } from '../lib/exec/smoke.js'
 import { formatBytes } from '../lib/bytes.js'
-import { type HostArgs, handler, hostFlags, outputFor, stepReporter } from './common.js'
+import { type HostArgs, handler, hostFlags, outputFor, stepReporter, withServiceFlags } from './common.js'
 
 interface Args extends HostArgs {
   manifest: string
@@ -15,7 +15,7 @@ export const upgradeCommand: CommandModule<HostArgs, Args> = {
   command: 'upgrade',
   describe: 'Move the host to a new release: verify, fetch what differs, switch, hooks, ingress smoke; roll back on failure',
   builder: (y: Argv<HostArgs>) =>
-    y
+    withServiceFlags(y)
       .option('manifest', { type: 'string', demandOption: true, describe: 'Path of the new release manifest.json' })
       .option('dry-run', { type: 'boolean', default: false, describe: 'Validate and print the plan and every compatibility finding; change nothing' })
       .option('skip-ingress-smoke', { type: 'boolean', default: false, describe: 'Do not run the ingress fixture smoke after the switch' })

@@ -73,6 +73,15 @@ export function renderApiUnit(m: Manifest): string {
   ].join('\n')
 }
 
+/** Where systemd reads the units this tool renders. */
+export const UNIT_DIR = '/etc/systemd/system'
+
+/** The unit a rendered file defines (`nullspace-api.service`), or null for any other file. */
+export function unitOf(file: RenderedFile | string): string | null {
+  const p = typeof file === 'string' ? file : file.path
+  return path.dirname(p) === UNIT_DIR && p.endsWith('.service') ? path.basename(p) : null
+}
+
 export function renderApplianceFiles(m: Manifest, digest: string): RenderedFile[] {
   return [
     { path: APPLIANCE_ENV, content: renderApplianceEnv(m, digest), mode: 0o644 },

@@ -6,7 +6,9 @@ import { desiredState, type DesiredState } from './desired.js'
 import { layout, TRUSTED_KEYS_DIR, type Layout } from './layout.js'
 import { enforceManifestSignature } from './signature.js'
 import { plan as planSteps, type PlanOptions } from './plan/planner.js'
-import type { Plan, PlanOperation } from './plan/types.js'
+import type { Plan, PlanOperation, ServiceManager } from './plan/types.js'
+import { TOOL_VERSION } from './version.js'
+import { invokingUser } from '../state/host-facts.js'
 import { readActualState, type ActualState } from '../state/read.js'
 import { acquireLock, type HeldLock } from '../state/lock.js'
 import { EXIT, Failure } from './errors.js'
@@ -27,6 +29,10 @@ export interface HostFlags {
   readonly lockTimeoutS: number
   readonly smokeUrl: string | null
   readonly smokeTimeoutS: number
+  /** Resolved: `auto` was decided against the host by the command. */
+  readonly serviceManager: ServiceManager
+  readonly serviceSettleS: number
+  readonly serviceTimeoutS: number
 }
 
 export interface Planned {
@@ -73,6 +79,9 @@ export function planOptions(operation: PlanOperation, flags: HostFlags): PlanOpt
     accept_snapshot_format_change: flags.acceptSnapshotFormatChange,
     smoke_url: flags.smokeUrl,
     smoke_timeout_s: flags.smokeTimeoutS,
+    service_manager: flags.serviceManager,
+    service_settle_s: flags.serviceSettleS,
+    service_timeout_s: flags.serviceTimeoutS,
   }
 }
 
@@ -145,6 +154,8 @@ export async function executePlanned(p: Planned, flags: HostFlags, report: Repor
     version: p.loaded.manifest.version,
     fetch: { allowHttp: flags.allowHttp, stallTimeoutMs: flags.stallTimeoutS * 1000, retries: 4, backoffMs: 500 },
     hookTimeoutMs: flags.hookTimeoutS * 1000,
+    toolVersion: TOOL_VERSION,
+    user: invokingUser(),
     report,
     now: () => new Date(),
     deltas: p.deltas,

@@ -6,7 +6,7 @@ import type { Step } from '../lib/plan/types.js'
 import { convergedHost, desiredOf, emptyHost, manifestOf, sealedRelease } from './helpers/states.js'
 
 const opts = (operation: PlanOptions['operation'] = 'install'): PlanOptions => ({
-  operation, allow_http: false, allow_expired: false, allow_downgrade: false, accept_snapshot_format_change: false, smoke_url: null, smoke_timeout_s: 60,
+  operation, allow_http: false, allow_expired: false, allow_downgrade: false, accept_snapshot_format_change: false, smoke_url: null, smoke_timeout_s: 60, service_manager: 'none', service_settle_s: 3, service_timeout_s: 60,
 })
 const actions = (steps: readonly Step[]) => steps.map((s) => s.action)
 const count = (steps: readonly Step[], action: Step['action']) => steps.filter((s) => s.action === action).length
@@ -151,6 +151,52 @@ test('a delta the caller measured replaces the full fetch, unless resuming a par
   const part = { [changed.components.find((c) => c.kind === 'rootfs')!.sha256]: { size: 22, url: null } }
   const resumed = plan(desiredOf(changed), { ...convergedHost(A), parts: part }, { ...opts('upgrade'), deltas })
   assert.is(resumed.steps.find((s) => s.target === 'rootfs')?.action, 'fetch', `rootfs is ${rootfs.size} bytes; resuming at 22 costs less than 3`)
+})
+
+const UNIT = 'nullspace-api.service'
+const systemd = (operation: PlanOptions['operation'] = 'install'): PlanOptions => ({ ...opts(operation), service_manager: 'systemd' })
+
+test('services: a first install renders the unit, reloads, enables, runs hooks, then restarts and waits for health before the smoke', () => {
+  const p = plan(desiredOf(A), { ...emptyHost(), hooks: ['10-migrate'] }, { ...systemd(), smoke_url: 'http://127.0.0.1:1/' })
+  const after = p.steps.slice(p.steps.findIndex((s) => s.action === 'render'))
+  assert.equal(after.map((s) => s.id), [
+    'render:/etc/nullspace/appliance.env', 'render:/etc/systemd/system/nullspace-api.service',
+    'daemon-reload', `enable:${UNIT}`, 'hooks:post-switch', `restart:${UNIT}`, `health:${UNIT}`, 'smoke:ingress', `record:${A.release_id}`,
+  ])
+  const health = p.steps.find((s) => s.action === 'health')
+  assert.ok(health?.action === 'health' && health.settle_s === 3 && health.timeout_s === 60)
+  assert.is(p.warnings.length, 0)
+})
+
+test('services: an upgrade whose unit file is unchanged restarts and health-checks without daemon-reload or enable', () => {
+  const p = plan(desiredOf(B), convergedHost(A), systemd('upgrade'))
+  assert.equal(p.steps.filter((s) => ['daemon-reload', 'enable', 'restart', 'health'].includes(s.action)).map((s) => s.id), [`restart:${UNIT}`, `health:${UNIT}`])
+})
+
+test('services: with no service manager nothing is restarted and the plan says so', () => {
+  const p = plan(desiredOf(B), convergedHost(A), opts('upgrade'))
+  assert.not.ok(p.steps.some((s) => ['daemon-reload', 'enable', 'restart', 'health'].includes(s.action)))
+  assert.ok(p.warnings.includes('services not restarted (service manager: none)'))
+})
+
+test('services: a converged host plans no restart and no warning', () => {
+  for (const manager of ['systemd', 'none'] as const) {
+    const p = plan(desiredOf(A), convergedHost(A), { ...opts(), service_manager: manager })
+    assert.equal(p.steps, [])
+    assert.equal(p.warnings, [])
+  }
+})
+
+test('services: a rerun after a kill skips what the journal says was done and reloads a unit rendered before the kill', () => {
+  const journal = (progress: string[]) => ({ format_version: 1 as const, operation: 'install' as const, from: null, to: A.release_id, manifest_digest: 'd', started_at: 'x', switched: true, done: false, progress })
+  const host = (progress: string[]) => ({ ...convergedHost(A), state: { format_version: 1 as const, history: [], failed: {} }, journal: journal(progress) })
+  const ids = (progress: string[]) => plan(desiredOf(A), host(progress), systemd()).steps.map((s) => s.id)
+  // Killed after rendering the unit, before daemon-reload: the rendered file is current, but systemd has not read it.
+  assert.equal(ids(['render:/etc/systemd/system/nullspace-api.service']), ['daemon-reload', `enable:${UNIT}`, `restart:${UNIT}`, `health:${UNIT}`, `record:${A.release_id}`])
+  // Killed between the restart and the health wait: the wait runs, the restart does not run twice.
+  assert.equal(ids(['render:/etc/systemd/system/nullspace-api.service', 'daemon-reload', `enable:${UNIT}`, `restart:${UNIT}`]), [`health:${UNIT}`, `record:${A.release_id}`])
+  // Killed after the health wait, before the smoke and record.
+  assert.equal(ids(['daemon-reload', `restart:${UNIT}`, `health:${UNIT}`]), [`record:${A.release_id}`])
 })
 
 test.run()

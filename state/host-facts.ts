@@ -1,6 +1,9 @@
-// The facts of the host that compatibility rules read: its architecture and /dev/kvm under --root.
+// The facts of the host that compatibility rules read (its architecture and /dev/kvm under --root),
+// and those a command reads about how it runs: the invoking user, whether systemd runs the host.
 import fs from 'node:fs/promises'
-import { constants, type Stats } from 'node:fs'
+import os from 'node:os'
+import { constants, statSync, type Stats } from 'node:fs'
+import type { ServiceManager } from '../lib/plan/types.js'
 import { errnoCode } from '../lib/errors.js'
 import { type KvmProbe, type OsRelease, parseOsRelease } from '../lib/launch-gate/checks.js'
 import type { Layout } from '../lib/layout.js'
@@ -56,3 +59,25 @@ export async function probeKvm(l: Layout): Promise<KvmProbe> {
   }
 }
 
+
+/** Who runs the command, for history: the operator behind sudo, else the uid's name (else `uid N`). */
+export function invokingUser(): string {
+  const sudo = process.env.SUDO_USER
+  if (sudo) return sudo
+  try {
+    return os.userInfo().username
+  } catch {
+    return `uid ${process.getuid?.() ?? '?'}`
+  }
+}
+
+/** `auto` is systemd only on a real host: `--root /` and systemd running (/run/systemd/system is a directory). */
+export function resolveServiceManager(requested: 'auto' | ServiceManager, root: string): ServiceManager {
+  if (requested !== 'auto') return requested
+  if (root !== '/') return 'none'
+  try {
+    return statSync('/run/systemd/system').isDirectory() ? 'systemd' : 'none'
+  } catch {
+    return 'none'
+  }
+}

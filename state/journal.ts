@@ -6,17 +6,28 @@ import { writeFileAtomic } from '../lib/fsx.js'
 import { errnoCode } from '../lib/errors.js'
 import { Operation } from './state-file.js'
 
-export const Journal = t.type({
-  format_version: t.literal(1),
-  operation: t.union([Operation, t.literal('fetch')]),
-  from: t.union([t.string, t.null]),
-  to: t.string,
-  manifest_digest: t.string,
-  started_at: t.string,
-  /** Set once `current` names `to`: the post-switch work (render, hooks, smoke, record) remains. */
-  switched: t.boolean,
-  done: t.boolean,
-})
+export const Journal = t.intersection([
+  t.type({
+    format_version: t.literal(1),
+    operation: t.union([Operation, t.literal('fetch')]),
+    from: t.union([t.string, t.null]),
+    to: t.string,
+    manifest_digest: t.string,
+    started_at: t.string,
+    /** Set once `current` names `to`: the post-switch work (render, hooks, smoke, record) remains. */
+    switched: t.boolean,
+    done: t.boolean,
+  }),
+  t.partial({
+    /** When `current` was renamed to `to`: a unit process started before it runs the previous release. */
+    switched_at: t.string,
+    /**
+     * Ids of the activation's steps done after the switch (render, daemon-reload, enable, restart, health, ...):
+     * a rerun does not restart a unit whose health was already proven, and reloads a unit rendered before the kill.
+     */
+    progress: t.array(t.string),
+  }),
+])
 export type Journal = t.TypeOf<typeof Journal>
 
 /**

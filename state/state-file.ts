@@ -9,13 +9,26 @@ import { formatProblem, problemsFromErrors } from '../lib/manifest/problems.js'
 export const Operation = t.union([t.literal('install'), t.literal('upgrade'), t.literal('rollback'), t.literal('auto-rollback')])
 export type Operation = t.TypeOf<typeof Operation>
 
-export const SwitchRecord = t.type({
-  op: Operation,
-  from: t.union([t.string, t.null]),
-  to: t.string,
-  at: t.string,
-  result: t.union([t.literal('ok'), t.literal('failed'), t.literal('recovered')]),
-})
+export const SwitchRecord = t.intersection([
+  t.type({
+    op: Operation,
+    from: t.union([t.string, t.null]),
+    to: t.string,
+    /** When the record was written (after the activation's checks). */
+    at: t.string,
+    result: t.union([t.literal('ok'), t.literal('failed'), t.literal('recovered')]),
+  }),
+  // Absent in records written before `history` (0.1.0 without services).
+  t.partial({
+    /** When `current` was renamed: `doctor` judges a unit process older than this stale. */
+    switched_at: t.string,
+    /** Why the activation failed (result `failed`). */
+    reason: t.string,
+    tool_version: t.string,
+    /** Who ran the command: SUDO_USER, else the uid's name. */
+    user: t.string,
+  }),
+])
 export type SwitchRecord = t.TypeOf<typeof SwitchRecord>
 
 export const StateFile = t.type({
@@ -62,9 +75,9 @@ export function rollbackTarget(state: StateFile, current: string | null, availab
 }
 
 /** Records a switch whose activation failed and marks the release failed, in one atomic write. */
-export async function recordFailedSwitch(file: string, record: Omit<SwitchRecord, 'result'>, reason: string): Promise<void> {
+export async function recordFailedSwitch(file: string, record: Omit<SwitchRecord, 'result' | 'reason'>, reason: string): Promise<void> {
   const state = await readStateFile(file)
-  state.history.push({ ...record, result: 'failed' })
+  state.history.push({ ...record, result: 'failed', reason })
   state.failed[record.to] = { at: record.at, reason }
   await writeStateFile(file, state)
 }

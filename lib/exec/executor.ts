@@ -18,6 +18,7 @@ import { readStateFile, writeStateFile } from '../../state/state-file.js'
 import { type Journal, readJournal, writeJournal } from '../../state/journal.js'
 import { runHooks } from './hooks.js'
 import { smokeIngress } from './smoke.js'
+import { restartUnit, systemctl, waitHealthy } from './services.js'
 import { crashAfterBytes, crashAtBoundary } from './crash-seam.js'
 import { preflightSpace } from './preflight.js'
 import { probeVersion } from './probe.js'
@@ -53,6 +54,9 @@ export interface ExecContext {
   readonly version: string
   readonly fetch: { readonly allowHttp: boolean; readonly stallTimeoutMs: number; readonly retries: number; readonly backoffMs: number }
   readonly hookTimeoutMs: number
+  /** Written into each switch record of state.json (`history`). */
+  readonly toolVersion: string
+  readonly user: string
   readonly report: Reporter
   readonly now: () => Date
   /** Chunk indexes read while planning, by component, for delta steps. */
@@ -86,6 +90,8 @@ class Run {
   private readonly skipped = new Set<string>()
   private readonly obtained = new Map<string, Obtained>()
   private journal: Journal | null = null
+  /** MainPID of each unit before this run restarted it: the health wait wants another. */
+  private readonly pidBefore = new Map<string, number>()
 
   constructor(
     private readonly plan: Plan,
@@ -114,6 +120,7 @@ class Run {
       crashAtBoundary(i + 1)
       ctx.report.step(step, 'start')
       const detail = await this.apply(step).catch((e: unknown) => Promise.reject(this.named(step, e)))
+      await this.progressed(step)
       ctx.report.step(step, 'done', detail)
       i++
     }
@@ -158,8 +165,18 @@ class Run {
       started_at: resuming ? previous.started_at : ctx.now().toISOString(),
       switched: plan.current_release_id === plan.target_release_id && plan.operation !== 'fetch',
       done: false,
+      // A rerun finishing the activation keeps what the interrupted run proved.
+      ...(resuming && previous.switched_at !== undefined ? { switched_at: previous.switched_at } : {}),
+      ...(resuming && previous.progress !== undefined ? { progress: previous.progress } : {}),
     }
     await writeJournal(ctx.layout.journalFile, this.journal)
+  }
+
+  /** Steps after the switch are journaled one by one: a rerun knows which restarts and health waits were done. */
+  private async progressed(step: Step): Promise<void> {
+    if (!this.journal?.switched || step.action === 'switch' || step.action === 'record') return
+    this.journal = { ...this.journal, progress: [...(this.journal.progress ?? []), step.id] }
+    await writeJournal(this.ctx.layout.journalFile, this.journal)
   }
 
   private async closeJournal(): Promise<void> {
@@ -191,7 +208,7 @@ class Run {
       case 'switch':
         await switchSymlink(this.ctx.layout.current, step.to)
         if (this.journal) {
-          this.journal = { ...this.journal, switched: true }
+          this.journal = { ...this.journal, switched: true, switched_at: this.ctx.now().toISOString(), progress: [] }
           await writeJournal(this.ctx.layout.journalFile, this.journal)
         }
         return `current -> ${step.to}`
@@ -202,6 +219,19 @@ class Run {
         await this.mkdirs(path.dirname(file))
         await writeFileAtomic(file, step.content, step.mode)
         return undefined
+      }
+      case 'daemon-reload':
+        await systemctl('daemon-reload')
+        return undefined
+      case 'enable':
+        await systemctl('enable', step.unit)
+        return undefined
+      case 'restart':
+        this.pidBefore.set(step.unit, await restartUnit(step.unit))
+        return undefined
+      case 'health': {
+        const pid = await waitHealthy({ unit: step.unit, pidBefore: this.pidBefore.get(step.unit) ?? null, settleS: step.settle_s, timeoutS: step.timeout_s })
+        return `MainPID ${pid}, stable for ${step.settle_s} s`
       }
       case 'hooks':
         await runHooks(
@@ -488,7 +518,18 @@ class Run {
   private async recordStep(step: Extract<Step, { action: 'record' }>): Promise<string> {
     const file = this.ctx.layout.stateFile
     const state = await readStateFile(file)
-    state.history.push({ op: step.operation, from: step.from, to: step.to, at: this.ctx.now().toISOString(), result: step.result })
+    // A kill between the rename and its journal entry leaves no switched_at: the operation's start is before the switch too.
+    const switchedAt = this.journal?.to === step.to ? this.journal.switched_at ?? this.journal.started_at : undefined
+    state.history.push({
+      op: step.operation,
+      from: step.from,
+      to: step.to,
+      at: this.ctx.now().toISOString(),
+      result: step.result,
+      ...(switchedAt ? { switched_at: switchedAt } : {}),
+      tool_version: this.ctx.toolVersion,
+      user: this.ctx.user,
+    })
     // A release that activates and passes its checks is no longer failed; a rollback proves nothing (no smoke).
     if (step.result === 'ok' && (step.operation === 'install' || step.operation === 'upgrade')) delete state.failed[step.to]
     await this.mkdirs(path.dirname(file))

@@ -11,11 +11,11 @@ export interface HookEnv {
   readonly operation: string
 }
 
-/** A hook or the smoke failed after a switch: the release is active but not proven. */
+/** A hook, a unit's restart or health wait, or the smoke failed after a switch: the release is active but not proven. */
 export class ActivationFailed extends Failure {
   constructor(
     message: string,
-    readonly what: 'hook' | 'smoke',
+    readonly what: 'hook' | 'smoke' | 'service',
   ) {
     super(EXIT.failed, message)
   }

@@ -7,6 +7,7 @@ import type { ActualState, PathState, ReleaseOnDisk } from '../../state/read.js'
 import { sealedFileIntact } from '../../state/seal.js'
 import { interruptedRollback } from '../../state/journal.js'
 import { hostFingerprint } from './fingerprint.js'
+import { unitOf } from '../appliance-files.js'
 import type { ArtifactRef, Blocker, HookOperation, Plan, PlanOperation, PlanOptionsJson, Step } from './types.js'
 
 export interface PlanOptions extends PlanOptionsJson {
@@ -164,6 +165,39 @@ function renderSteps(desired: DesiredState, actual: ActualState): Step[] {
   })
 }
 
+/** The note every activation without a service manager carries (DESIGN 8.1). */
+export const SERVICES_NOT_MANAGED = 'services not restarted (service manager: none)'
+
+/**
+ * What systemd must learn after the render: `daemon-reload` when a unit file changed, `enable` for each
+ * unit file written. `done` holds the steps an interrupted run of this activation finished (journal
+ * progress): a unit it rendered before the kill is still reloaded and enabled, once.
+ */
+function unitFileSteps(desired: DesiredState, renders: readonly Step[], done: ReadonlySet<string>): Step[] {
+  const written = desired.rendered.flatMap((f) => {
+    const unit = unitOf(f)
+    return unit !== null && (renders.some((r) => r.id === `render:${f.path}`) || done.has(`render:${f.path}`)) ? [unit] : []
+  })
+  const steps: Step[] = []
+  if (written.length > 0 && !done.has('daemon-reload'))
+    steps.push({ id: 'daemon-reload', action: 'daemon-reload', target: 'systemd', reason: `unit file written: ${written.join(', ')}`, bytes: 0 })
+  for (const unit of written) if (!done.has(`enable:${unit}`)) steps.push({ id: `enable:${unit}`, action: 'enable', target: unit, reason: 'its unit file was written: start it at boot', bytes: 0, unit })
+  return steps
+}
+
+/** Restart each managed unit and prove it healthy, unless an interrupted run of this activation already did. */
+function restartSteps(desired: DesiredState, o: PlanOptions, done: ReadonlySet<string>): Step[] {
+  return desired.rendered.flatMap((f): Step[] => {
+    const unit = unitOf(f)
+    if (unit === null) return []
+    const steps: Step[] = []
+    if (!done.has(`restart:${unit}`)) steps.push({ id: `restart:${unit}`, action: 'restart', target: unit, reason: `run release ${desired.releaseId} (reset-failed, then restart)`, bytes: 0, unit })
+    if (!done.has(`health:${unit}`))
+      steps.push({ id: `health:${unit}`, action: 'health', target: unit, reason: `active/running with a new MainPID, stable for ${o.service_settle_s} s`, bytes: 0, unit, settle_s: o.service_settle_s, timeout_s: o.service_timeout_s })
+    return steps
+  })
+}
+
 function pathBlockers(desired: DesiredState, actual: ActualState, operation: PlanOperation): Blocker[] {
   const blockers: Blocker[] = actual.unsafePaths.map((u) => ({ message: `${u.path} ${u.problem}`, exit: 1 }))
   const kind = actual.currentLink.kind
@@ -213,15 +247,22 @@ export function plan(desired: DesiredState, actual: ActualState, o: PlanOptions)
       steps.push({ id: `probe:${id}`, action: 'probe', target: binaries.map((b) => b.component).join(', '), reason: 'the binaries must report firecracker_version before the switch', bytes: 0, release_id: id, binaries })
     }
     if (switching) steps.push({ id: `switch:${id}`, action: 'switch', target: 'current', reason: from === null ? 'no active release yet' : `active release is ${from}`, bytes: 0, from, to: id })
+    const activating = switching || unfinished
+    const managed = activating && o.service_manager === 'systemd'
+    const done = new Set(unfinished ? j.progress ?? [] : [])
     const skipped = new Set(sealed?.components.filter((c) => c.status === 'skipped').map((c) => c.name) ?? [])
     steps.push(...linkSteps(desired, actual, skipped, sealed !== null))
-    steps.push(...renderSteps(desired, actual))
-    if ((switching || unfinished) && actual.hooks.length > 0)
+    const renders = renderSteps(desired, actual)
+    steps.push(...renders)
+    if (managed) steps.push(...unitFileSteps(desired, renders, done))
+    if (activating && actual.hooks.length > 0)
       steps.push({ id: 'hooks:post-switch', action: 'hooks', target: 'post-switch.d', reason: switching ? 'after a switch' : 'an interrupted operation did not finish them', bytes: 0, operation: op, release_id: id, previous_release_id: previous, hooks: actual.hooks })
-    if ((switching || unfinished) && o.smoke_url !== null)
+    if (managed) steps.push(...restartSteps(desired, o, done))
+    if (activating && o.service_manager === 'none') warnings.push(SERVICES_NOT_MANAGED)
+    if (activating && o.smoke_url !== null)
       steps.push({ id: 'smoke:ingress', action: 'smoke', target: o.smoke_url, reason: 'prove the new release answers', bytes: 0, release_id: id, url: o.smoke_url, timeout_s: o.smoke_timeout_s })
     const last = actual.state.history.at(-1)
-    if (switching || unfinished) steps.push({ id: `record:${id}`, action: 'record', target: 'state.json', reason: 'history of switches', bytes: 0, operation: op, from: previous, to: id, result: 'ok' })
+    if (activating) steps.push({ id: `record:${id}`, action: 'record', target: 'state.json', reason: 'history of switches', bytes: 0, operation: op, from: previous, to: id, result: 'ok' })
     else if (actual.current !== null && last?.to !== actual.current)
       steps.push({ id: `record:${actual.current}`, action: 'record', target: 'state.json', reason: `current names ${actual.current} but state.json does not record it; the link is the truth`, bytes: 0, operation: op, from: last?.to ?? null, to: actual.current, result: 'recovered' })
   }
@@ -253,6 +294,9 @@ export function plan(desired: DesiredState, actual: ActualState, o: PlanOptions)
       accept_snapshot_format_change: o.accept_snapshot_format_change,
       smoke_url: o.smoke_url,
       smoke_timeout_s: o.smoke_timeout_s,
+      service_manager: o.service_manager,
+      service_settle_s: o.service_settle_s,
+      service_timeout_s: o.service_timeout_s,
     },
   }
 }

@@ -12,7 +12,7 @@ const GROUPS: readonly { actions: readonly StepAction[]; title: string }[] = [
   { actions: ['probe', 'switch'], title: 'Switch' },
   { actions: ['compat-link'], title: 'Compatibility links' },
   { actions: ['render'], title: 'Render' },
-  { actions: ['hooks', 'smoke'], title: 'Activate' },
+  { actions: ['daemon-reload', 'enable', 'hooks', 'restart', 'health', 'smoke'], title: 'Activate' },
   { actions: ['record', 'clean'], title: 'Record' },
 ]
 
@@ -47,6 +47,14 @@ function stepLine(s: Step, c: ChalkInstance): string[] {
           .filter((l) => l !== '' && !l.startsWith('\\'))
           .map((l) => `    ${l.startsWith('+') ? c.green(l) : l.startsWith('-') ? c.red(l) : l.startsWith('@@') ? c.cyan(l) : l}`),
       ]
+    case 'daemon-reload':
+      return [`${c.magenta('!')} systemctl daemon-reload (${s.reason})`]
+    case 'enable':
+      return [`${c.magenta('!')} systemctl enable ${s.unit}`]
+    case 'restart':
+      return [`${c.magenta('!')} systemctl reset-failed + restart ${s.unit}`]
+    case 'health':
+      return [`${c.magenta('!')} wait until ${s.unit} runs a new process, stable for ${s.settle_s} s (up to ${s.timeout_s} s)`]
     case 'hooks':
       return [`${c.magenta('!')} run ${s.hooks.length} post-switch hook(s): ${s.hooks.join(', ')} (NULLSPACE_OPERATION=${s.operation})`]
     case 'smoke':

@@ -18,6 +18,9 @@ export const SavedPlan = t.type({
     accept_snapshot_format_change: t.boolean,
     smoke_url: t.union([t.string, t.null]),
     smoke_timeout_s: t.number,
+    service_manager: t.union([t.literal('systemd'), t.literal('none')]),
+    service_settle_s: t.number,
+    service_timeout_s: t.number,
   }),
 })
 export type SavedPlan = t.TypeOf<typeof SavedPlan>

@@ -44,7 +44,18 @@ export type Step =
   /** `component` names whose file the link reaches (null for a removal): an optional component found absent gets no link. */
   | (StepBase & { readonly action: 'compat-link'; readonly change: 'create' | 'repair' | 'remove'; readonly path: string; readonly link_target: string; readonly previous: string | null; readonly component: string | null })
   | (StepBase & { readonly action: 'render'; readonly change: 'create' | 'update'; readonly path: string; readonly content: string; readonly mode: number; readonly diff: string })
+  /** `systemctl daemon-reload`: a rendered unit file changed in this activation. */
+  | (StepBase & { readonly action: 'daemon-reload' })
+  /** `systemctl enable <unit>`: its unit file was written in this activation. */
+  | (StepBase & { readonly action: 'enable'; readonly unit: string })
   | (StepBase & { readonly action: 'hooks'; readonly operation: HookOperation; readonly release_id: string; readonly previous_release_id: string | null; readonly hooks: readonly string[] })
+  /** `systemctl reset-failed <unit>`, then `systemctl restart <unit>`: the unit runs the release just switched to. */
+  | (StepBase & { readonly action: 'restart'; readonly unit: string })
+  /**
+   * The health wait: the unit active/running with a MainPID other than the one before the restart, then the same
+   * MainPID and NRestarts for `settle_s`; failed past `timeout_s`.
+   */
+  | (StepBase & { readonly action: 'health'; readonly unit: string; readonly settle_s: number; readonly timeout_s: number })
   | (StepBase & { readonly action: 'smoke'; readonly release_id: string; readonly url: string; readonly timeout_s: number })
   | (StepBase & { readonly action: 'record'; readonly operation: HookOperation; readonly from: string | null; readonly to: string; readonly result: 'ok' | 'recovered' })
   | (StepBase & { readonly action: 'clean'; readonly paths: readonly string[] })
@@ -90,4 +101,11 @@ export interface PlanOptionsJson {
   readonly accept_snapshot_format_change: boolean
   readonly smoke_url: string | null
   readonly smoke_timeout_s: number
+  /** Resolved by the command (`auto` is decided against the host before planning). */
+  readonly service_manager: ServiceManager
+  readonly service_settle_s: number
+  readonly service_timeout_s: number
 }
+
+/** `systemd`: the tool runs systemctl on every activation; `none`: it runs nothing and says so. */
+export type ServiceManager = 'systemd' | 'none'
