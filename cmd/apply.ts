@@ -19,7 +19,7 @@ export const applyCommand: CommandModule<HostArgs, Args> = {
   handler: handler(async (argv: ArgumentsCamelCase<Args>) => {
     const { executePlanned, loadTrusted, planTrusted, withHostLock } = await import('../lib/operations.js')
     const { readSavedPlan } = await import('../lib/plan/saved.js')
-    const { printApplied } = await import('./outcome.js')
+    const { activationFailed, printApplied } = await import('./outcome.js')
     const out = outputFor(argv)
     if ((argv.plan === undefined) === (argv.manifest === undefined)) throw usageError('give either a saved plan file (apply PLAN) or --manifest M, not both or neither')
     const saved = argv.plan !== undefined ? await readSavedPlan(argv.plan) : null
@@ -34,7 +34,8 @@ export const applyCommand: CommandModule<HostArgs, Args> = {
       const planned = await planTrusted(saved?.operation ?? 'install', trusted, flags)
       if (saved && planned.plan.host_fingerprint !== saved.host_fingerprint)
         throw operationFailed(`plan is stale: the host under ${flags.root} changed since the plan was made; run plan again`)
-      printApplied(out, planned.plan, await executePlanned(planned, flags, await stepReporter(out)))
+      const result = await executePlanned(planned, flags, await stepReporter(out)).catch((e: unknown) => activationFailed(out, planned.plan, e))
+      printApplied(out, planned.plan, result)
       return EXIT.ok
     })
   }),

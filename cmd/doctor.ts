@@ -1,10 +1,11 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
 import { EXIT } from '../lib/errors.js'
 import { layout } from '../lib/layout.js'
-import { type GlobalArgs, handler, hashProgress, hostRoot, outputFor } from './common.js'
+import { type GlobalArgs, handler, hashProgress, hostRoot, outputFor, serviceManagerOf } from './common.js'
 
 interface Args extends GlobalArgs {
   deep: boolean
+  'service-manager': string
 }
 
 export const doctorCommand: CommandModule<GlobalArgs, Args> = {
@@ -12,13 +13,19 @@ export const doctorCommand: CommandModule<GlobalArgs, Args> = {
   describe: "Report the host's verified state: active release, checksums, links, compatibility, problems",
   builder: (y: Argv<GlobalArgs>) =>
     y
+      .option('service-manager', {
+        type: 'string',
+        default: process.env.NULLSPACE_SERVICE_MANAGER || 'auto',
+        describe: 'Report the API unit and a process older than the last switch: auto (systemd when --root is / and systemd runs), systemd, none (env NULLSPACE_SERVICE_MANAGER)',
+      })
       .option('deep', { type: 'boolean', default: false, describe: 'Rehash every installed byte instead of trusting the seal and a stat check' })
       .example('sudo $0 doctor --json', 'machine-readable report; exit 1 on any problem'),
   handler: handler(async (argv: ArgumentsCamelCase<Args>) => {
     const { runDoctor } = await import('../lib/doctor.js')
     const { renderDoctor } = await import('../lib/doctor-render.js')
     const out = outputFor(argv)
-    const report = await runDoctor(layout(hostRoot(argv)), argv.deep, await hashProgress(out))
+    const root = hostRoot(argv)
+    const report = await runDoctor(layout(root), argv.deep, await hashProgress(out), serviceManagerOf(argv, root))
     if (argv.json) out.document(report)
     else out.line(renderDoctor(report, out.c))
     // The report lists every problem; stderr gets the one line that says what to do first.

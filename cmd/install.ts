@@ -19,13 +19,14 @@ export const installCommand: CommandModule<HostArgs, Args> = {
       .example('sudo $0 install --manifest /mnt/nullspace-release/manifest.json', 'install the appliance from a manifest'),
   handler: handler(async (argv: ArgumentsCamelCase<Args>) => {
     const { executePlanned, loadTrusted, planTrusted, withHostLock } = await import('../lib/operations.js')
-    const { printApplied } = await import('./outcome.js')
+    const { activationFailed, printApplied } = await import('./outcome.js')
     const out = outputFor(argv)
     const flags = hostFlags(argv, argv['ingress-url'] ?? null)
     const trusted = await loadTrusted(argv.manifest, flags)
     return withHostLock(flags, 'install', async () => {
       const planned = await planTrusted('install', trusted, flags)
-      printApplied(out, planned.plan, await executePlanned(planned, flags, await stepReporter(out)))
+      const result = await executePlanned(planned, flags, await stepReporter(out)).catch((e: unknown) => activationFailed(out, planned.plan, e))
+      printApplied(out, planned.plan, result)
       return EXIT.ok
     })
   }),

@@ -17,12 +17,13 @@ export const rollbackCommand: CommandModule<HostArgs, Args> = {
   handler: handler(async (argv: ArgumentsCamelCase<Args>) => {
     const { withHostLock } = await import('../lib/operations.js')
     const { rollback } = await import('../lib/rollback.js')
+    const { servicesOutcome, servicesSentence } = await import('./outcome.js')
     const out = outputFor(argv)
     const flags = hostFlags(argv)
     return withHostLock(flags, 'rollback', async () => {
       const r = await rollback(flags, argv.to, await stepReporter(out))
-      if (argv.json) out.document({ ok: true, from: r.from, to: r.to, changed: r.planned.plan.steps.length > 0, warnings: r.warnings })
-      else out.line(r.from === r.to ? r.planned.plan.steps.length === 0 ? `Release ${r.to} is already active; nothing to roll back.` : `Release ${r.to} is active; the interrupted rollback is finished.` : `Rolled back from ${r.from ?? '(none)'} to ${r.to}.`)
+      if (argv.json) out.document({ ok: true, from: r.from, to: r.to, changed: r.planned.plan.steps.length > 0, services: servicesOutcome(r.planned.plan), warnings: r.warnings })
+      else out.line(r.from === r.to ? r.planned.plan.steps.length === 0 ? `Release ${r.to} is already active; nothing to roll back.` : `Release ${r.to} is active; the interrupted rollback is finished.` : `Rolled back from ${r.from ?? '(none)'} to ${r.to}.${servicesSentence(r.planned.plan)}`)
       return EXIT.ok
     })
   }),

@@ -30,6 +30,7 @@ export const upgradeCommand: CommandModule<HostArgs, Args> = {
     const { loadTrusted, planManifest, withHostLock } = await import('../lib/operations.js')
     const { upgrade } = await import('../lib/upgrade.js')
     const { renderPlan } = await import('../lib/plan/render.js')
+    const { servicesOutcome, servicesSentence } = await import('./outcome.js')
     const out = outputFor(argv)
     const flags = hostFlags(argv, argv['skip-ingress-smoke'] ? null : argv['ingress-url'] ?? DEFAULT_INGRESS_URL)
     if (argv['dry-run']) {
@@ -46,14 +47,15 @@ export const upgradeCommand: CommandModule<HostArgs, Args> = {
       const to = plan.target_release_id
       if (outcome.kind === 'upgraded') {
         const changed = plan.steps.length > 0
-        if (argv.json) out.document({ ok: true, from, to, changed, steps: plan.steps.map((s) => s.id), bytes_transferred: outcome.result.bytesTransferred, warnings: plan.warnings })
-        else out.line(changed ? `Upgraded to ${to}${from && from !== to ? ` (from ${from})` : ''}. ${formatBytes(outcome.result.bytesTransferred)} transferred.` : `No changes. The host matches release ${to}.`)
+        if (argv.json) out.document({ ok: true, from, to, changed, services: servicesOutcome(plan), steps: plan.steps.map((s) => s.id), bytes_transferred: outcome.result.bytesTransferred, warnings: plan.warnings })
+        else out.line(changed ? `Upgraded to ${to}${from && from !== to ? ` (from ${from})` : ''}. ${formatBytes(outcome.result.bytesTransferred)} transferred.${servicesSentence(plan)}` : `No changes. The host matches release ${to}.`)
         return EXIT.ok
       }
       const message = outcome.rolledBackTo
         ? `upgrade to ${to} failed: ${outcome.failure}. Rolled back to ${outcome.rolledBackTo}; ${to} is marked failed`
         : `upgrade to ${to} failed: ${outcome.failure}. ${to} stays active and is marked failed; roll back with: nullspace-host rollback`
-      if (argv.json) out.document({ ok: false, from, to, failure: outcome.failure, rolled_back_to: outcome.rolledBackTo, warnings: [...plan.warnings, ...outcome.warnings] })
+      if (argv.json)
+        out.document({ ok: false, from, to, changed: true, services: outcome.servicesFailed ? 'failed' : servicesOutcome(plan), failure: outcome.failure, rolled_back_to: outcome.rolledBackTo, warnings: [...plan.warnings, ...outcome.warnings] })
       process.stderr.write(`nullspace-host: ${message}\n`)
       return EXIT.failed
     })

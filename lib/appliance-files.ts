@@ -59,6 +59,10 @@ export function renderApiUnit(m: Manifest): string {
     'Description=nullspace API',
     'After=network-online.target',
     'Wants=network-online.target',
+    // A crash loop ends in `failed` (5 starts within 60 s, RestartSec=2: about 10 s) instead of flapping
+    // forever, so the health wait after a switch sees it well within its window.
+    'StartLimitIntervalSec=60',
+    'StartLimitBurst=5',
     '',
     '[Service]',
     'Type=simple',

@@ -27,6 +27,11 @@ export function renderDoctor(r: DoctorReport, c: ChalkInstance): string {
     lines.push('', c.bold('Links:'))
     for (const l of r.links) lines.push(`  ${mark(l.status === 'ok')} ${l.path} -> ${l.target ?? '(none)'}${l.status === 'ok' ? '' : `  ${l.status}`}`)
   }
+  if (r.service) {
+    const x = r.service
+    lines.push('', c.bold('Service:'))
+    lines.push(`  ${mark(x.active_state === 'active' && x.sub_state === 'running' && !x.stale)} ${x.unit} ${x.active_state}/${x.sub_state}${x.main_pid ? `, MainPID ${x.main_pid} started ${x.started_at ?? '?'}` : ''}${x.stale ? '  STALE: started before the last switch' : ''}`)
+  }
   if (r.releases.length) {
     lines.push('', c.bold('Releases:'))
     for (const x of r.releases) lines.push(`  ${x.active ? '*' : ' '} ${x.release_id.padEnd(24)} ${(x.version ?? '-').padEnd(12)} ${x.sealed ? 'sealed' : 'UNSEALED'}${x.rollback_target ? '  rollback target' : ''}${x.failed ? '  marked failed' : ''}`)

@@ -3,7 +3,10 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import type { Layout } from './layout.js'
-import { MANIFEST_FILE, RELEASES } from './layout.js'
+import { API_UNIT, MANIFEST_FILE, RELEASES } from './layout.js'
+import type { ServiceManager } from './plan/types.js'
+import { type UnitStatus, unitStatus } from './exec/services.js'
+import { processStartedAt } from '../state/process.js'
 import { manifestDigest } from './manifest/load.js'
 import type { RuntimeCompatibility } from './manifest/codec.js'
 import { linksOf } from './desired.js'
@@ -49,6 +52,18 @@ export interface HashProgress {
   end(): void
 }
 
+/** The API unit as systemd reports it (DESIGN 8.1); null in the report when services are not managed. */
+export interface DoctorService {
+  readonly unit: string
+  readonly active_state: string
+  readonly sub_state: string
+  readonly main_pid: number
+  /** When MainPID started (from /proc), null when there is no process. */
+  readonly started_at: string | null
+  /** The process started before the last switch: it runs the previous release. */
+  readonly stale: boolean
+}
+
 export interface DoctorReport {
   readonly ok: boolean
   readonly root: string
@@ -60,6 +75,7 @@ export interface DoctorReport {
   readonly links: readonly DoctorLink[]
   readonly rendered: readonly { readonly path: string; readonly status: 'ok' | 'missing' | 'drifted' }[]
   readonly releases: readonly DoctorReleaseRow[]
+  readonly service: DoctorService | null
   readonly problems: readonly string[]
 }
 
@@ -101,7 +117,32 @@ async function linkStatus(l: Layout, linkPath: string, expected: string, st: Act
   return { path: linkPath, target: st.target, expected, status: resolves ? 'ok' : 'dangling' }
 }
 
-export async function runDoctor(l: Layout, deep: boolean, progress?: HashProgress): Promise<DoctorReport> {
+/**
+ * The unit's state and whether its process predates the last switch (recorded as `switched_at`, or the
+ * record's time for records older than it). Problems get the command that fixes them.
+ */
+async function serviceStatus(state: ActualState['state'], problems: string[]): Promise<DoctorService> {
+  const unit = path.basename(API_UNIT)
+  const restart = `systemctl restart ${unit}`
+  let s: UnitStatus
+  try {
+    s = await unitStatus(unit)
+  } catch (e) {
+    problems.push(`cannot read the state of ${unit}: ${(e as Error).message}`)
+    return { unit, active_state: 'unknown', sub_state: 'unknown', main_pid: 0, started_at: null, stale: false }
+  }
+  const started = s.main_pid > 0 ? processStartedAt(s.main_pid) : null
+  const last = state.history.at(-1)
+  const switchedAt = last ? Date.parse(last.switched_at ?? last.at) : NaN
+  const stale = started !== null && Number.isFinite(switchedAt) && started.getTime() < switchedAt
+  if (s.active_state !== 'active' || s.sub_state !== 'running')
+    problems.push(`${unit} is not running (ActiveState=${s.active_state} SubState=${s.sub_state}); start it: ${restart}, and read why it stopped: journalctl -u ${unit}`)
+  else if (stale)
+    problems.push(`${unit} runs a process (MainPID ${s.main_pid}) started ${started!.toISOString()}, before the switch to ${last!.to} at ${last!.switched_at ?? last!.at}: it still runs the previous release; restart it: ${restart}`)
+  return { unit, active_state: s.active_state, sub_state: s.sub_state, main_pid: s.main_pid, started_at: started?.toISOString() ?? null, stale }
+}
+
+export async function runDoctor(l: Layout, deep: boolean, progress?: HashProgress, serviceManager: ServiceManager = 'none'): Promise<DoctorReport> {
   const actual = await readActualState(l)
   const problems: string[] = []
   const current = actual.current
@@ -176,6 +217,7 @@ export async function runDoctor(l: Layout, deep: boolean, progress?: HashProgres
   if (actual.journal && !actual.journal.done) problems.push(`an interrupted ${actual.journal.operation} to ${actual.journal.to} did not finish; run the same command again`)
   for (const u of actual.unsafePaths) problems.push(`${u.path} ${u.problem}`)
   problems.push(...(await writableByOthers(l)))
+  const service = serviceManager === 'systemd' ? await serviceStatus(actual.state, problems) : null
 
   return {
     ok: problems.length === 0,
@@ -195,6 +237,7 @@ export async function runDoctor(l: Layout, deep: boolean, progress?: HashProgres
       rollback_target: r.id === target,
       failed: r.id in actual.state.failed,
     })),
+    service,
     problems,
   }
 }

@@ -15,7 +15,7 @@ import { interruptedRollback, readJournal, writeJournal } from '../state/journal
 export type UpgradeOutcome =
   | { readonly kind: 'upgraded'; readonly planned: Planned; readonly result: ExecResult }
   /** The hooks or smoke failed after the switch; `rolledBackTo` is null when the release stayed active. */
-  | { readonly kind: 'failed'; readonly planned: Planned; readonly failure: string; readonly rolledBackTo: string | null; readonly warnings: readonly string[] }
+  | { readonly kind: 'failed'; readonly planned: Planned; readonly failure: string; readonly rolledBackTo: string | null; readonly warnings: readonly string[]; readonly servicesFailed: boolean }
 
 export interface UpgradeOptions {
   readonly autoRollback: boolean
@@ -44,12 +44,16 @@ export async function upgrade(trusted: TrustedManifest, flags: HostFlags, o: Upg
     const to = planned.plan.target_release_id
     await recordFailedSwitch(l.stateFile, { op: 'upgrade', from, to, at: new Date().toISOString() }, e.message)
     await closeJournal(l.journalFile)
-    if (!o.autoRollback || from === null) return { kind: 'failed', planned, failure: e.message, rolledBackTo: null, warnings: [] }
+    const servicesFailed = e.what === 'service'
+    if (!o.autoRollback || from === null) return { kind: 'failed', planned, failure: e.message, rolledBackTo: null, warnings: [], servicesFailed }
     try {
       const back = await rollback(flags, from, report, 'auto-rollback')
-      return { kind: 'failed', planned, failure: e.message, rolledBackTo: back.to, warnings: back.warnings }
+      return { kind: 'failed', planned, failure: e.message, rolledBackTo: back.to, warnings: back.warnings, servicesFailed }
     } catch (again) {
       const why = again instanceof Error ? again.message : String(again)
+      // The previous release's units do not come up either: switching again would only flap.
+      if (again instanceof ActivationFailed && again.what === 'service')
+        throw new Failure(EXIT.failed, `neither release is running: upgrade to ${to} failed (${e.message}), and after the automatic rollback to ${from} (now active) ${why}. Nothing more was switched; see journalctl -u for the unit, then run: nullspace-host rollback`)
       throw new Failure(EXIT.failed, `upgrade to ${to} failed (${e.message}), and the automatic rollback to ${from} failed too: ${why}. Run: nullspace-host rollback --to ${from}`)
     }
   }

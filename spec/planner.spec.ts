@@ -161,7 +161,7 @@ test('services: a first install renders the unit, reloads, enables, runs hooks, 
   const after = p.steps.slice(p.steps.findIndex((s) => s.action === 'render'))
   assert.equal(after.map((s) => s.id), [
     'render:/etc/nullspace/appliance.env', 'render:/etc/systemd/system/nullspace-api.service',
-    'daemon-reload', `enable:${UNIT}`, 'hooks:post-switch', `restart:${UNIT}`, `health:${UNIT}`, 'smoke:ingress', `record:${A.release_id}`,
+    'daemon-reload:systemd', `enable:${UNIT}`, 'hooks:post-switch', `restart:${UNIT}`, `health:${UNIT}`, 'smoke:ingress', `record:${A.release_id}`,
   ])
   const health = p.steps.find((s) => s.action === 'health')
   assert.ok(health?.action === 'health' && health.settle_s === 3 && health.timeout_s === 60)
@@ -192,11 +192,11 @@ test('services: a rerun after a kill skips what the journal says was done and re
   const host = (progress: string[]) => ({ ...convergedHost(A), state: { format_version: 1 as const, history: [], failed: {} }, journal: journal(progress) })
   const ids = (progress: string[]) => plan(desiredOf(A), host(progress), systemd()).steps.map((s) => s.id)
   // Killed after rendering the unit, before daemon-reload: the rendered file is current, but systemd has not read it.
-  assert.equal(ids(['render:/etc/systemd/system/nullspace-api.service']), ['daemon-reload', `enable:${UNIT}`, `restart:${UNIT}`, `health:${UNIT}`, `record:${A.release_id}`])
+  assert.equal(ids(['render:/etc/systemd/system/nullspace-api.service']), ['daemon-reload:systemd', `enable:${UNIT}`, `restart:${UNIT}`, `health:${UNIT}`, `record:${A.release_id}`])
   // Killed between the restart and the health wait: the wait runs, the restart does not run twice.
-  assert.equal(ids(['render:/etc/systemd/system/nullspace-api.service', 'daemon-reload', `enable:${UNIT}`, `restart:${UNIT}`]), [`health:${UNIT}`, `record:${A.release_id}`])
+  assert.equal(ids(['render:/etc/systemd/system/nullspace-api.service', 'daemon-reload:systemd', `enable:${UNIT}`, `restart:${UNIT}`]), [`health:${UNIT}`, `record:${A.release_id}`])
   // Killed after the health wait, before the smoke and record.
-  assert.equal(ids(['daemon-reload', `restart:${UNIT}`, `health:${UNIT}`]), [`record:${A.release_id}`])
+  assert.equal(ids(['daemon-reload:systemd', `restart:${UNIT}`, `health:${UNIT}`]), [`record:${A.release_id}`])
 })
 
 test.run()

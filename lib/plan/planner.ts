@@ -179,8 +179,8 @@ function unitFileSteps(desired: DesiredState, renders: readonly Step[], done: Re
     return unit !== null && (renders.some((r) => r.id === `render:${f.path}`) || done.has(`render:${f.path}`)) ? [unit] : []
   })
   const steps: Step[] = []
-  if (written.length > 0 && !done.has('daemon-reload'))
-    steps.push({ id: 'daemon-reload', action: 'daemon-reload', target: 'systemd', reason: `unit file written: ${written.join(', ')}`, bytes: 0 })
+  if (written.length > 0 && !done.has('daemon-reload:systemd'))
+    steps.push({ id: 'daemon-reload:systemd', action: 'daemon-reload', target: 'systemd', reason: `unit file written: ${written.join(', ')}`, bytes: 0 })
   for (const unit of written) if (!done.has(`enable:${unit}`)) steps.push({ id: `enable:${unit}`, action: 'enable', target: unit, reason: 'its unit file was written: start it at boot', bytes: 0, unit })
   return steps
 }
