@@ -13,6 +13,7 @@ import { upgradeCommand } from './upgrade.js'
 import { rollbackCommand } from './rollback.js'
 import { releasesCommand } from './releases.js'
 import { pruneCommand } from './prune.js'
+import { historyCommand } from './history.js'
 import { launchGateCommand } from './launch-gate.js'
 
 /** Help is wrapped at a fixed width, so README's generated command reference is the same on every terminal. */
@@ -101,6 +102,7 @@ export async function cli(argv: string[]): Promise<void> {
     .command(rollbackCommand)
     .command(releasesCommand)
     .command(pruneCommand)
+    .command(historyCommand)
     .command(launchGateCommand)
     .completion('completion', 'Print the bash or zsh completion script (the shell is read from $SHELL)')
     .middleware((a) => singleValues(internals, argv)(a))

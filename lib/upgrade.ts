@@ -11,6 +11,8 @@ import { rollback } from './rollback.js'
 import { readCurrentId } from '../state/read.js'
 import { recordFailedSwitch } from '../state/state-file.js'
 import { interruptedRollback, readJournal, writeJournal } from '../state/journal.js'
+import { invokingUser } from '../state/host-facts.js'
+import { TOOL_VERSION } from './version.js'
 
 export type UpgradeOutcome =
   | { readonly kind: 'upgraded'; readonly planned: Planned; readonly result: ExecResult }
@@ -42,8 +44,10 @@ export async function upgrade(trusted: TrustedManifest, flags: HostFlags, o: Upg
     const record = planned.plan.steps.find((s) => s.action === 'record')
     const from = record?.action === 'record' ? record.from : planned.plan.current_release_id
     const to = planned.plan.target_release_id
-    await recordFailedSwitch(l.stateFile, { op: 'upgrade', from, to, at: new Date().toISOString() }, e.message)
-    await closeJournal(l.journalFile)
+    const journal = await readJournal(l.journalFile)
+    const switchedAt = journal?.to === to ? journal.switched_at ?? journal.started_at : undefined
+    await recordFailedSwitch(l.stateFile, { op: 'upgrade', from, to, at: new Date().toISOString(), ...(switchedAt ? { switched_at: switchedAt } : {}), tool_version: TOOL_VERSION, user: invokingUser() }, e.message)
+    if (journal && !journal.done) await writeJournal(l.journalFile, { ...journal, done: true })
     const servicesFailed = e.what === 'service'
     if (!o.autoRollback || from === null) return { kind: 'failed', planned, failure: e.message, rolledBackTo: null, warnings: [], servicesFailed }
     try {
@@ -57,9 +61,4 @@ export async function upgrade(trusted: TrustedManifest, flags: HostFlags, o: Upg
       throw new Failure(EXIT.failed, `upgrade to ${to} failed (${e.message}), and the automatic rollback to ${from} failed too: ${why}. Run: nullspace-host rollback --to ${from}`)
     }
   }
-}
-
-async function closeJournal(file: string): Promise<void> {
-  const j = await readJournal(file)
-  if (j && !j.done) await writeJournal(file, { ...j, done: true })
 }
