@@ -4,6 +4,7 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import type { Layout } from './layout.js'
 import { MANIFEST_FILE, RELEASES } from './layout.js'
+import { readTrustedKeys } from './signature.js'
 import { manifestDigest } from './manifest/load.js'
 import type { RuntimeCompatibility } from './manifest/codec.js'
 import { linksOf } from './desired.js'
@@ -176,6 +177,8 @@ export async function runDoctor(l: Layout, deep: boolean, progress?: HashProgres
   if (actual.journal && !actual.journal.done) problems.push(`an interrupted ${actual.journal.operation} to ${actual.journal.to} did not finish; run the same command again`)
   for (const u of actual.unsafePaths) problems.push(`${u.path} ${u.problem}`)
   problems.push(...(await writableByOthers(l)))
+  // Unsafe trust material refuses every manifest; say so before the next upgrade finds out.
+  problems.push(...(await readTrustedKeys(l.root)).problems)
 
   return {
     ok: problems.length === 0,
