@@ -3,8 +3,9 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import type { Layout } from './layout.js'
-import { MANIFEST_FILE, RELEASES } from './layout.js'
+import { EVIDENCE_KEY, MANIFEST_FILE, RELEASES } from './layout.js'
 import { readTrustedKeys } from './signature.js'
+import { exposedSecretProblem } from './trust-material.js'
 import { manifestDigest } from './manifest/load.js'
 import type { RuntimeCompatibility } from './manifest/codec.js'
 import { linksOf } from './desired.js'
@@ -89,6 +90,14 @@ async function writableByOthers(l: Layout): Promise<string[]> {
     await walk(dir)
   }
   return found
+}
+
+/** The root's evidence key, when there is one, must be its owner's alone (the launch gate will not sign with it). */
+async function evidenceKeyProblems(l: Layout): Promise<string[]> {
+  const key = l.host(EVIDENCE_KEY)
+  const st = await fs.stat(key).catch(() => null)
+  const exposed = st ? exposedSecretProblem(key, st) : null
+  return exposed ? [exposed] : []
 }
 
 async function linkStatus(l: Layout, linkPath: string, expected: string, st: ActualState['links'][string] | undefined): Promise<DoctorLink> {
@@ -179,6 +188,7 @@ export async function runDoctor(l: Layout, deep: boolean, progress?: HashProgres
   problems.push(...(await writableByOthers(l)))
   // Unsafe trust material refuses every manifest; say so before the next upgrade finds out.
   problems.push(...(await readTrustedKeys(l.root)).problems)
+  problems.push(...(await evidenceKeyProblems(l)))
 
   return {
     ok: problems.length === 0,

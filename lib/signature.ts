@@ -5,11 +5,11 @@ import { constants } from 'node:fs'
 import path from 'node:path'
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto'
 import { t, E } from './commonjs.cjs'
-import { errnoCode, manifestError, usageError } from './errors.js'
+import { Failure, errnoCode, manifestError, usageError } from './errors.js'
 import { formatProblem, problemsFromErrors } from './manifest/problems.js'
 import { writeFileAtomic } from './fsx.js'
 import { TRUSTED_KEYS_DIR } from './layout.js'
-import { symlinkProblem, trustMaterialProblems, unsafeOwnerOrMode } from './trust-material.js'
+import { exposedSecretProblem, symlinkProblem, trustMaterialProblems, unsafeOwnerOrMode } from './trust-material.js'
 
 export const SignatureFile = t.type({
   key_id: t.string,
@@ -34,13 +34,10 @@ export async function generateKeyPair(dir: string): Promise<{ keyId: string; pri
   return { keyId: id, privatePath, publicPath }
 }
 
-export async function readPrivateKey(file: string): Promise<KeyObject> {
-  let pem: Buffer
-  try {
-    pem = await fs.readFile(file)
-  } catch (e) {
-    throw usageError(`${file}: cannot read the signing key (${errnoCode(e) === 'ENOENT' ? 'no such file' : (e as Error).message}); make one with manifest keygen --out DIR`)
-  }
+const unreadableKey = (file: string, e: unknown) =>
+  usageError(`${file}: cannot read the signing key (${errnoCode(e) === 'ENOENT' ? 'no such file' : (e as Error).message}); make one with manifest keygen --out DIR`)
+
+function parsePrivateKey(file: string, pem: Buffer): KeyObject {
   try {
     const key = createPrivateKey(pem)
     if (key.asymmetricKeyType !== 'ed25519') throw new Error('not ed25519')
@@ -48,6 +45,37 @@ export async function readPrivateKey(file: string): Promise<KeyObject> {
   } catch {
     throw usageError(`${file}: not an ed25519 private key (PKCS#8 PEM); make one with manifest keygen --out DIR`)
   }
+}
+
+export async function readPrivateKey(file: string): Promise<KeyObject> {
+  let pem: Buffer
+  try {
+    pem = await fs.readFile(file)
+  } catch (e) {
+    throw unreadableKey(file, e)
+  }
+  return parsePrivateKey(file, pem)
+}
+
+/**
+ * A private key that must be its owner's alone (the evidence key): refused, as a usage error
+ * naming the fix, when group or other can read it; judged on the file it opened and read.
+ */
+export async function readSecretKey(file: string): Promise<KeyObject> {
+  let pem: Buffer
+  try {
+    const fh = await fs.open(file, constants.O_RDONLY | constants.O_NONBLOCK)
+    try {
+      const exposed = exposedSecretProblem(file, await fh.stat())
+      if (exposed !== null) throw usageError(exposed)
+      pem = await fh.readFile()
+    } finally {
+      await fh.close()
+    }
+  } catch (e) {
+    throw e instanceof Failure ? e : unreadableKey(file, e)
+  }
+  return parsePrivateKey(file, pem)
 }
 
 export async function readPublicKey(file: string): Promise<KeyObject> {

@@ -1,9 +1,10 @@
 // Trust material: the files and directories whose content decides what this host trusts
-// (`etc/nullspace/trusted-keys/` and its keys; the trust root of DESIGN 8.5 when it comes).
-// Whoever can write trust material can make the host trust their key, so it must be owned by
-// root or by the user running the tool, must not be writable by group or other, and must not
-// be a symlink (a link moves the path out of what is judged). Directories above --root are
-// the operator's business and are not judged (as in DESIGN section 6, invariant 7).
+// (`etc/nullspace/trusted-keys/` and its keys; the trust root of DESIGN 8.5 when it comes) or
+// signs with (the evidence key). Whoever can write trust material can make the host trust
+// their key, so it must be owned by root or by the user running the tool, must not be
+// writable by group or other, and must not be a symlink (a link moves the path out of what
+// is judged). A private key must, in addition, be readable by its owner alone. Directories
+// above --root are the operator's business and are not judged (DESIGN section 6, invariant 7).
 // Self-contained on purpose: only node:fs and node:path, so any reader of trust can use it.
 import fs from 'node:fs/promises'
 import type { Stats } from 'node:fs'
@@ -61,4 +62,15 @@ export async function trustMaterialProblems(root: string, target: string, uid = 
     problems.push(...unsafeOwnerOrMode(p, st, uid))
   }
   return problems
+}
+
+/**
+ * Why a private key file (its fstat, or stat) is not used: group or other can read (or write,
+ * or run) it. Null when only its owner can. Written `<p>: ...` like a read error of the key.
+ */
+export function exposedSecretProblem(p: string, st: Stats): string | null {
+  if ((st.mode & 0o077) === 0) return null
+  const who = (st.mode & 0o070) !== 0 && (st.mode & 0o007) !== 0 ? 'group and others' : (st.mode & 0o070) !== 0 ? 'group' : 'others'
+  const how = (st.mode & 0o044) !== 0 ? 'readable by' : 'open to'
+  return `${p}: ${how} ${who} (mode ${octal(st.mode)}); a private key that others can read proves nothing about who signed, so it is not used: chmod 600 ${p}`
 }
