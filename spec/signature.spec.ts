@@ -311,6 +311,11 @@ test('trust material owned by the user running the tool is trusted; owned by ano
   exits(await asNobody(), 0, 'a key owned by root')
   fs.chownSync(keyFile, 1234, 1234)
   refused(await asNobody(), /\.pub is owned by uid 1234, not root or uid 65534/, 'a key owned by uid 1234')
+  // A keys dir this user cannot read: what it holds cannot be known, so nothing is trusted.
+  fs.chownSync(keyFile, 0, 0)
+  fs.chownSync(path.join(root, TRUSTED), 0, 0)
+  fs.chmodSync(path.join(root, TRUSTED), 0o700)
+  refused(await asNobody(), /trusted-keys: cannot read the trusted keys \(EACCES\)/, 'a keys dir uid 65534 cannot read')
 })
 
 test.run()
