@@ -1,6 +1,6 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
 import { EXIT } from '../lib/errors.js'
-import { layout, TRUSTED_KEYS_DIR } from '../lib/layout.js'
+import { layout } from '../lib/layout.js'
 import { type GlobalArgs, handler, hostRoot, outputFor } from './common.js'
 
 const rootGiven = () => Boolean(process.env.NULLSPACE_ROOT) || process.argv.some((a) => a === '--root' || a.startsWith('--root='))
@@ -29,7 +29,7 @@ export const manifestValidate: CommandModule<GlobalArgs, Args> = {
     }
     const { manifest, digest, path } = loaded.right
     // With an explicit --root, the manifest must also satisfy that host's signature policy.
-    if (rootGiven()) await enforceManifestSignature(path, loaded.right.bytes, layout(hostRoot(argv)).host(TRUSTED_KEYS_DIR))
+    if (rootGiven()) await enforceManifestSignature(path, loaded.right.bytes, layout(hostRoot(argv)).root)
     if (argv.json) out.document({ ok: true, manifest: path, manifest_id: manifest.manifest_id, release_id: manifest.release_id, digest, problems: [] })
     else out.line(`${path}: valid manifest ${manifest.manifest_id} (${digest})`)
     return EXIT.ok

@@ -3,10 +3,12 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import type { Layout } from './layout.js'
-import { API_UNIT, MANIFEST_FILE, RELEASES } from './layout.js'
+import { API_UNIT, EVIDENCE_KEY, MANIFEST_FILE, RELEASES } from './layout.js'
 import type { ServiceManager } from './plan/types.js'
 import { type UnitStatus, unitStatus } from './exec/services.js'
 import { processStartedAt } from '../state/process.js'
+import { readTrustedKeys } from './signature.js'
+import { exposedSecretProblem } from './trust-material.js'
 import { manifestDigest } from './manifest/load.js'
 import type { RuntimeCompatibility } from './manifest/codec.js'
 import { linksOf } from './desired.js'
@@ -104,6 +106,14 @@ async function writableByOthers(l: Layout): Promise<string[]> {
     await walk(dir)
   }
   return found
+}
+
+/** The root's evidence key, when there is one, must be its owner's alone (the launch gate will not sign with it). */
+async function evidenceKeyProblems(l: Layout): Promise<string[]> {
+  const key = l.host(EVIDENCE_KEY)
+  const st = await fs.stat(key).catch(() => null)
+  const exposed = st ? exposedSecretProblem(key, st) : null
+  return exposed ? [exposed] : []
 }
 
 async function linkStatus(l: Layout, linkPath: string, expected: string, st: ActualState['links'][string] | undefined): Promise<DoctorLink> {
@@ -217,6 +227,9 @@ export async function runDoctor(l: Layout, deep: boolean, progress?: HashProgres
   if (actual.journal && !actual.journal.done) problems.push(`an interrupted ${actual.journal.operation} to ${actual.journal.to} did not finish; run the same command again`)
   for (const u of actual.unsafePaths) problems.push(`${u.path} ${u.problem}`)
   problems.push(...(await writableByOthers(l)))
+  // Unsafe trust material refuses every manifest; say so before the next upgrade finds out.
+  problems.push(...(await readTrustedKeys(l.root)).problems)
+  problems.push(...(await evidenceKeyProblems(l)))
   const service = serviceManager === 'systemd' ? await serviceStatus(actual.state, problems) : null
 
   return {

@@ -3,7 +3,7 @@
 import { E } from './commonjs.cjs'
 import { type LoadedManifest, loadManifest } from './manifest/load.js'
 import { desiredState, type DesiredState } from './desired.js'
-import { layout, TRUSTED_KEYS_DIR, type Layout } from './layout.js'
+import { layout, type Layout } from './layout.js'
 import { enforceManifestSignature } from './signature.js'
 import { plan as planSteps, type PlanOptions } from './plan/planner.js'
 import type { Plan, PlanOperation, ServiceManager } from './plan/types.js'
@@ -58,7 +58,7 @@ export interface TrustedManifest {
 export async function loadTrusted(file: string, flags: HostFlags): Promise<TrustedManifest> {
   const loaded = await loadManifest(file, { now: Date.now(), allowHttp: flags.allowHttp, allowExpired: flags.allowExpired })
   if (E.isLeft(loaded)) throw loaded.left
-  const signature = await enforceManifestSignature(loaded.right.path, loaded.right.bytes, layout(flags.root).host(TRUSTED_KEYS_DIR))
+  const signature = await enforceManifestSignature(loaded.right.path, loaded.right.bytes, layout(flags.root).root)
   return { loaded: loaded.right, signature }
 }
 

@@ -5,9 +5,11 @@ import { constants } from 'node:fs'
 import path from 'node:path'
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto'
 import { t, E } from './commonjs.cjs'
-import { Failure, EXIT, errnoCode, manifestError, usageError } from './errors.js'
+import { Failure, errnoCode, manifestError, usageError } from './errors.js'
 import { formatProblem, problemsFromErrors } from './manifest/problems.js'
 import { writeFileAtomic } from './fsx.js'
+import { TRUSTED_KEYS_DIR } from './layout.js'
+import { exposedSecretProblem, symlinkProblem, trustMaterialProblems, unsafeOwnerOrMode } from './trust-material.js'
 
 export const SignatureFile = t.type({
   key_id: t.string,
@@ -32,13 +34,10 @@ export async function generateKeyPair(dir: string): Promise<{ keyId: string; pri
   return { keyId: id, privatePath, publicPath }
 }
 
-export async function readPrivateKey(file: string): Promise<KeyObject> {
-  let pem: Buffer
-  try {
-    pem = await fs.readFile(file)
-  } catch (e) {
-    throw usageError(`${file}: cannot read the signing key (${errnoCode(e) === 'ENOENT' ? 'no such file' : (e as Error).message}); make one with manifest keygen --out DIR`)
-  }
+const unreadableKey = (file: string, e: unknown) =>
+  usageError(`${file}: cannot read the signing key (${errnoCode(e) === 'ENOENT' ? 'no such file' : (e as Error).message}); make one with manifest keygen --out DIR`)
+
+function parsePrivateKey(file: string, pem: Buffer): KeyObject {
   try {
     const key = createPrivateKey(pem)
     if (key.asymmetricKeyType !== 'ed25519') throw new Error('not ed25519')
@@ -46,6 +45,37 @@ export async function readPrivateKey(file: string): Promise<KeyObject> {
   } catch {
     throw usageError(`${file}: not an ed25519 private key (PKCS#8 PEM); make one with manifest keygen --out DIR`)
   }
+}
+
+export async function readPrivateKey(file: string): Promise<KeyObject> {
+  let pem: Buffer
+  try {
+    pem = await fs.readFile(file)
+  } catch (e) {
+    throw unreadableKey(file, e)
+  }
+  return parsePrivateKey(file, pem)
+}
+
+/**
+ * A private key that must be its owner's alone (the evidence key): refused, as a usage error
+ * naming the fix, when group or other can read it; judged on the file it opened and read.
+ */
+export async function readSecretKey(file: string): Promise<KeyObject> {
+  let pem: Buffer
+  try {
+    const fh = await fs.open(file, constants.O_RDONLY | constants.O_NONBLOCK)
+    try {
+      const exposed = exposedSecretProblem(file, await fh.stat())
+      if (exposed !== null) throw usageError(exposed)
+      pem = await fh.readFile()
+    } finally {
+      await fh.close()
+    }
+  } catch (e) {
+    throw e instanceof Failure ? e : unreadableKey(file, e)
+  }
+  return parsePrivateKey(file, pem)
 }
 
 export async function readPublicKey(file: string): Promise<KeyObject> {
@@ -62,25 +92,83 @@ export async function writeSignature(file: string, sig: SignatureFile): Promise<
   await writeFileAtomic(file, `${JSON.stringify(sig, null, 2)}\n`, 0o644)
 }
 
-/** Public keys of `dir/*.pub` by key id; an unreadable key is an error, not a silent skip. */
-export async function readTrustedKeys(dir: string): Promise<Map<string, KeyObject>> {
+export interface TrustedKeys {
+  readonly dir: string
+  /** Public keys by key id. */
+  readonly keys: ReadonlyMap<string, KeyObject>
+  /** Why the trust material cannot be used; any one refuses every manifest. */
+  readonly problems: readonly string[]
+}
+
+/** A public key file is a small PEM document; anything bigger is refused before it is read. */
+const MAX_PUBLIC_KEY_BYTES = 64 * 1024
+
+/**
+ * The trusted keys of the host at `root`: `etc/nullspace/trusted-keys/*.pub`. A key file is an
+ * entry whose name ends in `.pub` exactly; any other entry (`X.PUB`, `X.pub.bak`, a directory)
+ * is a problem named by path, not skipped, so a key the operator meant to trust is never
+ * silently ignored. The dir, its parents below the root and each key must pass
+ * trustMaterialProblems. An existing, empty, safe dir trusts nothing: no key, no signature
+ * required (DESIGN section 3: signatures are required "when any .pub exists").
+ */
+export async function readTrustedKeys(root: string): Promise<TrustedKeys> {
+  const dir = path.join(root, TRUSTED_KEYS_DIR)
   const keys = new Map<string, KeyObject>()
+  const problems: string[] = []
+  const result = () => ({ dir, keys, problems })
+  let st
+  try {
+    st = await fs.lstat(dir)
+  } catch (e) {
+    const code = errnoCode(e)
+    if (code === 'ENOENT' || code === 'ENOTDIR') return result()
+  }
+  problems.push(...(await trustMaterialProblems(root, dir)))
+  if (problems.length > 0) return result()
+  if (!st?.isDirectory()) return problems.push(`${dir} is not a directory; it must be a directory of ed25519 public keys named *.pub`), result()
   let names: string[]
   try {
-    names = (await fs.readdir(dir)).filter((n) => n.endsWith('.pub')).sort()
+    names = (await fs.readdir(dir)).sort()
   } catch (e) {
-    if (errnoCode(e) === 'ENOENT') return keys
-    throw new Failure(EXIT.failed, `${dir}: cannot read the trusted keys: ${(e as Error).message}`)
+    return problems.push(`${dir}: cannot read the trusted keys (${errnoCode(e) ?? (e as Error).message}); make it readable by the user running nullspace-host`), result()
   }
   for (const name of names) {
-    try {
-      const key = await readPublicKey(path.join(dir, name))
-      keys.set(keyId(key), key)
-    } catch {
-      throw new Failure(EXIT.failed, `${path.join(dir, name)}: not an ed25519 public key (SPKI PEM); fix or remove it`)
+    const file = path.join(dir, name)
+    if (!name.endsWith('.pub')) {
+      problems.push(`${file} is not a key file: ${dir} holds only ed25519 public keys named *.pub, and a key under another name would not be trusted; rename it to end in .pub or remove it`)
+      continue
     }
+    const key = await readTrustedKey(file, problems)
+    if (key) keys.set(keyId(key), key)
   }
-  return keys
+  return result()
+}
+
+/** One key file, judged on the file it opened (no symlink followed); its problems go to `problems`. */
+async function readTrustedKey(file: string, problems: string[]): Promise<KeyObject | null> {
+  let fh
+  try {
+    // O_NOFOLLOW: a link is refused, not followed; O_NONBLOCK: a planted FIFO does not hang.
+    fh = await fs.open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
+  } catch (e) {
+    problems.push(errnoCode(e) === 'ELOOP' ? await symlinkProblem(file) : `${file}: cannot read the key (${errnoCode(e) ?? (e as Error).message}); make it readable by the user running nullspace-host`)
+    return null
+  }
+  try {
+    const st = await fh.stat()
+    if (!st.isFile()) return problems.push(`${file} is not a regular file; a trusted key is a file of SPKI PEM`), null
+    const unsafe = unsafeOwnerOrMode(file, st)
+    if (unsafe.length > 0) return problems.push(...unsafe), null
+    if (st.size > MAX_PUBLIC_KEY_BYTES) return problems.push(`${file} is ${st.size} bytes, more than a public key can be; fix or remove it`), null
+    const key = createPublicKey(await fh.readFile())
+    if (key.asymmetricKeyType !== 'ed25519') throw new Error('not an ed25519 key')
+    return key
+  } catch {
+    problems.push(`${file}: not an ed25519 public key (SPKI PEM); fix or remove it`)
+    return null
+  } finally {
+    await fh.close()
+  }
 }
 
 /** A signature file is a small JSON document; anything bigger is refused before it is read. */
@@ -122,14 +210,19 @@ export async function checkSignature(bytes: Buffer, sigFile: string, keys: Reado
 }
 
 /**
- * The host's policy: with any trusted key present, a manifest must carry a valid
- * detached signature `<manifest>.sig`. Returns the signature bytes to seal with the release.
+ * The host's policy: with any trusted key present, a manifest must carry a valid detached
+ * signature `<manifest>.sig`; trust material that is unsafe refuses every manifest (never
+ * fail open). Returns the signature bytes to seal with the release.
  */
-export async function enforceManifestSignature(manifestPath: string, bytes: Buffer, trustedKeysDir: string): Promise<Buffer | null> {
-  const keys = await readTrustedKeys(trustedKeysDir)
+export async function enforceManifestSignature(manifestPath: string, bytes: Buffer, root: string): Promise<Buffer | null> {
+  const trust = await readTrustedKeys(root)
+  if (trust.problems.length > 0) {
+    const more = trust.problems.length > 1 ? ` (and ${trust.problems.length - 1} more problem${trust.problems.length > 2 ? 's' : ''} below)` : ''
+    throw manifestError(`${manifestPath}: untrusted manifest: the host's trust material is unsafe: ${trust.problems[0]}${more}; every manifest is refused until it is fixed. Nothing was changed`, trust.problems.slice(1))
+  }
   const sigFile = `${manifestPath}.sig`
-  if (keys.size === 0) return null
-  const check = await checkSignature(bytes, sigFile, keys)
-  if (E.isLeft(check)) throw manifestError(`${manifestPath}: untrusted manifest: ${check.left}; this host requires a signature by one of ${trustedKeysDir}/*.pub. Nothing was changed`)
+  if (trust.keys.size === 0) return null
+  const check = await checkSignature(bytes, sigFile, trust.keys)
+  if (E.isLeft(check)) throw manifestError(`${manifestPath}: untrusted manifest: ${check.left}; this host requires a signature by one of ${trust.dir}/*.pub. Nothing was changed`)
   return check.right.bytes
 }

@@ -17,7 +17,9 @@
 //                             | { many_components: n },
 //                   kind?: "fifo"|"directory" }   (no patch and no text_replace: the built bytes)
 //   setup?        actions in order, each one key: symlink+to, hardlink+to, file(+content|from "B:<file>", mode),
-//                 dir, remove, fifo, trust (a key name), sign (a key name), append+content, fill {leave_bytes}
+//                 dir, remove, fifo, trust (a key name; at: where to write it, default
+//                 etc/nullspace/trusted-keys/<key id>.pub), sign (a key name), append+content,
+//                 fill {leave_bytes}, chmod+mode (octal string), chown+uid
 //   command?      argv (default ["install", "--manifest", "$MANIFEST"]); --root is appended
 //   timeout_s?    the case's deadline (default 30)
 //   expect        { exit, stderr?: fragments, sealed?: a release id the command may seal }
@@ -48,10 +50,12 @@ type Action =
   | { dir: string }
   | { remove: string }
   | { fifo: string }
-  | { trust: string }
+  | { trust: string; at?: string }
   | { sign: string }
   | { append: string; content: string }
   | { fill: { leave_bytes: number } }
+  | { chmod: string; mode: string }
+  | { chown: string; uid: number }
 
 interface HostileCase {
   file: string
@@ -323,10 +327,10 @@ function doAction(a: Action, root: string, vars: Record<string, string>): void {
     fs.mkdirSync(path.dirname(p), { recursive: true })
     execFileSync('mkfifo', [p])
   } else if ('trust' in a) {
-    const dir = path.join(root, 'etc/nullspace/trusted-keys')
-    fs.mkdirSync(dir, { recursive: true })
     const pub = keys[a.trust].publicKey
-    fs.writeFileSync(path.join(dir, `${keyIdOf(pub)}.pub`), pub.export({ type: 'spki', format: 'pem' }) as string)
+    const p = a.at ? at(a.at, root, vars) : path.join(root, 'etc/nullspace/trusted-keys', `${keyIdOf(pub)}.pub`)
+    fs.mkdirSync(path.dirname(p), { recursive: true })
+    fs.writeFileSync(p, pub.export({ type: 'spki', format: 'pem' }) as string)
   } else if ('sign' in a) {
     const k = keys[a.sign]
     const bytes = fs.readFileSync(vars.MANIFEST)
@@ -334,6 +338,8 @@ function doAction(a: Action, root: string, vars: Record<string, string>): void {
     fs.writeFileSync(`${vars.MANIFEST}.sig`, `${JSON.stringify(sig, null, 2)}\n`)
   } else if ('append' in a) fs.appendFileSync(at(a.append, root, vars), a.content)
   else if ('fill' in a) fillDisk(root, a.fill.leave_bytes)
+  else if ('chmod' in a) fs.chmodSync(at(a.chmod, root, vars), parseInt(a.mode, 8))
+  else if ('chown' in a) fs.lchownSync(at(a.chown, root, vars), a.uid, -1)
   else throw new Error(`unknown setup action ${JSON.stringify(a)}`)
 }
 

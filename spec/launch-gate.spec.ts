@@ -521,6 +521,35 @@ test('etc/nullspace/evidence-key under the root signs the evidence when no --evi
   })
 })
 
+test('an evidence key that group or other can read signs nothing: --evidence-key is refused (64), the root key fails evidence.signature, doctor says chmod 600', async () => {
+  const k = await keygen()
+  const root = await preparedRoot()
+  const rootKey = path.join(root, 'etc/nullspace/evidence-key')
+  await withFixture(async (s) => {
+    fs.chmodSync(k.key, 0o644)
+    const flag = exits(await gate(root, s, ['--evidence-key', k.key]), 64, '--evidence-key readable by group and others')
+    assert.match(flag.stderr, /^nullspace-host: .*\.key: readable by group and others \(mode 0644\); .*: chmod 600 .*\.key$/m)
+    assert.is(flag.stdout, '')
+    assert.not.ok(fs.existsSync(path.join(root, 'var/lib/nullspace/evidence')), 'nothing was checked or written')
+    assert.is(s.hosts.length, 0, 'neither the console nor the ingress was asked')
+
+    // The root's key, readable by its group: the gate runs, fails evidence.signature, and signs nothing.
+    fs.copyFileSync(k.key, rootKey)
+    fs.chmodSync(rootKey, 0o640)
+    const d = expectChecks(await gate(root, s), ['doctor.deep', 'evidence.signature'])
+    assert.match(detailOf(d, 'evidence.signature'), /evidence-key: readable by group \(mode 0640\); .*: chmod 600 .*evidence-key; the evidence will not be signed/)
+    assert.equal(d.evidence, { signed: false, key_id: null })
+    assert.not.ok(fs.existsSync(path.join(d.run_dir, 'SHA256SUMS.sig')), 'no SHA256SUMS.sig')
+    const doctor = json(exits(await cli(['doctor', '--root', root, '--json']), 1, 'doctor with a group-readable evidence key'))
+    assert.ok(doctor.problems.some((p: string) => /evidence-key: readable by group \(mode 0640\).*: chmod 600 /.test(p)), doctor.problems.join('\n'))
+
+    fs.chmodSync(rootKey, 0o600)
+    const signed = expectChecks(await gate(root, s), [], { signature: 'pass' })
+    assert.equal(signed.evidence, { signed: true, key_id: k.id })
+    exits(await cli(['doctor', '--root', root]), 0, 'doctor once the key is 0600')
+  })
+})
+
 // ---- owned-domain over https on loopback --------------------------------------------------
 
 const HOST = 'console.nullspace.test'

@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert'
 import fs from 'node:fs'
 import path from 'node:path'
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto'
-import { json, runCli, type CliResult, exits, show } from './helpers/cli.js'
+import { CLI, json, runCli, runProcess, type CliResult, exits, show } from './helpers/cli.js'
 import { tempDir } from './helpers/tmp.js'
 import { buildRelease, type BuiltRelease } from './helpers/artifacts.js'
 import { KIND_LAYOUT } from '../lib/manifest/kinds.js'
@@ -228,6 +228,94 @@ test('plan, artifacts fetch and upgrade refuse an unsigned manifest too; sign do
   assert.ok(fs.existsSync(path.join(root, RELEASES, next.releaseId, 'manifest.json.sig')), 'the fetched release keeps its signature')
   exits(await cli(['upgrade', '--root', root, '--manifest', next.manifest, '--skip-ingress-smoke']), 0, 'upgrade of the signed manifest')
   assert.is(fs.readlinkSync(path.join(root, RELEASES, 'current')), next.releaseId)
+})
+
+// ---- trust material: who may write the keys ----------------------------------------------
+
+test('unsafe trust material refuses every manifest (65), even one its key signed, and doctor names it with the fix', async () => {
+  assert.is(process.getuid?.(), 0, 'this case needs root to chown a key to another user (CI runs as root)')
+  const k = await keygen()
+  const { root } = await signedHost(k)
+  const next = await buildRelease({ releaseId: '2026.07.01', version: '0.2.0', contents: contents('b') })
+  await signManifest(next.manifest, k.key)
+  const keysDir = path.join(root, TRUSTED)
+  const keyFile = path.join(keysDir, path.basename(k.pub))
+  const etcNullspace = path.join(root, 'etc/nullspace')
+  const validate = () => cli(['manifest', 'validate', '--root', root, '--manifest', next.manifest])
+  exits(await validate(), 0, 'a signed manifest, safe trust material')
+  const attacks: { what: string; make: () => void; undo: () => void; reason: RegExp }[] = [
+    { what: 'a world-writable keys dir', make: () => fs.chmodSync(keysDir, 0o777), undo: () => fs.chmodSync(keysDir, 0o755), reason: /trusted-keys is writable by group and others \(mode 0777\).*: chmod go-w .*trusted-keys/ },
+    { what: 'a group-writable key file', make: () => fs.chmodSync(keyFile, 0o664), undo: () => fs.chmodSync(keyFile, 0o644), reason: /\.pub is writable by group \(mode 0664\).*: chmod go-w .*\.pub/ },
+    { what: 'a key file owned by uid 65534', make: () => fs.chownSync(keyFile, 65534, 65534), undo: () => fs.chownSync(keyFile, 0, 0), reason: /\.pub is owned by uid 65534, not root.*: chown root .*\.pub/ },
+    { what: 'a group-writable etc/nullspace', make: () => fs.chmodSync(etcNullspace, 0o775), undo: () => fs.chmodSync(etcNullspace, 0o755), reason: /etc\/nullspace is writable by group \(mode 0775\)/ },
+  ]
+  for (const a of attacks) {
+    a.make()
+    const before = treeOf(root)
+    const r = await validate()
+    refused(r, a.reason, `validate with ${a.what}`)
+    assert.match(r.stderr, /every manifest is refused until it is fixed/, a.what)
+    refused(await cli(['upgrade', '--root', root, '--manifest', next.manifest]), a.reason, `upgrade with ${a.what}`)
+    assert.equal(treeOf(root), before, `${a.what}: nothing under the root changed`)
+    const doctor = json(exits(await cli(['doctor', '--root', root, '--json']), 1, `doctor with ${a.what}`))
+    assert.ok(doctor.problems.some((p: string) => a.reason.test(p)), `${a.what}: doctor names it\n${doctor.problems.join('\n')}`)
+    a.undo()
+  }
+  exits(await validate(), 0, 'safe again: the signed manifest is trusted again')
+  exits(await cli(['doctor', '--root', root]), 0, 'and doctor is content')
+})
+
+test('a keys dir that yields no key is refused, never read as "no signature needed"; an empty real dir requires none', async () => {
+  const k = await keygen()
+  const rel = await buildRelease({ releaseId: '2026.06.10' })
+  const validate = (root: string) => cli(['manifest', 'validate', '--root', root, '--manifest', rel.manifest])
+  const withKeysDir = (make: (dir: string) => void) => {
+    const root = tempDir('root')
+    fs.mkdirSync(path.join(root, 'etc/nullspace'), { recursive: true, mode: 0o755 })
+    make(path.join(root, TRUSTED))
+    return root
+  }
+  // The unsigned manifest, against keys dirs that used to yield no key.
+  refused(await validate(withKeysDir((d) => fs.symlinkSync(path.join(tempDir('gone'), 'keys'), d))), /trusted-keys is a symlink \(-> .*gone-.*\/keys\)/, 'a dangling symlink keys dir')
+  refused(await validate(withKeysDir((d) => {
+    fs.mkdirSync(d, { mode: 0o755 })
+    fs.copyFileSync(k.pub, path.join(d, 'release.PUB'))
+  })), /release\.PUB is not a key file: .* named \*\.pub/, 'a keys dir holding only release.PUB')
+  refused(await validate(withKeysDir((d) => fs.writeFileSync(d, 'a file, not a dir\n'))), /trusted-keys is not a directory/, 'a keys "dir" that is a file')
+  // A link to a good dir is refused too: the rule judges the path an attacker would have to write.
+  const outside = tempDir('keys-elsewhere')
+  fs.copyFileSync(k.pub, path.join(outside, path.basename(k.pub)))
+  await signManifest(rel.manifest, k.key)
+  refused(await validate(withKeysDir((d) => fs.symlinkSync(outside, d))), /trusted-keys is a symlink/, 'a keys dir that links to a good dir')
+  refused(await validate(withKeysDir((d) => {
+    fs.mkdirSync(d, { mode: 0o755 })
+    fs.symlinkSync(path.join(outside, path.basename(k.pub)), path.join(d, path.basename(k.pub)))
+  })), /\.pub is a symlink/, 'a key file that is a symlink')
+  fs.rmSync(`${rel.manifest}.sig`)
+  // An existing, empty, safe dir trusts nothing: as with no dir, no signature is required
+  // (DESIGN section 3: "when any exists"). Emptying it takes write access, which the rule refuses.
+  exits(await validate(withKeysDir((d) => fs.mkdirSync(d, { mode: 0o755 }))), 0, 'an empty keys dir')
+})
+
+test('trust material owned by the user running the tool is trusted; owned by another user, refused (as uid 65534)', async () => {
+  assert.is(process.getuid?.(), 0, 'this case needs root to hand the keys to uid 65534 (CI runs as root)')
+  const k = await keygen()
+  const rel = await buildRelease({ releaseId: '2026.06.10' })
+  await signManifest(rel.manifest, k.key)
+  const root = trustingRoot(k.pub)
+  const keyFile = path.join(root, TRUSTED, path.basename(k.pub))
+  for (const p of ['etc', 'etc/nullspace', TRUSTED, path.join(TRUSTED, path.basename(k.pub))]) fs.chownSync(path.join(root, p), 65534, 65534)
+  const asNobody = () => runProcess('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, CLI, 'manifest', 'validate', '--root', root, '--manifest', rel.manifest], { timeoutMs: 60_000 })
+  exits(await asNobody(), 0, 'keys owned by the invoking uid 65534')
+  fs.chownSync(keyFile, 0, 0)
+  exits(await asNobody(), 0, 'a key owned by root')
+  fs.chownSync(keyFile, 1234, 1234)
+  refused(await asNobody(), /\.pub is owned by uid 1234, not root or uid 65534/, 'a key owned by uid 1234')
+  // A keys dir this user cannot read: what it holds cannot be known, so nothing is trusted.
+  fs.chownSync(keyFile, 0, 0)
+  fs.chownSync(path.join(root, TRUSTED), 0, 0)
+  fs.chmodSync(path.join(root, TRUSTED), 0o700)
+  refused(await asNobody(), /trusted-keys: cannot read the trusted keys \(EACCES\)/, 'a keys dir uid 65534 cannot read')
 })
 
 test.run()

@@ -12,7 +12,7 @@ import { TOOL_VERSION } from '../version.js'
 import { EVIDENCE_KEY, type Layout } from '../layout.js'
 import { errnoCode, usageError } from '../errors.js'
 import { mkdirUnder, renameDurable, writeFileAtomic } from '../fsx.js'
-import { checkSignature, keyId, readPrivateKey, signBytes, SignatureFile, writeSignature } from '../signature.js'
+import { checkSignature, keyId, readSecretKey, signBytes, SignatureFile, writeSignature } from '../signature.js'
 import type { CheckName, CheckResult, EvidenceKeyFacts, GateHostFacts, GateMode } from './checks.js'
 import type { GateRun } from './run.js'
 
@@ -29,11 +29,12 @@ export interface EvidenceKey {
 
 /**
  * `--evidence-key K` (unusable: a usage error, exit 64), else `<root>/etc/nullspace/evidence-key`
- * when present (unusable: reported by the evidence.signature check), else none.
+ * when present (unusable: reported by the evidence.signature check), else none. A key that
+ * group or other can read is unusable: the evidence is never signed with it.
  */
 export async function resolveEvidenceKey(l: Layout, flag: string | undefined): Promise<EvidenceKey> {
   if (flag !== undefined) {
-    const key = await readPrivateKey(flag)
+    const key = await readSecretKey(flag)
     return { key, facts: { source: 'flag', path: path.resolve(flag), key_id: keyId(createPublicKey(key)), problem: null } }
   }
   const p = l.host(EVIDENCE_KEY)
@@ -43,7 +44,7 @@ export async function resolveEvidenceKey(l: Layout, flag: string | undefined): P
     if (errnoCode(e) === 'ENOENT') return { key: null, facts: { source: null, path: null, key_id: null, problem: null } }
   }
   try {
-    const key = await readPrivateKey(p)
+    const key = await readSecretKey(p)
     return { key, facts: { source: 'root', path: p, key_id: keyId(createPublicKey(key)), problem: null } }
   } catch (e) {
     const why = (e as Error).message.replace(/^.*?: /, '')

@@ -56,12 +56,8 @@ export async function readManifestFacts(mode: GateMode, file: string, flags: Hos
   const abs = path.resolve(file)
   const keysDir = layout(flags.root).host(TRUSTED_KEYS_DIR)
   const base = { path: abs, manifest: null, digest: null, invalid: null, untrusted: null, signed_by: null, trusted_keys: 0 }
-  let trustedKeys = 0
-  try {
-    trustedKeys = (await readTrustedKeys(keysDir)).size
-  } catch {
-    // loadTrusted reads them again and reports the same problem as the reason.
-  }
+  // Unsafe trust material is a problem loadTrusted reports as the reason; here only the count.
+  const trustedKeys = (await readTrustedKeys(flags.root)).keys.size
   try {
     const { loaded, signature } = await loadTrusted(abs, flags)
     const facts = { ...base, manifest: loaded.manifest, digest: loaded.digest, trusted_keys: trustedKeys }
