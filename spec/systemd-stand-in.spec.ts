@@ -1,0 +1,283 @@
+// The stand-in systemd (spec/helpers/systemd.ts) that specs of DESIGN.md 8.1 put first on PATH,
+// checked through real processes: a unit under a temp root, its ExecStart reached through a
+// relative symlink chain, its EnvironmentFile read at each start, a real HTTP server answering
+// the ingress fixture, crash loops ending `failed`, and nothing left running afterwards.
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import fs from 'node:fs'
+import http from 'node:http'
+import path from 'node:path'
+import { tempDir } from './helpers/tmp.js'
+import { standInSystemd, standInProcesses, type StandIn } from './helpers/systemd.js'
+import { freePort, standInApi, type ApiBehaviour } from './helpers/stand-in-api.js'
+import { treeOf } from './helpers/hosts.js'
+import type { CliResult } from './helpers/cli.js'
+
+const UNIT = 'nullspace-api.service'
+const PROPS = '--property=ActiveState,SubState,MainPID,NRestarts'
+
+/** The unit as the tool renders it, with the restart settings a test needs. */
+const unitText = (service: string[] = ['Restart=on-failure', 'RestartSec=2'], unitExtra: string[] = []) =>
+  [
+    '[Unit]',
+    'Description=nullspace API',
+    ...unitExtra,
+    '',
+    '[Service]',
+    'Type=simple',
+    'EnvironmentFile=/etc/nullspace/appliance.env',
+    'ExecStart=/opt/nullspace/nullspace-api',
+    ...service,
+    '',
+    '[Install]',
+    'WantedBy=multi-user.target',
+    '',
+  ].join('\n')
+
+/** An appliance env file that takes systemd's quoting to read right. */
+const envFile = (releaseId: string) => `# rendered for the stand-in spec\nNULLSPACE_RELEASE_ID="${releaseId.replace(/(["\\$`])/g, '\\$1')}"\nNULLSPACE_VERSION=0.1.0\n`
+
+interface App {
+  root: string
+  port: number
+  sd: StandIn
+  /** Writes (or replaces) release `id` with an API of `behaviour` and points `current` at it. */
+  release(id: string, behaviour: ApiBehaviour): void
+}
+
+/** A temp root laid out like an installed host: releases/<id>/bin/nullspace-api, current, the compat link, env file, unit. */
+async function app(behaviour: ApiBehaviour, unit = unitText()): Promise<App> {
+  const root = tempDir('root')
+  const port = await freePort()
+  const at = (p: string) => path.join(root, p)
+  fs.mkdirSync(at('etc/systemd/system'), { recursive: true })
+  fs.mkdirSync(at('etc/nullspace'), { recursive: true })
+  fs.mkdirSync(at('opt/nullspace/releases'), { recursive: true })
+  fs.symlinkSync('releases/current/bin/nullspace-api', at('opt/nullspace/nullspace-api'))
+  const release = (id: string, b: ApiBehaviour) => {
+    fs.mkdirSync(at(`opt/nullspace/releases/${id}/bin`), { recursive: true })
+    fs.writeFileSync(at(`opt/nullspace/releases/${id}/bin/nullspace-api`), standInApi(b, id), { mode: 0o555 })
+    fs.rmSync(at('opt/nullspace/releases/current'), { force: true })
+    fs.symlinkSync(id, at('opt/nullspace/releases/current'))
+    fs.writeFileSync(at('etc/nullspace/appliance.env'), envFile(id))
+  }
+  release('r1', behaviour)
+  fs.writeFileSync(at(`etc/systemd/system/${UNIT}`), unit)
+  return { root, port, sd: standInSystemd(root, { extraEnv: { NULLSPACE_TEST_API_PORT: String(port) } }), release }
+}
+
+const show = (r: CliResult) => `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`
+function ok(r: CliResult, what: string): CliResult {
+  assert.is(r.code, 0, `${what}: ${show(r)}`)
+  return r
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/** GET the ingress fixture once (2 s deadline): status and parsed body, or null when nothing answers. */
+function fixtureOnce(port: number): Promise<{ status: number; body: any } | null> {
+  return new Promise((resolve) => {
+    const req = http.get({ host: '127.0.0.1', port, path: '/.well-known/nullspace/ingress-fixture', timeout: 2_000 }, (res) => {
+      let text = ''
+      res.on('data', (d) => (text += d))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }))
+    })
+    req.on('timeout', () => req.destroy())
+    req.on('error', () => resolve(null))
+  })
+}
+
+/** The fixture's answer once the API listens (5 s deadline). */
+async function fixture(a: App): Promise<{ status: number; body: any }> {
+  for (const end = Date.now() + 5_000; Date.now() < end; await sleep(50)) {
+    const r = await fixtureOnce(a.port)
+    if (r) return r
+  }
+  throw new Error(`nothing answers on 127.0.0.1:${a.port} within 5 s; status ${JSON.stringify(a.sd.status(UNIT))}\n${a.sd.serviceLog(UNIT)}`)
+}
+
+const running = (pid: number) => {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2))
+  } catch {
+    return false
+  }
+}
+
+test('daemon-reload then restart runs ExecStart through the symlink chain, with the env file read at start; show answers Key=Value in order', async () => {
+  const a = await app('serve')
+  try {
+    ok(await a.sd.systemctl('daemon-reload'), 'daemon-reload')
+    ok(await a.sd.systemctl('restart', UNIT), 'restart')
+    const pid = a.sd.mainPid(UNIT)
+    assert.ok(pid > 0 && running(pid), `a running MainPID: ${JSON.stringify(a.sd.status(UNIT))}`)
+    const f = await fixture(a)
+    assert.equal(f, { status: 200, body: { release_id: 'r1', pid, tag: 'r1' } })
+    const r = ok(await a.sd.systemctl('show', UNIT, PROPS), 'show')
+    assert.is(r.stdout, `ActiveState=active\nSubState=running\nMainPID=${pid}\nNRestarts=0\n`)
+    ok(await a.sd.systemctl('show', UNIT, '--property=NRestarts,ActiveState'), 'show, other order')
+    assert.equal(a.sd.calls(), [['daemon-reload'], ['restart', UNIT], ['show', UNIT, PROPS], ['show', UNIT, '--property=NRestarts,ActiveState']])
+    // The service's cwd is the root, like a real host's `/`.
+    assert.is(fs.readlinkSync(`/proc/${pid}/cwd`), a.root)
+  } finally {
+    await a.sd.stopAll()
+  }
+})
+
+test('restart gives a new MainPID, ends the old process, and reads the env file again; start of an active unit changes nothing', async () => {
+  const a = await app('serve')
+  try {
+    ok(await a.sd.systemctl('daemon-reload'), 'daemon-reload')
+    ok(await a.sd.systemctl('restart', UNIT), 'restart')
+    const first = a.sd.mainPid(UNIT)
+    assert.is((await fixture(a)).body.release_id, 'r1')
+    a.release('r2', 'serve')
+    ok(await a.sd.systemctl('restart', UNIT), 'restart onto r2')
+    const second = a.sd.mainPid(UNIT)
+    assert.ok(second > 0 && second !== first, `a new MainPID (${first} -> ${second})`)
+    assert.not.ok(running(first), `the old process ${first} is gone`)
+    assert.equal((await fixture(a)).body, { release_id: 'r2', pid: second, tag: 'r2' })
+    ok(await a.sd.systemctl('start', UNIT), 'start while active')
+    assert.is(a.sd.mainPid(UNIT), second, 'start of an active unit is a no-op')
+  } finally {
+    await a.sd.stopAll()
+  }
+})
+
+test('a unit never loaded is not found (exit 5); a unit changed after daemon-reload runs its loaded copy, with the warning', async () => {
+  const a = await app('serve')
+  try {
+    const r = await a.sd.systemctl('restart', UNIT)
+    assert.is(r.code, 5, show(r))
+    assert.is(r.stderr, `Failed to restart ${UNIT}: Unit ${UNIT} not found.\n`)
+    assert.is((await a.sd.systemctl('start', UNIT)).code, 5, 'start before daemon-reload')
+    ok(await a.sd.systemctl('daemon-reload'), 'daemon-reload')
+    fs.writeFileSync(path.join(a.root, 'etc/systemd/system', UNIT), unitText().replace('ExecStart=/opt/nullspace/nullspace-api', 'ExecStart=/opt/nullspace/missing'))
+    const changed = ok(await a.sd.systemctl('restart', UNIT), 'restart with a changed unit file')
+    assert.match(changed.stderr, `Warning: The unit file, source configuration file or drop-ins of ${UNIT} changed on disk. Run 'systemctl daemon-reload' to reload units.`)
+    assert.is((await fixture(a)).body.release_id, 'r1', 'the loaded copy (the old ExecStart) runs')
+    assert.is((await a.sd.systemctl('show', UNIT, '--property=NeedDaemonReload')).stdout, 'NeedDaemonReload=yes\n')
+  } finally {
+    await a.sd.stopAll()
+  }
+})
+
+test('an API that exits at once crash-loops under Restart=on-failure into failed (start-limit-hit); reset-failed lets it start again', async () => {
+  const a = await app('exit-at-once', unitText(['Restart=on-failure', 'RestartSec=100ms'], ['StartLimitIntervalSec=10', 'StartLimitBurst=3']))
+  try {
+    ok(await a.sd.systemctl('daemon-reload'), 'daemon-reload')
+    ok(await a.sd.systemctl('restart', UNIT), 'restart (Type=simple: the start job succeeds, the process then fails)')
+    const s = await a.sd.waitFor(UNIT, 'failed', (x) => x.ActiveState === 'failed', 5_000)
+    assert.equal([s.SubState, s.MainPID, s.Result], ['failed', '0', 'start-limit-hit'])
+    // Burst 3: the explicit start and two restarts ran; the third restart was refused.
+    assert.is(s.NRestarts, '3')
+    assert.is((a.sd.serviceLog(UNIT).match(/stand-in api: exiting at once/g) ?? []).length, 3, a.sd.serviceLog(UNIT))
+    const refused = await a.sd.systemctl('restart', UNIT)
+    assert.is(refused.code, 1, show(refused))
+    assert.match(refused.stderr, 'failed because the start of the service was attempted too often')
+    ok(await a.sd.systemctl('reset-failed', UNIT), 'reset-failed')
+    assert.is((await a.sd.systemctl('show', UNIT, PROPS)).stdout.split('\n')[0], 'ActiveState=inactive')
+    a.release('r2', 'serve')
+    ok(await a.sd.systemctl('restart', UNIT), 'restart after reset-failed')
+    assert.is((await fixture(a)).body.release_id, 'r2')
+    assert.is(a.sd.status(UNIT).NRestarts, '0', 'an explicit restart flushes NRestarts')
+  } finally {
+    await a.sd.stopAll()
+  }
+})
+
+test('a service that crashes after serving is restarted with a new MainPID and NRestarts=1; Restart=no leaves it failed', async () => {
+  const a = await app({ crashAfterMs: 300 }, unitText(['Restart=on-failure', 'RestartSec=100ms']))
+  try {
+    ok(await a.sd.systemctl('daemon-reload'), 'daemon-reload')
+    ok(await a.sd.systemctl('restart', UNIT), 'restart')
+    const first = a.sd.mainPid(UNIT)
+    const s = await a.sd.waitFor(UNIT, 'restarted once', (x) => x.NRestarts === '1' && x.SubState === 'running', 5_000)
+    assert.ok(Number(s.MainPID) !== first && Number(s.MainPID) > 0, JSON.stringify(s))
+    ok(await a.sd.systemctl('stop', UNIT), 'stop')
+    fs.writeFileSync(path.join(a.root, 'etc/systemd/system', UNIT), unitText(['Restart=no']))
+    ok(await a.sd.systemctl('daemon-reload'), 'daemon-reload')
+    ok(await a.sd.systemctl('restart', UNIT), 'restart with Restart=no')
+    const failed = await a.sd.waitFor(UNIT, 'failed', (x) => x.ActiveState === 'failed', 5_000)
+    assert.equal([failed.SubState, failed.NRestarts, failed.Result, failed.ExecMainStatus], ['failed', '0', 'exit-code', '1'])
+  } finally {
+    await a.sd.stopAll()
+  }
+})
+
+test('stop ends the service and leaves inactive/dead/0; one that ignores SIGTERM is SIGKILLed and left failed (timeout)', async () => {
+  const a = await app('serve')
+  try {
+    ok(await a.sd.systemctl('daemon-reload'), 'daemon-reload')
+    ok(await a.sd.systemctl('start', UNIT), 'start')
+    const pid = a.sd.mainPid(UNIT)
+    await fixture(a)
+    ok(await a.sd.systemctl('stop', UNIT), 'stop')
+    assert.not.ok(running(pid), `pid ${pid} is gone after stop`)
+    assert.is((await a.sd.systemctl('show', UNIT, PROPS)).stdout, 'ActiveState=inactive\nSubState=dead\nMainPID=0\nNRestarts=0\n')
+    assert.is(await fixtureOnce(a.port), null, 'nothing answers any more')
+
+    a.release('r2', 'serve-ignoring-sigterm')
+    ok(await a.sd.systemctl('start', UNIT), 'start r2')
+    const stubborn = a.sd.mainPid(UNIT)
+    await fixture(a)
+    const t0 = Date.now()
+    ok(await a.sd.systemctl('stop', UNIT), 'stop a service that ignores SIGTERM')
+    assert.ok(Date.now() - t0 >= 2_500, 'it waited for the SIGTERM grace period')
+    assert.not.ok(running(stubborn), `pid ${stubborn} was SIGKILLed`)
+    assert.match(a.sd.serviceLog(UNIT), 'ignoring SIGTERM')
+    // systemd too: a stop that ran into the SIGKILL leaves the unit failed, result 'timeout'.
+    assert.equal([a.sd.status(UNIT).ActiveState, a.sd.status(UNIT).Result, a.sd.status(UNIT).MainPID], ['failed', 'timeout', '0'])
+  } finally {
+    await a.sd.stopAll()
+  }
+})
+
+test('enable says what systemctl says and writes nothing under the root; forms outside DESIGN.md 8.1 are refused (exit 1); show of an unknown unit is dead', async () => {
+  const a = await app('serve')
+  try {
+    const before = treeOf(a.root)
+    const e = ok(await a.sd.systemctl('enable', UNIT), 'enable')
+    assert.is(e.stderr, `Created symlink /etc/systemd/system/multi-user.target.wants/${UNIT} \u2192 /etc/systemd/system/${UNIT}.\n`)
+    assert.is(ok(await a.sd.systemctl('enable', UNIT), 'enable again').stderr, '', 'nothing to say the second time')
+    assert.equal(treeOf(a.root), before, 'the root is unchanged')
+    for (const args of [
+      ['status', UNIT],
+      ['show', UNIT],
+      ['show', PROPS, UNIT],
+      ['show', UNIT, '--property=ActiveState,Bogus'],
+      ['start'],
+      ['restart', UNIT, 'other.service'],
+      ['restart', 'nullspace-api'],
+      ['--no-block', 'restart', UNIT],
+      ['is-active', UNIT],
+      ['toString'],
+    ]) {
+      const r = await a.sd.systemctl(...args)
+      assert.is(r.code, 1, `${args.join(' ')}: ${show(r)}`)
+      assert.match(r.stderr, `stand-in systemctl: unsupported: systemctl ${args.join(' ')}`)
+    }
+    assert.is((await a.sd.systemctl('show', 'other.service', PROPS)).stdout, 'ActiveState=inactive\nSubState=dead\nMainPID=0\nNRestarts=0\n')
+    assert.is(a.sd.calls().length, 13, 'every invocation is logged, refused ones too')
+  } finally {
+    await a.sd.stopAll()
+  }
+})
+
+test('stopAll leaves no process of the stand-in alive, supervisors, services or their children (checked in /proc)', async () => {
+  const a = await app({ crashAfterMs: 60_000 }, unitText(['Restart=always', 'RestartSec=100ms']))
+  ok(await a.sd.systemctl('daemon-reload'), 'daemon-reload')
+  ok(await a.sd.systemctl('start', UNIT), 'start')
+  const service = a.sd.mainPid(UNIT)
+  await fixture(a)
+  const pids = standInProcesses(a.sd.stateDir)
+  assert.ok(pids.includes(service) && pids.length === 2, `the supervisor and the service: ${pids.join(', ')}`)
+  await a.sd.stopAll()
+  await sleep(300) // a supervisor that survived would have restarted its service by now (RestartSec=100ms)
+  assert.equal(standInProcesses(a.sd.stateDir), [])
+  for (const pid of pids) assert.not.ok(running(pid), `pid ${pid} is gone`)
+  assert.is(await fixtureOnce(a.port), null, 'nothing answers')
+})
+
+test.run()
