@@ -187,6 +187,30 @@ test('an API that exits at once crash-loops under Restart=on-failure into failed
   }
 })
 
+test('the start limit at 1/10 scale: RestartSec=2 under systemd\'s defaults (10 s, burst 5) never ends failed; under 60 s, burst 5 it does', async () => {
+  // Scaled 1:10. The 6th start comes 5 x (RestartSec + run time) after the first: past a window
+  // of exactly 5 x RestartSec, so systemd opens a new window and the loop goes on forever.
+  const current = await app('exit-at-once', unitText(['Restart=on-failure', 'RestartSec=200ms'], ['StartLimitIntervalSec=1s', 'StartLimitBurst=5']))
+  try {
+    ok(await current.sd.systemctl('daemon-reload'), 'daemon-reload')
+    ok(await current.sd.systemctl('restart', UNIT), 'restart')
+    const seen = new Set<string>()
+    await current.sd.waitFor(UNIT, 'more restarts than the burst', (x) => (seen.add(x.ActiveState), Number(x.NRestarts) > 6), 8_000)
+    assert.not.ok(seen.has('failed'), `never failed: ${[...seen].join(', ')}`)
+  } finally {
+    await current.sd.stopAll()
+  }
+  const suggested = await app('exit-at-once', unitText(['Restart=on-failure', 'RestartSec=200ms'], ['StartLimitIntervalSec=6s', 'StartLimitBurst=5']))
+  try {
+    ok(await suggested.sd.systemctl('daemon-reload'), 'daemon-reload')
+    ok(await suggested.sd.systemctl('restart', UNIT), 'restart')
+    const s = await suggested.sd.waitFor(UNIT, 'failed', (x) => x.ActiveState === 'failed', 5_000)
+    assert.equal([s.Result, s.NRestarts], ['start-limit-hit', '5'])
+  } finally {
+    await suggested.sd.stopAll()
+  }
+})
+
 test('a service that crashes after serving is restarted with a new MainPID and NRestarts=1; Restart=no leaves it failed', async () => {
   const a = await app({ crashAfterMs: 300 }, unitText(['Restart=on-failure', 'RestartSec=100ms']))
   try {
