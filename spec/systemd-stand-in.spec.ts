@@ -7,11 +7,12 @@ import * as assert from 'uvu/assert'
 import fs from 'node:fs'
 import http from 'node:http'
 import path from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { tempDir } from './helpers/tmp.js'
 import { standInSystemd, standInProcesses, type StandIn } from './helpers/systemd.js'
 import { freePort, standInApi, type ApiBehaviour } from './helpers/stand-in-api.js'
 import { treeOf } from './helpers/hosts.js'
-import type { CliResult } from './helpers/cli.js'
+import { runProcess, type CliResult } from './helpers/cli.js'
 
 const UNIT = 'nullspace-api.service'
 const PROPS = '--property=ActiveState,SubState,MainPID,NRestarts'
@@ -302,6 +303,39 @@ test('stopAll leaves no process of the stand-in alive, supervisors, services or 
   assert.equal(standInProcesses(a.sd.stateDir), [])
   for (const pid of pids) assert.not.ok(running(pid), `pid ${pid} is gone`)
   assert.is(await fixtureOnce(a.port), null, 'nothing answers')
+})
+
+test('a spec process SIGKILLed before its cleanup takes the stand-in\'s processes with it (the supervisors watch their owner)', async () => {
+  const a = await app('serve')
+  // A spec in miniature, in its own process: it starts the unit through the helper, prints where, and dies by SIGKILL.
+  const script = path.join(tempDir('owner'), 'owner.mjs')
+  const helper = path.join(path.dirname(fileURLToPath(import.meta.url)), 'helpers/systemd.js')
+  fs.writeFileSync(
+    script,
+    `import { standInSystemd } from ${JSON.stringify(helper)}
+const sd = standInSystemd(${JSON.stringify(a.root)}, { extraEnv: { NULLSPACE_TEST_API_PORT: '${a.port}' } })
+await sd.systemctl('daemon-reload')
+const r = await sd.systemctl('restart', '${UNIT}')
+process.stdout.write(JSON.stringify({ code: r.code, stderr: r.stderr, stateDir: sd.stateDir, pid: sd.mainPid('${UNIT}') }))
+process.kill(process.pid, 'SIGKILL')
+`,
+  )
+  let stateDir = ''
+  try {
+    const r = await runProcess(process.execPath, [script], { timeoutMs: 10_000 })
+    assert.is(r.signal, 'SIGKILL', `the owner died by SIGKILL: exit ${r.code} ${r.stdout} ${r.stderr}`)
+    const started = JSON.parse(r.stdout) as { code: number; stderr: string; stateDir: string; pid: number }
+    stateDir = started.stateDir
+    assert.ok(started.code === 0 && started.pid > 0, r.stdout)
+    for (const end = Date.now() + 3_000; standInProcesses(started.stateDir).length && Date.now() < end; ) await sleep(100)
+    assert.equal(standInProcesses(started.stateDir), [], 'the supervisor and its service are gone')
+    assert.not.ok(running(started.pid), `service pid ${started.pid} is gone`)
+  } finally {
+    // Whatever the watchdog left (when this test fails), and the owner's temp dir: its exit hook never ran.
+    if (stateDir) for (const pid of standInProcesses(stateDir)) process.kill(pid, 'SIGKILL')
+    if (stateDir) fs.rmSync(stateDir, { recursive: true, force: true })
+    await a.sd.stopAll()
+  }
 })
 
 test.run()

@@ -38,6 +38,12 @@ export interface StandIn {
 
 const live = new Set<string>()
 
+/** This process as `<pid>:<start time>` (/proc/self/stat field 22): supervisors exit when it is gone, even if it was SIGKILLed. */
+const OWNER = (() => {
+  const stat = fs.readFileSync('/proc/self/stat', 'utf8')
+  return `${process.pid}:${stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]}`
+})()
+
 /** A stand-in systemd for `root`, with its state in a fresh temp dir; `extraEnv` reaches every service it starts. */
 export function standInSystemd(root: string, o: { extraEnv?: Record<string, string> } = {}): StandIn {
   const stateDir = tempDir('systemd-stand-in')
@@ -62,6 +68,7 @@ export function standInSystemd(root: string, o: { extraEnv?: Record<string, stri
     PATH: `${STAND_IN_DIR}:${process.env.PATH ?? '/usr/bin:/bin'}`,
     NULLSPACE_TEST_SYSTEMD_ROOT: root,
     NULLSPACE_TEST_SYSTEMD_STATE: stateDir,
+    NULLSPACE_TEST_SYSTEMD_OWNER: OWNER,
   }
   return {
     root,

@@ -5,7 +5,7 @@
 // on SIGTERM (from `systemctl stop|restart`) stops the service the way systemd does: SIGTERM to
 // the group, SIGKILL after a few seconds. It exits when the unit is no longer active.
 //
-//   supervisor.js <unit> <invocation-id>        (env: NULLSPACE_TEST_SYSTEMD_ROOT, _STATE)
+//   supervisor.js <unit> <invocation-id>        (env: NULLSPACE_TEST_SYSTEMD_ROOT, _STATE, _OWNER)
 'use strict'
 const fs = require('node:fs')
 const path = require('node:path')
@@ -145,6 +145,17 @@ process.on('SIGTERM', () => {
     c.killGroup(pid, 'SIGKILL')
   }, STOP_GRACE_MS).unref()
 })
+
+// The spec process that made this stand-in (NULLSPACE_TEST_SYSTEMD_OWNER=<pid>:<start time>): when
+// it is gone, even SIGKILLed before its exit hook ran, nothing of the stand-in may outlive it.
+const owner = /^(\d+):(\d+)$/.exec(process.env.NULLSPACE_TEST_SYSTEMD_OWNER ?? '')
+if (owner) {
+  setInterval(() => {
+    if (c.alive(Number(owner[1]), owner[2])) return
+    if (child) c.killGroup(child.pid, 'SIGKILL')
+    process.exit(0)
+  }, 500)
+}
 
 fs.writeFileSync(c.supervisorFile(state, unit), JSON.stringify({ pid: process.pid, startTime: c.procStat(process.pid).startTime, invocationId }))
 start()
