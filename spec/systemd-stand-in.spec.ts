@@ -8,11 +8,12 @@ import fs from 'node:fs'
 import http from 'node:http'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { createRequire } from 'node:module'
 import { tempDir } from './helpers/tmp.js'
 import { standInSystemd, standInProcesses, type StandIn } from './helpers/systemd.js'
-import { freePort, standInApi, type ApiBehaviour } from './helpers/stand-in-api.js'
-import { treeOf } from './helpers/hosts.js'
-import { runProcess, type CliResult } from './helpers/cli.js'
+import { apiContents, freePort, standInApi, type ApiBehaviour } from './helpers/stand-in-api.js'
+import { API_UNIT, installedRoot, makeRelease, treeOf } from './helpers/hosts.js'
+import { REPO, runProcess, type CliResult } from './helpers/cli.js'
 
 const UNIT = 'nullspace-api.service'
 const PROPS = '--property=ActiveState,SubState,MainPID,NRestarts'
@@ -106,6 +107,43 @@ const running = (pid: number) => {
   }
 }
 
+test('EnvironmentFile= is read the way systemd reads it: quotes, escapes, comments, and what the tool\'s renderer writes round-trips', () => {
+  const { parseEnvFile } = createRequire(import.meta.url)(path.join(REPO, 'spec/helpers/systemctl-stand-in/common.js')) as { parseEnvFile(text: string): Record<string, string> }
+  const text = [
+    '# a comment',
+    '; another',
+    'PLAIN=a value with spaces   ',
+    '  SPACED = around ',
+    'DQ="say \\"hi\\" \\$HOME \\` \\\\ \\n"',
+    "SQ='no \\escapes \"here\"'",
+    'UNQUOTED=a\\ b\\#c #not a comment',
+    'MIDQUOTE=u"v"',
+    'JOINED="x"  \'y\'z "w"',
+    'CONT="one\\',
+    'two"',
+    'not an assignment',
+    '1BAD=ignored',
+    'EMPTY=',
+    '',
+  ].join('\n')
+  assert.equal(parseEnvFile(text), {
+    PLAIN: 'a value with spaces',
+    SPACED: 'around',
+    DQ: 'say "hi" $HOME ` \\ \\n',
+    SQ: 'no \\escapes "here"',
+    UNQUOTED: 'a b#c #not a comment',
+    MIDQUOTE: 'u"v"',
+    JOINED: 'xyz "w"', // quotes open only where the value starts or a quoted part ended
+    CONT: 'onetwo',
+    EMPTY: '',
+  })
+  // lib/appliance-files.ts quotes a value with characters outside [A-Za-z0-9_./:@+-] this way.
+  const quote = (v: string) => (/^[A-Za-z0-9_./:@+-]*$/.test(v) ? v : `"${v.replace(/(["\\$`])/g, '\\$1')}"`)
+  for (const v of ['2026.06.10', 'a b', 'q"uote', 'back\\slash', '$dollar', '`tick`', 'hash # x', "it's", ' lead']) {
+    assert.equal(parseEnvFile(`K=${quote(v)}\n`), { K: v }, `round-trip of ${JSON.stringify(v)}`)
+  }
+})
+
 test('daemon-reload then restart runs ExecStart through the symlink chain, with the env file read at start; show answers Key=Value in order', async () => {
   const a = await app('serve')
   try {
@@ -123,6 +161,22 @@ test('daemon-reload then restart runs ExecStart through the symlink chain, with 
     assert.is(fs.readlinkSync(`/proc/${pid}/cwd`), a.root)
   } finally {
     await a.sd.stopAll()
+  }
+})
+
+test('a release installed by the real CLI runs under the stand-in: its rendered unit and env file, the API answering with the rendered release id', async () => {
+  const root = await installedRoot(await makeRelease({ id: '2026.06.10-rc.1', change: apiContents('serve', 'rc1') }))
+  const port = await freePort()
+  const sd = standInSystemd(root, { extraEnv: { NULLSPACE_TEST_API_PORT: String(port) } })
+  try {
+    assert.ok(fs.existsSync(path.join(root, API_UNIT)), 'install rendered the unit')
+    ok(await sd.systemctl('daemon-reload'), 'daemon-reload')
+    ok(await sd.systemctl('restart', UNIT), 'restart')
+    const pid = sd.mainPid(UNIT)
+    const f = await fixture({ root, port, sd, release: () => undefined })
+    assert.equal(f, { status: 200, body: { release_id: '2026.06.10-rc.1', pid, tag: 'rc1' } })
+  } finally {
+    await sd.stopAll()
   }
 })
 
@@ -332,7 +386,13 @@ process.kill(process.pid, 'SIGKILL')
     assert.not.ok(running(started.pid), `service pid ${started.pid} is gone`)
   } finally {
     // Whatever the watchdog left (when this test fails), and the owner's temp dir: its exit hook never ran.
-    if (stateDir) for (const pid of standInProcesses(stateDir)) process.kill(pid, 'SIGKILL')
+    if (stateDir)
+      for (const pid of standInProcesses(stateDir))
+        try {
+          process.kill(pid, 'SIGKILL')
+        } catch {
+          // gone meanwhile
+        }
     if (stateDir) fs.rmSync(stateDir, { recursive: true, force: true })
     await a.sd.stopAll()
   }

@@ -20,6 +20,8 @@ export interface StandIn {
   readonly stateDir: string
   /** For runCli/runProcess: PATH with the stand-in first, and the stand-in's two settings. */
   readonly env: NodeJS.ProcessEnv
+  /** Replaces the extra environment every service gets from its next start on (e.g. another port). */
+  setExtraEnv(vars: Record<string, string>): void
   /** Every systemctl invocation so far, argv without `systemctl`, in order. */
   calls(): string[][]
   /** The unit's status as its supervisor last wrote it (systemd property names, string values). */
@@ -47,7 +49,8 @@ const OWNER = (() => {
 /** A stand-in systemd for `root`, with its state in a fresh temp dir; `extraEnv` reaches every service it starts. */
 export function standInSystemd(root: string, o: { extraEnv?: Record<string, string> } = {}): StandIn {
   const stateDir = tempDir('systemd-stand-in')
-  if (o.extraEnv) fs.writeFileSync(path.join(stateDir, 'extra.env'), JSON.stringify(o.extraEnv))
+  const setExtraEnv = (vars: Record<string, string>) => fs.writeFileSync(path.join(stateDir, 'extra.env'), JSON.stringify(vars))
+  if (o.extraEnv) setExtraEnv(o.extraEnv)
   live.add(stateDir)
   const status = (unit: string): Record<string, string> => {
     try {
@@ -65,7 +68,8 @@ export function standInSystemd(root: string, o: { extraEnv?: Record<string, stri
     }
   }
   const env: NodeJS.ProcessEnv = {
-    PATH: `${STAND_IN_DIR}:${process.env.PATH ?? '/usr/bin:/bin'}`,
+    // The stand-in runs with `#!/usr/bin/env node`: the node running the specs comes right after it.
+    PATH: `${STAND_IN_DIR}:${path.dirname(process.execPath)}:${process.env.PATH ?? '/usr/bin:/bin'}`,
     NULLSPACE_TEST_SYSTEMD_ROOT: root,
     NULLSPACE_TEST_SYSTEMD_STATE: stateDir,
     NULLSPACE_TEST_SYSTEMD_OWNER: OWNER,
@@ -74,6 +78,7 @@ export function standInSystemd(root: string, o: { extraEnv?: Record<string, stri
     root,
     stateDir,
     env,
+    setExtraEnv,
     calls: () => {
       const file = path.join(stateDir, 'calls.log')
       if (!fs.existsSync(file)) return []

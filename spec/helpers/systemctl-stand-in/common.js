@@ -182,66 +182,102 @@ function serviceSettings(text, unit) {
 // ---- environment files -----------------------------------------------------------------------
 
 /**
- * An EnvironmentFile the way systemd reads one (env-file.c): `KEY=VALUE` lines, `#`/`;` comment
- * lines, whitespace around the value dropped; "double quotes" take backslash escapes of `"\`$`
- * and keep other backslashes; 'single quotes' take none; unquoted, a backslash escapes the next
- * character and a backslash-newline continues the line. Quoted and unquoted parts concatenate.
+ * An EnvironmentFile the way systemd 252 reads one (src/basic/env-file.c, a state machine):
+ * `KEY=VALUE` lines; a line starting with `#` or `;` is a comment; whitespace before the value
+ * and after an unquoted one is dropped. A value may open with "double quotes" (a backslash
+ * unescapes one of `"\`$`, eats a newline, and stays in front of anything else) or 'single quotes'
+ * (taken as they are); after the closing quote, whitespace is skipped and another quoted or
+ * unquoted part may follow and is appended. Unquoted, a backslash takes the next character
+ * literally (a backslash-newline joins lines), and quote characters are literal.
  */
 function parseEnvFile(text) {
   const out = {}
-  let i = 0
-  const n = text.length
-  while (i < n) {
-    // Before a key: skip blank space; a comment runs to the end of the line.
-    const c = text[i]
-    if (c === '\n' || c === ' ' || c === '\t' || c === '\r') {
-      i++
-      continue
-    }
-    if (c === '#' || c === ';') {
-      while (i < n && text[i] !== '\n') i++
-      continue
-    }
-    let key = ''
-    while (i < n && text[i] !== '=' && text[i] !== '\n') key += text[i++]
-    key = key.trim()
-    if (i >= n || text[i] === '\n') continue // no '=': not an assignment
-    i++ // '='
-    while (i < n && (text[i] === ' ' || text[i] === '\t')) i++
-    let value = ''
-    let trailingSpace = 0 // unquoted whitespace at the end, dropped if nothing follows it
-    while (i < n && text[i] !== '\n') {
-      const ch = text[i]
-      if (ch === '"') {
-        i++
-        while (i < n && text[i] !== '"') {
-          if (text[i] === '\\' && i + 1 < n) {
-            const next = text[i + 1]
-            if ('"\\`$'.includes(next)) value += next
-            else if (next !== '\n') value += `\\${next}`
-            i += 2
-          } else value += text[i++]
-        }
-        i++ // closing quote
-        trailingSpace = 0
-      } else if (ch === "'") {
-        i++
-        while (i < n && text[i] !== "'") value += text[i++]
-        i++
-        trailingSpace = 0
-      } else if (ch === '\\') {
-        if (i + 1 < n && text[i + 1] !== '\n') value += text[i + 1]
-        i += 2
-        trailingSpace = 0
-      } else {
-        value += ch
-        trailingSpace = ch === ' ' || ch === '\t' || ch === '\r' ? trailingSpace + 1 : 0
-        i++
-      }
-    }
-    if (trailingSpace) value = value.slice(0, -trailingSpace)
+  const NL = '\n\r'
+  const WS = ' \t\n\r'
+  let state = 'pre-key'
+  let key = ''
+  let value = ''
+  let trailing = -1 // where trailing unquoted whitespace starts in `value`, or -1
+  const push = () => {
+    if (state === 'value' && trailing >= 0) value = value.slice(0, trailing)
+    key = key.replace(/[ \t\n\r]+$/, '')
+    // systemd drops assignments with invalid names when it builds the environment.
     if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) out[key] = value
+    key = ''
+    value = ''
   }
+  for (const c of text) {
+    switch (state) {
+      case 'pre-key':
+        if (c === '#' || c === ';') state = 'comment'
+        else if (!WS.includes(c)) {
+          state = 'key'
+          key = c
+        }
+        break
+      case 'key':
+        if (NL.includes(c)) {
+          state = 'pre-key'
+          key = ''
+        } else if (c === '=') state = 'pre-value'
+        else key += c
+        break
+      case 'pre-value':
+        if (NL.includes(c)) {
+          push()
+          state = 'pre-key'
+        } else if (c === "'") state = 'single'
+        else if (c === '"') state = 'double'
+        else if (c === '\\') state = 'value-escape'
+        else if (!WS.includes(c)) {
+          state = 'value'
+          trailing = -1
+          value += c
+        }
+        break
+      case 'value':
+        if (NL.includes(c)) {
+          push()
+          state = 'pre-key'
+        } else if (c === '\\') {
+          state = 'value-escape'
+          trailing = -1
+        } else {
+          if (!WS.includes(c)) trailing = -1
+          else if (trailing < 0) trailing = value.length
+          value += c
+        }
+        break
+      case 'value-escape':
+        state = 'value'
+        trailing = -1
+        if (!NL.includes(c)) value += c
+        break
+      case 'single':
+        if (c === "'") state = 'pre-value'
+        else value += c
+        break
+      case 'double':
+        if (c === '"') state = 'pre-value'
+        else if (c === '\\') state = 'double-escape'
+        else value += c
+        break
+      case 'double-escape':
+        state = 'double'
+        if ('"\\`$'.includes(c)) value += c
+        else if (c !== '\n') value += `\\${c}`
+        break
+      case 'comment':
+        if (c === '\\') state = 'comment-escape'
+        else if (NL.includes(c)) state = 'pre-key'
+        break
+      case 'comment-escape':
+        // systemd 252: a backslash-newline continues the comment onto the next line.
+        state = 'comment'
+        break
+    }
+  }
+  if (['pre-value', 'value', 'value-escape', 'single', 'double', 'double-escape'].includes(state)) push()
   return out
 }
 
