@@ -164,7 +164,7 @@ test('daemon-reload then restart runs ExecStart through the symlink chain, with 
   }
 })
 
-test('a release installed by the real CLI runs under the stand-in: its rendered unit and env file, the API answering with the rendered release id', async () => {
+test('a release installed by the real CLI runs under the stand-in: its rendered unit and env file, the API answering with the rendered release id; `booted` needs no daemon-reload', async () => {
   const root = await installedRoot(await makeRelease({ id: '2026.06.10-rc.1', change: apiContents('serve', 'rc1') }))
   const port = await freePort()
   const sd = standInSystemd(root, { extraEnv: { NULLSPACE_TEST_API_PORT: String(port) } })
@@ -177,6 +177,15 @@ test('a release installed by the real CLI runs under the stand-in: its rendered 
     assert.equal(f, { status: 200, body: { release_id: '2026.06.10-rc.1', pid, tag: 'rc1' } })
   } finally {
     await sd.stopAll()
+  }
+  // A host booted with the unit already there knows it without a daemon-reload.
+  const booted = standInSystemd(root, { booted: true, extraEnv: { NULLSPACE_TEST_API_PORT: String(port) } })
+  try {
+    ok(await booted.systemctl('restart', UNIT), 'restart on a booted host, no daemon-reload')
+    assert.is((await fixture({ root, port, sd: booted, release: () => undefined })).body.release_id, '2026.06.10-rc.1')
+    assert.equal(booted.calls(), [['restart', UNIT]])
+  } finally {
+    await booted.stopAll()
   }
 })
 

@@ -46,9 +46,28 @@ const OWNER = (() => {
   return `${process.pid}:${stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]}`
 })()
 
-/** A stand-in systemd for `root`, with its state in a fresh temp dir; `extraEnv` reaches every service it starts. */
-export function standInSystemd(root: string, o: { extraEnv?: Record<string, string> } = {}): StandIn {
+export interface StandInOptions {
+  /** Environment every service gets after its EnvironmentFile (e.g. NULLSPACE_TEST_API_PORT). */
+  extraEnv?: Record<string, string>
+  /**
+   * Load the unit files already under the root, as a host booted with them would (no call is
+   * logged). Without it a unit is known only after a `daemon-reload`: stricter than systemd,
+   * which loads a unit file it has never seen on demand.
+   */
+  booted?: boolean
+}
+
+/** A stand-in systemd for `root`, with its state in a fresh temp dir. */
+export function standInSystemd(root: string, o: StandInOptions = {}): StandIn {
   const stateDir = tempDir('systemd-stand-in')
+  if (o.booted) {
+    const units = path.join(root, 'etc/systemd/system')
+    fs.mkdirSync(path.join(stateDir, 'loaded'))
+    for (const name of fs.existsSync(units) ? fs.readdirSync(units) : []) {
+      const file = path.join(units, name)
+      if (name.endsWith('.service') && fs.statSync(file, { throwIfNoEntry: false })?.isFile()) fs.copyFileSync(file, path.join(stateDir, 'loaded', name))
+    }
+  }
   const setExtraEnv = (vars: Record<string, string>) => fs.writeFileSync(path.join(stateDir, 'extra.env'), JSON.stringify(vars))
   if (o.extraEnv) setExtraEnv(o.extraEnv)
   live.add(stateDir)
