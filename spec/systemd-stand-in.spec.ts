@@ -209,7 +209,7 @@ test('restart gives a new MainPID, ends the old process, and reads the env file 
   }
 })
 
-test('a unit never loaded is not found (exit 5); a unit changed after daemon-reload runs its loaded copy, with the warning', async () => {
+test('a unit never loaded is not found (exit 5); a unit changed after daemon-reload runs its loaded copy, with the warning; an ExecStart leaving the root fails 203', async () => {
   const a = await app('serve')
   try {
     const r = await a.sd.systemctl('restart', UNIT)
@@ -222,6 +222,18 @@ test('a unit never loaded is not found (exit 5); a unit changed after daemon-rel
     assert.match(changed.stderr, `Warning: The unit file, source configuration file or drop-ins of ${UNIT} changed on disk. Run 'systemctl daemon-reload' to reload units.`)
     assert.is((await fixture(a)).body.release_id, 'r1', 'the loaded copy (the old ExecStart) runs')
     assert.is((await a.sd.systemctl('show', UNIT, '--property=NeedDaemonReload')).stdout, 'NeedDaemonReload=yes\n')
+
+    // An ExecStart that leaves the root through an absolute symlink never runs the host's file: 203/EXEC.
+    fs.writeFileSync(path.join(a.root, 'etc/systemd/system', UNIT), unitText(['Restart=no']))
+    ok(await a.sd.systemctl('daemon-reload'), 'daemon-reload')
+    const outside = path.join(tempDir('outside'), 'nullspace-api')
+    fs.writeFileSync(outside, standInApi('serve', 'outside'), { mode: 0o555 })
+    fs.rmSync(path.join(a.root, 'opt/nullspace/nullspace-api'))
+    fs.symlinkSync(outside, path.join(a.root, 'opt/nullspace/nullspace-api'))
+    ok(await a.sd.systemctl('restart', UNIT), 'restart (Type=simple: the exec fails after the start job)')
+    const s = await a.sd.waitFor(UNIT, 'failed', (x) => x.ActiveState === 'failed', 5_000)
+    assert.equal([s.ExecMainStatus, s.MainPID], ['203', '0'])
+    assert.match(a.sd.serviceLog(UNIT), 'resolves outside the root')
   } finally {
     await a.sd.stopAll()
   }

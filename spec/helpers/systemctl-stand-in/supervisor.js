@@ -79,6 +79,9 @@ function start() {
   const exe = path.join(root, s.execPath)
   try {
     fs.accessSync(exe, fs.constants.X_OK)
+    // An absolute symlink on the way would leave the spec's root for the real host's paths.
+    const real = fs.realpathSync(exe)
+    if (!real.startsWith(`${fs.realpathSync(root)}/`)) throw Object.assign(new Error(), { code: `resolves outside the root, to ${real}` })
   } catch (e) {
     // systemd's 203/EXEC: the fork worked, the exec did not.
     log(`Failed to execute ${s.execPath}: ${e.code}`)
