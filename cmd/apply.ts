@@ -18,7 +18,7 @@ export const applyCommand: CommandModule<HostArgs, Args> = {
       .example('$0 plan --manifest M --out plan.json && $0 apply plan.json', 'review first, then apply exactly that plan'),
   handler: handler(async (argv: ArgumentsCamelCase<Args>) => {
     const { executePlanned, loadTrusted, planTrusted, withHostLock } = await import('../lib/operations.js')
-    const { readSavedPlan } = await import('../lib/plan/saved.js')
+    const { readSavedPlan, stepsDiffer } = await import('../lib/plan/saved.js')
     const { printApplied } = await import('./outcome.js')
     const out = outputFor(argv)
     if ((argv.plan === undefined) === (argv.manifest === undefined)) throw usageError('give either a saved plan file (apply PLAN) or --manifest M, not both or neither')
@@ -34,6 +34,9 @@ export const applyCommand: CommandModule<HostArgs, Args> = {
       const planned = await planTrusted(saved?.operation ?? 'install', trusted, flags)
       if (saved && planned.plan.host_fingerprint !== saved.host_fingerprint)
         throw operationFailed(`plan is stale: the host under ${flags.root} changed since the plan was made; run plan again`)
+      // The file is what was reviewed: its steps run, or nothing does.
+      const differ = saved ? stepsDiffer(saved.steps, planned.plan.steps) : null
+      if (differ) throw operationFailed(`plan is stale: ${differ}; nothing was changed; run plan --manifest ${saved!.manifest.path} --out ${argv.plan} again and review it`)
       printApplied(out, planned.plan, await executePlanned(planned, flags, await stepReporter(out)))
       return EXIT.ok
     })

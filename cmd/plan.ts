@@ -23,9 +23,10 @@ export const planCommand: CommandModule<HostArgs, Args> = {
     const { renderPlan } = await import('../lib/plan/render.js')
     const { writeFileAtomic } = await import('../lib/fsx.js')
     const out = outputFor(argv)
+    const { planDocument } = await import('../lib/plan/saved.js')
     const { plan } = await planManifest('install', argv.manifest, hostFlags(argv))
-    if (argv.out) await writeFileAtomic(argv.out, `${JSON.stringify(plan, null, 2)}\n`, 0o644)
-    if (argv.json) out.document(plan)
+    if (argv.out) await writeFileAtomic(argv.out, `${JSON.stringify(planDocument(plan), null, 2)}\n`, 0o644)
+    if (argv.json) out.document(planDocument(plan))
     else out.line(renderPlan(plan, out.c))
     if (plan.blockers.length > 0) return EXIT.failed
     return argv['detailed-exitcode'] && plan.steps.length > 0 ? EXIT.changes : EXIT.ok
