@@ -1,13 +1,12 @@
 // Detached ed25519 signatures of manifests (and of launch-gate evidence): key pairs,
 // `M.sig` files, and the trust policy of a host (`etc/nullspace/trusted-keys/*.pub`).
 import fs from 'node:fs/promises'
-import { constants } from 'node:fs'
 import path from 'node:path'
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto'
 import { t, E } from './commonjs.cjs'
 import { Failure, EXIT, errnoCode, manifestError, usageError } from './errors.js'
 import { formatProblem, problemsFromErrors } from './manifest/problems.js'
-import { writeFileAtomic } from './fsx.js'
+import { isUnreadable, readRegularFile, type RegularFileOptions, writeFileAtomic } from './fsx.js'
 
 export const SignatureFile = t.type({
   key_id: t.string,
@@ -88,23 +87,14 @@ export const MAX_SIGNATURE_BYTES = 64 * 1024
 
 export type SignatureCheck = E.Either<string, { readonly keyId: string; readonly bytes: Buffer }>
 
-/** Checks `sigFile` over `bytes` against `keys`; Left is the reason, for an exit-65 message. */
-export async function checkSignature(bytes: Buffer, sigFile: string, keys: ReadonlyMap<string, KeyObject>): Promise<SignatureCheck> {
-  let raw: Buffer
-  try {
-    // O_NONBLOCK: a FIFO planted as the signature must not hang the command (holding the host lock).
-    const fh = await fs.open(sigFile, constants.O_RDONLY | constants.O_NONBLOCK)
-    try {
-      const st = await fh.stat()
-      if (!st.isFile()) return E.left(`${sigFile} is not a regular file`)
-      if (st.size > MAX_SIGNATURE_BYTES) return E.left(`${sigFile} is ${st.size} bytes, more than a signature file can be (${MAX_SIGNATURE_BYTES})`)
-      raw = await fh.readFile()
-    } finally {
-      await fh.close()
-    }
-  } catch (e) {
-    return E.left(errnoCode(e) === 'ENOENT' ? `no signature file ${sigFile}` : `cannot read ${sigFile}: ${(e as Error).message}`)
-  }
+/**
+ * Checks `sigFile` over `bytes` against `keys`; Left is the reason, for an exit-65 message. The
+ * signature is read only as a regular file of at most MAX_SIGNATURE_BYTES (a FIFO planted as the
+ * signature must not hang the command holding the host lock, nor /dev/zero fill its memory).
+ */
+export async function checkSignature(bytes: Buffer, sigFile: string, keys: ReadonlyMap<string, KeyObject>, o: RegularFileOptions = { followSymlink: true }): Promise<SignatureCheck> {
+  const raw = await readRegularFile(sigFile, MAX_SIGNATURE_BYTES, o)
+  if (isUnreadable(raw)) return E.left(raw.missing ? `no signature file ${sigFile}` : `${sigFile} ${raw.why}`)
   let json: unknown
   try {
     json = JSON.parse(raw.toString('utf8'))
