@@ -12,13 +12,13 @@ export const applyCommand: CommandModule<HostArgs, Args> = {
   describe: 'Converge the host to a manifest, or execute a plan saved by plan --out',
   builder: (y: Argv<HostArgs>) =>
     withServiceFlags(y)
-      .positional('plan', { type: 'string', describe: 'A plan file saved by plan --out; refused when the host or manifest changed since' })
+      .positional('plan', { type: 'string', describe: 'A plan file saved by plan --out: runs exactly its steps; refused when the host, the manifest or the file changed since' })
       .option('manifest', { type: 'string', describe: 'Path of the release manifest.json (instead of a saved plan)' })
       .example('$0 apply --manifest /mnt/nullspace-release/manifest.json', 'converge the host to the manifest')
       .example('$0 plan --manifest M --out plan.json && $0 apply plan.json', 'review first, then apply exactly that plan'),
   handler: handler(async (argv: ArgumentsCamelCase<Args>) => {
     const { executePlanned, loadTrusted, planTrusted, withHostLock } = await import('../lib/operations.js')
-    const { readSavedPlan } = await import('../lib/plan/saved.js')
+    const { readSavedPlan, stepsDiffer } = await import('../lib/plan/saved.js')
     const { activationFailed, printApplied } = await import('./outcome.js')
     const out = outputFor(argv)
     if ((argv.plan === undefined) === (argv.manifest === undefined)) throw usageError('give either a saved plan file (apply PLAN) or --manifest M, not both or neither')
@@ -34,6 +34,9 @@ export const applyCommand: CommandModule<HostArgs, Args> = {
       const planned = await planTrusted(saved?.operation ?? 'install', trusted, flags)
       if (saved && planned.plan.host_fingerprint !== saved.host_fingerprint)
         throw operationFailed(`plan is stale: the host under ${flags.root} changed since the plan was made; run plan again`)
+      // The file is what was reviewed: its steps run, or nothing does.
+      const differ = saved ? stepsDiffer(saved.steps, planned.plan.steps) : null
+      if (differ) throw operationFailed(`plan is stale: ${differ}; nothing was changed; run plan --manifest ${saved!.manifest.path} --out ${argv.plan} again and review it`)
       const result = await executePlanned(planned, flags, await stepReporter(out)).catch((e: unknown) => activationFailed(out, planned.plan, e))
       printApplied(out, planned.plan, result)
       return EXIT.ok

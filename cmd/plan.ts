@@ -14,7 +14,7 @@ export const planCommand: CommandModule<HostArgs, Args> = {
   builder: (y: Argv<HostArgs>) =>
     withServiceFlags(y)
       .option('manifest', { type: 'string', demandOption: true, describe: 'Path of the release manifest.json' })
-      .option('out', { type: 'string', describe: 'Save the plan as JSON; `apply FILE` executes it while the host is unchanged' })
+      .option('out', { type: 'string', describe: 'Save the plan as JSON; `apply FILE` executes exactly its steps while the host, the manifest and the file are unchanged' })
       .option('detailed-exitcode', { type: 'boolean', default: false, describe: 'Exit 0 when converged, 2 when there are changes, 1 on error' })
       .example('$0 plan --manifest /mnt/nullspace-release/manifest.json', 'preview an install')
       .example('$0 plan --manifest M --json --detailed-exitcode', 'gate CI on whether the host would change'),
@@ -23,9 +23,10 @@ export const planCommand: CommandModule<HostArgs, Args> = {
     const { renderPlan } = await import('../lib/plan/render.js')
     const { writeFileAtomic } = await import('../lib/fsx.js')
     const out = outputFor(argv)
+    const { planDocument } = await import('../lib/plan/saved.js')
     const { plan } = await planManifest('install', argv.manifest, hostFlags(argv))
-    if (argv.out) await writeFileAtomic(argv.out, `${JSON.stringify(plan, null, 2)}\n`, 0o644)
-    if (argv.json) out.document(plan)
+    if (argv.out) await writeFileAtomic(argv.out, `${JSON.stringify(planDocument(plan), null, 2)}\n`, 0o644)
+    if (argv.json) out.document(planDocument(plan))
     else out.line(renderPlan(plan, out.c))
     if (plan.blockers.length > 0) return EXIT.failed
     return argv['detailed-exitcode'] && plan.steps.length > 0 ? EXIT.changes : EXIT.ok

@@ -35,7 +35,7 @@ export const upgradeCommand: CommandModule<HostArgs, Args> = {
     const flags = hostFlags(argv, argv['skip-ingress-smoke'] ? null : argv['ingress-url'] ?? DEFAULT_INGRESS_URL)
     if (argv['dry-run']) {
       const { plan } = await planManifest('upgrade', argv.manifest, flags)
-      if (argv.json) out.document(plan)
+      if (argv.json) out.document((await import('../lib/plan/saved.js')).planDocument(plan))
       else out.line(renderPlan(plan, out.c))
       return plan.blockers.length > 0 ? EXIT.failed : EXIT.ok
     }

@@ -99,3 +99,79 @@ export class UnsafePathError extends Failure {
     super(EXIT.failed, `${path} ${problem}; move it aside. Nothing outside the root was written`)
   }
 }
+
+/** Why readRegularFile did not read a file; `why` completes a sentence that starts with the file's name. */
+export interface UnreadableFile {
+  readonly missing: boolean
+  readonly why: string
+}
+
+export interface RegularFileOptions {
+  /** Follow a symlink at the last component (the target must still be a regular file); default false. */
+  readonly followSymlink?: boolean
+}
+
+const kindOf = (st: import('node:fs').Stats) =>
+  st.isFIFO() ? 'a FIFO' : st.isDirectory() ? 'a directory' : st.isCharacterDevice() ? 'a character device' : st.isBlockDevice() ? 'a block device' : st.isSocket() ? 'a socket' : 'not a file'
+
+/**
+ * Opens `p` for reading only when it is a regular file of at most `maxBytes`. O_NONBLOCK so a
+ * FIFO planted there cannot hang the open, O_NOFOLLOW so a symlink (to /dev/zero, or to a file
+ * outside the folder being checked) is refused, and fstat on the opened descriptor, so the file
+ * judged is the file read. The caller closes the handle.
+ */
+export async function openRegularFile(p: string, maxBytes: number, o: RegularFileOptions = {}): Promise<{ fh: fs.FileHandle; size: number } | UnreadableFile> {
+  let fh: fs.FileHandle
+  try {
+    fh = await fs.open(p, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY | (o.followSymlink ? 0 : constants.O_NOFOLLOW))
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code
+    if (code === 'ENOENT') return { missing: true, why: 'does not exist' }
+    if (code === 'ELOOP') return { missing: false, why: 'is a symbolic link, which is not followed' }
+    return { missing: false, why: `cannot be read: ${(e as Error).message}` }
+  }
+  let problem: UnreadableFile
+  try {
+    const st = await fh.stat()
+    if (st.isFile() && st.size <= maxBytes) return { fh, size: st.size }
+    problem = !st.isFile() ? { missing: false, why: `is not a regular file (${kindOf(st)})` } : { missing: false, why: `is ${st.size} bytes, over the ${maxBytes}-byte limit for it` }
+  } catch (e) {
+    problem = { missing: false, why: `cannot be read: ${(e as Error).message}` }
+  }
+  await fh.close()
+  return problem
+}
+
+export const isUnreadable = <T extends object>(r: T | UnreadableFile): r is UnreadableFile => !Buffer.isBuffer(r) && 'why' in r && 'missing' in r
+
+/** The bytes of a regular file of at most `maxBytes` (see openRegularFile); a file that grows past the cap while it is read is refused too. */
+export async function readRegularFile(p: string, maxBytes: number, o: RegularFileOptions = {}): Promise<Buffer | UnreadableFile> {
+  const opened = await openRegularFile(p, maxBytes, o)
+  if (isUnreadable(opened)) return opened
+  const blocks: Buffer[] = []
+  let total = 0
+  try {
+    for await (const block of readBlocks(opened.fh, maxBytes)) {
+      blocks.push(Buffer.from(block))
+      total += block.length
+    }
+  } catch (e) {
+    return { missing: false, why: `cannot be read: ${(e as Error).message}` }
+  } finally {
+    await opened.fh.close()
+  }
+  return total > maxBytes ? grewPast(maxBytes) : Buffer.concat(blocks, total)
+}
+
+export const grewPast = (maxBytes: number): UnreadableFile => ({ missing: false, why: `grew past the ${maxBytes}-byte limit for it while it was read` })
+
+/** A regular file's blocks through one reused 1 MiB buffer (copy what you keep); stops once more than `maxBytes` came, so the caller sees the excess and refuses it. */
+export async function* readBlocks(fh: fs.FileHandle, maxBytes: number): AsyncGenerator<Buffer> {
+  const buf = Buffer.allocUnsafe(1024 * 1024)
+  for (let total = 0; total <= maxBytes; ) {
+    const { bytesRead } = await fh.read(buf, 0, buf.length, null)
+    if (bytesRead === 0) return
+    total += bytesRead
+    yield buf.subarray(0, bytesRead)
+  }
+}

@@ -7,7 +7,7 @@ import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sig
 import { t, E } from './commonjs.cjs'
 import { Failure, errnoCode, manifestError, usageError } from './errors.js'
 import { formatProblem, problemsFromErrors } from './manifest/problems.js'
-import { writeFileAtomic } from './fsx.js'
+import { isUnreadable, readRegularFile, type RegularFileOptions, writeFileAtomic } from './fsx.js'
 import { TRUSTED_KEYS_DIR } from './layout.js'
 import { exposedSecretProblem, symlinkProblem, trustMaterialProblems, unsafeOwnerOrMode } from './trust-material.js'
 
@@ -176,23 +176,14 @@ export const MAX_SIGNATURE_BYTES = 64 * 1024
 
 export type SignatureCheck = E.Either<string, { readonly keyId: string; readonly bytes: Buffer }>
 
-/** Checks `sigFile` over `bytes` against `keys`; Left is the reason, for an exit-65 message. */
-export async function checkSignature(bytes: Buffer, sigFile: string, keys: ReadonlyMap<string, KeyObject>): Promise<SignatureCheck> {
-  let raw: Buffer
-  try {
-    // O_NONBLOCK: a FIFO planted as the signature must not hang the command (holding the host lock).
-    const fh = await fs.open(sigFile, constants.O_RDONLY | constants.O_NONBLOCK)
-    try {
-      const st = await fh.stat()
-      if (!st.isFile()) return E.left(`${sigFile} is not a regular file`)
-      if (st.size > MAX_SIGNATURE_BYTES) return E.left(`${sigFile} is ${st.size} bytes, more than a signature file can be (${MAX_SIGNATURE_BYTES})`)
-      raw = await fh.readFile()
-    } finally {
-      await fh.close()
-    }
-  } catch (e) {
-    return E.left(errnoCode(e) === 'ENOENT' ? `no signature file ${sigFile}` : `cannot read ${sigFile}: ${(e as Error).message}`)
-  }
+/**
+ * Checks `sigFile` over `bytes` against `keys`; Left is the reason, for an exit-65 message. The
+ * signature is read only as a regular file of at most MAX_SIGNATURE_BYTES (a FIFO planted as the
+ * signature must not hang the command holding the host lock, nor /dev/zero fill its memory).
+ */
+export async function checkSignature(bytes: Buffer, sigFile: string, keys: ReadonlyMap<string, KeyObject>, o: RegularFileOptions = { followSymlink: true }): Promise<SignatureCheck> {
+  const raw = await readRegularFile(sigFile, MAX_SIGNATURE_BYTES, o)
+  if (isUnreadable(raw)) return E.left(raw.missing ? `no signature file ${sigFile}` : `${sigFile} ${raw.why}`)
   let json: unknown
   try {
     json = JSON.parse(raw.toString('utf8'))

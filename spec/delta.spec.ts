@@ -11,6 +11,9 @@ import { tempDir } from './helpers/tmp.js'
 import { buildRelease, buildServedRelease, noise } from './helpers/artifacts.js'
 import { startServer, type TestServer } from './helpers/server.js'
 import { RELEASES, deepDoctorProblems, leftovers } from './helpers/host.js'
+import { createHash } from 'node:crypto'
+import { FetchedChunks } from '../lib/chunks/assemble.js'
+import { type ChunkIndex, chunkHash, decodeIndex, encodeIndex, MAX_CHUNK_SIZE } from '../lib/chunks/format.js'
 
 const MiB = 1024 * 1024
 const SIZE = 24 * MiB
@@ -150,6 +153,59 @@ test('a delta killed mid-assembly converges on rerun', async () => {
   assert.is(fs.readlinkSync(path.join(root, RELEASES, 'current')), b.releaseId)
   assert.equal(await deepDoctorProblems(root), [])
   assert.equal(leftovers(root), [])
+})
+
+/** An index of `data` in memory, as manifest build would write it. */
+function indexOf(data: Buffer, chunkSize: number): ChunkIndex {
+  const hashes: Buffer[] = []
+  for (let at = 0; at < data.length; at += chunkSize) hashes.push(chunkHash(data.subarray(at, at + chunkSize)))
+  return { chunkSize, size: data.length, sha256: createHash('sha256').update(data).digest('hex'), hashes: Buffer.concat(hashes) }
+}
+
+/** Feeds `data` to a checker in `piece`-byte pieces, as a socket would; fails past `deadlineMs` instead of running on. */
+async function feed(checker: FetchedChunks, data: Buffer, piece: number, deadlineMs: number): Promise<void> {
+  const end = Date.now() + deadlineMs
+  for (let at = 0; at < data.length; at += piece) {
+    await checker.push(data.subarray(at, at + piece))
+    if (Date.now() > end) assert.unreachable(`checking ${data.length} bytes in ${piece}-byte pieces took more than ${deadlineMs} ms (at byte ${at}): the work grows with the square of the chunk size`)
+  }
+  await checker.end()
+}
+
+test('fetched bytes are checked in time linear in the chunk size: two 16 MiB chunks arriving in 1 KiB pieces', async () => {
+  // A per-piece Buffer.concat copies about chunk_size^2 / (2 * piece) bytes per chunk: 128 GiB
+  // here, minutes on any machine; a linear checker copies each byte at most once (well under a
+  // second). The deadline sits between the two with a wide margin on both sides.
+  const chunkSize = MAX_CHUNK_SIZE
+  const data = Buffer.concat([noise(2 * chunkSize, 9), noise(1000, 10)]) // and a short last chunk
+  const emitted: Buffer[] = []
+  const checker = new FetchedChunks(indexOf(data, chunkSize), 0, async (b) => void emitted.push(Buffer.from(b)), (i) => new Error(`chunk ${i}`))
+  await feed(checker, data, 1024, 15_000)
+  assert.ok(Buffer.concat(emitted).equals(data), 'every byte emitted once, in order')
+})
+
+test('fetched chunks: a changed byte is refused naming its chunk, before that chunk is emitted', async () => {
+  const chunkSize = 4096
+  const data = noise(10 * chunkSize + 100, 11)
+  const index = indexOf(data, chunkSize)
+  const bad = Buffer.from(data)
+  bad[7 * chunkSize + 5] ^= 1
+  // A run that starts at chunk 4, as a Range request of a delta does.
+  let emitted = 0
+  const checker = new FetchedChunks(index, 4 * chunkSize, async (b) => void (emitted += b.length), (i) => new Error(`chunk ${i} does not match`))
+  const refused = await feed(checker, bad.subarray(4 * chunkSize), 3000, 10_000).then(() => null, (e: Error) => e.message)
+  assert.match(refused ?? 'accepted', /^chunk 7 does not match$/)
+  assert.ok(emitted <= 3 * chunkSize, `only chunks 4 to 6 were emitted (${emitted} bytes)`)
+  let whole = 0
+  await feed(new FetchedChunks(index, 4 * chunkSize, async (b) => void (whole += b.length), (i) => new Error(`chunk ${i}`)), data.subarray(4 * chunkSize), 3000, 10_000)
+  assert.is(whole, data.length - 4 * chunkSize, 'the intact run, short last chunk included')
+})
+
+test('a chunk index declaring a chunk size over the 16 MiB maximum is refused when decoded', () => {
+  const data = noise(64 * MiB + 1, 12)
+  const over = encodeIndex(indexOf(data, 2 * MAX_CHUNK_SIZE))
+  assert.is(decodeIndex(over), `chunk index chunk size ${2 * MAX_CHUNK_SIZE} is over the ${MAX_CHUNK_SIZE}-byte maximum`)
+  assert.not.type(decodeIndex(encodeIndex(indexOf(data, MAX_CHUNK_SIZE))), 'string', 'the maximum itself is accepted')
 })
 
 test('a no-op plan reads no chunk index', async () => {

@@ -264,6 +264,43 @@ test('apply F is refused as stale once the manifest file changed', async () => {
   assert.not.ok(fs.existsSync(path.join(root, RELEASES)), 'nothing was applied')
 })
 
+/** Plans r3 over an active r2 (after r1), saves the plan, and returns what an editor of the file would start from. */
+async function savedUpgradePlan() {
+  const one = await buildRelease({ releaseId: 'r1', version: '0.1.0', contents: { ...sameContents('v1'), 'nullspace-api': 'api v1\n' } })
+  const two = await buildRelease({ releaseId: 'r2', version: '0.2.0', contents: { ...sameContents('v1'), 'nullspace-api': 'api v2\n' } })
+  const three = await buildRelease({ releaseId: 'r3', version: '0.3.0', contents: { ...sameContents('v1'), 'nullspace-api': 'api v3\n' } })
+  const root = tempDir('root')
+  ok(await install(root, one.manifest), 'install r1')
+  ok(await install(root, two.manifest), 'install r2')
+  const saved = path.join(tempDir('plan'), 'plan.json')
+  ok(await runCli(['plan', '--manifest', three.manifest, '--root', root, '--out', saved]), 'plan r3 --out')
+  return { one, root, saved, plan: manifestOf(saved) }
+}
+
+test('apply F refuses a saved plan whose manifest was pointed at an older release with allow_downgrade set (the reviewed steps are not what would run)', async () => {
+  const { one, root, saved, plan } = await savedUpgradePlan()
+  // The editor takes the host fingerprint a plan towards r1 records, so only the steps give it away.
+  const towardsOne = json(await runCli(['plan', '--manifest', one.manifest, '--root', root, '--json']))
+  const edited = { ...plan, manifest: { ...plan.manifest, release_id: 'r1', path: one.manifest, digest: digestOf(one.manifest) }, host_fingerprint: towardsOne.host_fingerprint, options: { ...plan.options, allow_downgrade: true } }
+  fs.writeFileSync(saved, `${JSON.stringify(edited, null, 2)}\n`)
+  const r = await runCli(['apply', saved, '--root', root])
+  assert.is(r.code, 1, r.stderr)
+  assert.match(r.stderr, /plan is stale:.*run plan .*--out/)
+  assert.is(r.stderr.trim().split('\n').length, 1, 'one line')
+  assert.is(fs.readlinkSync(path.join(root, RELEASES, 'current')), 'r2', 'no downgrade happened')
+  assert.not.ok(fs.existsSync(path.join(root, RELEASES, 'r3')), 'nothing was applied')
+})
+
+test('apply F refuses a saved plan whose options were edited even when the steps come out the same', async () => {
+  const { root, saved, plan } = await savedUpgradePlan()
+  fs.writeFileSync(saved, `${JSON.stringify({ ...plan, options: { ...plan.options, allow_expired: true } }, null, 2)}\n`)
+  const r = await runCli(['apply', saved, '--root', root])
+  assert.is(r.code, 1, r.stderr)
+  assert.match(r.stderr, /plan is stale:.*edited.*run plan .*--out/)
+  assert.is(r.stderr.trim().split('\n').length, 1, 'one line')
+  assert.is(fs.readlinkSync(path.join(root, RELEASES, 'current')), 'r2')
+})
+
 test('install over HTTP with --allow-http transfers each artifact byte exactly once', async () => {
   await withServer(async (server) => {
     const rel = await servedRelease(server)

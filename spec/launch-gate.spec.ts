@@ -12,7 +12,7 @@ import path from 'node:path'
 import type { Socket } from 'node:net'
 import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { json, runCli, type CliResult, exits, show } from './helpers/cli.js'
+import { CLI, json, runCli, runProcess, type CliResult, exits, show } from './helpers/cli.js'
 import { tempDir } from './helpers/tmp.js'
 import { buildRelease, type BuiltRelease } from './helpers/artifacts.js'
 import { KIND_LAYOUT } from '../lib/manifest/kinds.js'
@@ -503,6 +503,72 @@ test('signed evidence verifies with the key, and not after one byte of launch-ga
     r = exits(await verify(dir), 1, 'verify without SHA256SUMS.sig, though launch-gate.json says it was signed')
     assert.match(r.stderr, new RegExp(`records signing by key ${k.id}, but SHA256SUMS\\.sig is missing`))
   })
+})
+
+// ---- hostile folders: verify reads only regular files, never through a symlink, with caps --
+
+/** A small run folder that verifies: launch-gate.json and doctor.json listed in SHA256SUMS. */
+function handMadeRunFolder(): string {
+  const dir = tempDir('run')
+  const files = { 'launch-gate.json': '{"mode":"localhost","result":"pass"}\n', 'doctor.json': '{"ok":true}\n' }
+  for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), text)
+  fs.writeFileSync(path.join(dir, 'SHA256SUMS'), Object.entries(files).map(([name, text]) => `${sha256(text)}  ${name}\n`).sort().join(''))
+  return dir
+}
+
+/** verify under a 4 GiB address-space cap and a 15 s deadline: a regression fails fast instead of hanging or eating the machine's memory. */
+const verifyBounded = (dir: string, ...extra: string[]) => runProcess('prlimit', ['--as=4294967296', '--', process.execPath, CLI, 'launch-gate', 'verify', dir, ...extra], { timeoutMs: 15_000 })
+
+function refusedQuickly(r: CliResult, pattern: RegExp): void {
+  assert.is(r.code, 1, show(r))
+  assert.is(r.stderr.trim().split('\n').length, 1, `one line on stderr\n${r.stderr}`)
+  assert.match(r.stderr, pattern)
+}
+
+test('verify: the hand-made run folder the hostile cases start from verifies', async () => {
+  exits(await verifyBounded(handMadeRunFolder()), 0, 'verify')
+})
+
+test('verify: a FIFO as SHA256SUMS.sig is refused at once (no hang), with or without --key', async () => {
+  const k = await keygen()
+  const dir = handMadeRunFolder()
+  assert.is(spawnSync('mkfifo', [path.join(dir, 'SHA256SUMS.sig')]).status, 0, 'mkfifo')
+  refusedQuickly(await verifyBounded(dir), /SHA256SUMS\.sig is not a regular file/)
+  refusedQuickly(await verifyBounded(dir, '--key', k.pub), /SHA256SUMS\.sig is not a regular file/)
+})
+
+test('verify: a FIFO as SHA256SUMS is refused at once (no hang)', async () => {
+  const dir = handMadeRunFolder()
+  fs.rmSync(path.join(dir, 'SHA256SUMS'))
+  assert.is(spawnSync('mkfifo', [path.join(dir, 'SHA256SUMS')]).status, 0, 'mkfifo')
+  refusedQuickly(await verifyBounded(dir), /SHA256SUMS is not a regular file/)
+})
+
+test('verify: SHA256SUMS as a symlink to /dev/zero is refused without reading it', async () => {
+  const dir = handMadeRunFolder()
+  fs.rmSync(path.join(dir, 'SHA256SUMS'))
+  fs.symlinkSync('/dev/zero', path.join(dir, 'SHA256SUMS'))
+  refusedQuickly(await verifyBounded(dir), /SHA256SUMS is a symbolic link/)
+})
+
+test('verify: SHA256SUMS.sig as a symlink to /dev/zero is refused without reading it', async () => {
+  const dir = handMadeRunFolder()
+  fs.symlinkSync('/dev/zero', path.join(dir, 'SHA256SUMS.sig'))
+  refusedQuickly(await verifyBounded(dir), /SHA256SUMS\.sig is a symbolic link/)
+})
+
+test('verify: an oversized SHA256SUMS is refused by its size, not read', async () => {
+  const dir = handMadeRunFolder()
+  fs.truncateSync(path.join(dir, 'SHA256SUMS'), 2 * 1024 * 1024 * 1024) // sparse: 2 GiB that take no disk
+  refusedQuickly(await verifyBounded(dir), /SHA256SUMS is 2147483648 bytes, over the \d+-byte limit/)
+})
+
+test('verify: a listed file that is a symlink (to a file with the listed content) is not followed', async () => {
+  const dir = handMadeRunFolder()
+  const elsewhere = path.join(tempDir('elsewhere'), 'doctor.json')
+  fs.renameSync(path.join(dir, 'doctor.json'), elsewhere)
+  fs.symlinkSync(elsewhere, path.join(dir, 'doctor.json'))
+  refusedQuickly(await verifyBounded(dir), /doctor\.json is a symbolic link/)
 })
 
 test('etc/nullspace/evidence-key under the root signs the evidence when no --evidence-key is given', async () => {

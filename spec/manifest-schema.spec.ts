@@ -17,6 +17,7 @@ import {
   SchemaVersion, Semver, Sha256Hex, Timestamp, UnknownField,
 } from '../lib/manifest/codec.js'
 import { ARCHITECTURES, COMPONENT_KINDS } from '../lib/manifest/kinds.js'
+import { MAX_CHUNK_SIZE } from '../lib/chunks/format.js'
 import { validateManifest } from '../lib/manifest/load.js'
 import { formatProblem } from '../lib/manifest/problems.js'
 import { DEFAULT_OPTIONS, SCHEMA_FILE, applyPatch, loadCorpus, loadExample } from './fixtures/bad-manifests/corpus.js'
@@ -270,7 +271,7 @@ drift('integer ranges are the codec\'s: each bound accepted, one past refused, f
   }
   assert.is(schema.$defs.byte_size.maximum, Number.MAX_SAFE_INTEGER)
   assert.is(schema.$defs.chunk_size.minimum, 4096)
-  assert.is(schema.$defs.chunk_size.maximum, 64 * 1024 * 1024)
+  assert.is(schema.$defs.chunk_size.maximum, MAX_CHUNK_SIZE)
 })
 
 drift('enums are the codec\'s', () => {

@@ -288,8 +288,8 @@ types('every action of the Step union is a branch of the schema\'s step oneOf, a
   assert.equal(branches, actions)
 })
 
-types('the plan schema describes the Plan type field by field', () => {
-  const problems = compare(exportedType(TYPES_FILE, 'Plan'), planSchema, planSchema, 'Plan')
+types('the plan schema describes the PlanDocument type (the Plan and its plan_digest) field by field', () => {
+  const problems = compare(exportedType(TYPES_FILE, 'PlanDocument'), planSchema, planSchema, 'PlanDocument')
   assert.equal(problems, [], problems.join('\n'))
 })
 

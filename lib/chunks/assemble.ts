@@ -30,29 +30,11 @@ export async function assembleDelta(req: FetchRequest, input: DeltaInput): Promi
   const whole = createHash('sha256')
   let written = 0
   let fetched = 0
-  let pending: Buffer = Buffer.alloc(0)
 
   const write = async (data: Buffer) => {
     whole.update(data)
     await writeAll(out, [data], written)
     written += data.length
-  }
-  /**
-   * Fetched bytes are checked chunk by chunk against the new index as they arrive, so a bad
-   * mirror is caught early; reused bytes are only covered by the whole-file hash at the end
-   * (a mismatch there falls back just the same, without hashing every local chunk twice).
-   */
-  const acceptFetched = async (data: Buffer, last: boolean) => {
-    pending = pending.length ? Buffer.concat([pending, data]) : data
-    let at = 0
-    while (pending.length - at >= index.chunkSize || (last && at < pending.length)) {
-      const chunk = pending.subarray(at, Math.min(at + index.chunkSize, pending.length))
-      const i = ((written + at) / index.chunkSize) | 0
-      if (chunkHash(chunk).toString('hex') !== chunkKey(index, i)) throw new FetchError(`${req.component}: chunk ${i} from ${req.url} does not match the chunk index`, 'mismatch')
-      at += chunk.length
-    }
-    if (at > 0) await write(pending.subarray(0, at))
-    pending = Buffer.from(pending.subarray(at))
   }
 
   try {
@@ -72,12 +54,13 @@ export async function assembleDelta(req: FetchRequest, input: DeltaInput): Promi
           await fh.close()
         }
       } else {
+        const checked = new FetchedChunks(index, written, write, (i) => new FetchError(`${req.component}: chunk ${i} from ${req.url} does not match the chunk index`, 'mismatch'))
         await readRange(req, run.offset, run.length, async (chunk) => {
           fetched += chunk.length
           req.onBytes?.(chunk.length)
-          await acceptFetched(chunk, false)
+          await checked.push(chunk)
         })
-        await acceptFetched(Buffer.alloc(0), true)
+        await checked.end()
       }
     }
     await out.close()
@@ -90,5 +73,60 @@ export async function assembleDelta(req: FetchRequest, input: DeltaInput): Promi
     await out.close().catch(() => undefined)
     await removePart(req)
     throw e
+  }
+}
+
+/**
+ * Fetched bytes are checked chunk by chunk against the new index as they arrive, so a bad
+ * mirror is caught early; reused bytes are only covered by the whole-file hash at the end
+ * (a mismatch there falls back just the same, without hashing every local chunk twice).
+ * `emit` receives checked bytes in file order, starting at file offset `offset`.
+ *
+ * Linear in the bytes fetched whatever the chunk size: whole chunks inside a piece are checked
+ * where they lie, and only a chunk split across pieces is copied, once, into one buffer of
+ * chunk_size (growing a buffer per piece would copy chunk_size^2 / piece bytes per chunk).
+ */
+export class FetchedChunks {
+  private readonly carry: Buffer
+  private carried = 0
+  constructor(
+    private readonly index: ChunkIndex,
+    private offset: number,
+    private readonly emit: (checked: Buffer) => Promise<void>,
+    private readonly mismatch: (chunk: number) => Error,
+  ) {
+    this.carry = Buffer.allocUnsafe(index.chunkSize)
+  }
+
+  async push(data: Buffer): Promise<void> {
+    const size = this.index.chunkSize
+    let at = 0
+    if (this.carried > 0) {
+      at = data.copy(this.carry, this.carried, 0, Math.min(data.length, size - this.carried))
+      this.carried += at
+      if (this.carried < size) return
+      await this.accept(this.carry)
+      this.carried = 0
+    }
+    const whole = data.length - at - ((data.length - at) % size)
+    if (whole > 0) await this.accept(data.subarray(at, at + whole))
+    this.carried = data.copy(this.carry, 0, at + whole)
+  }
+
+  /** The end of the fetched run: what is left is the file's last, short chunk. */
+  async end(): Promise<void> {
+    if (this.carried > 0) await this.accept(this.carry.subarray(0, this.carried))
+    this.carried = 0
+  }
+
+  /** Checks every chunk of `bytes` (whole chunks, or the short last one), then emits them all. */
+  private async accept(bytes: Buffer): Promise<void> {
+    const size = this.index.chunkSize
+    for (let at = 0; at < bytes.length; at += size) {
+      const i = Math.floor((this.offset + at) / size)
+      if (chunkHash(bytes.subarray(at, at + size)).toString('hex') !== chunkKey(this.index, i)) throw this.mismatch(i)
+    }
+    await this.emit(bytes)
+    this.offset += bytes.length
   }
 }

@@ -18,6 +18,11 @@ const HEADER = 8 + 4 + 4 + 8 + 32 + 4
 
 /** ext4 images move file data in 4 KiB blocks: a larger chunk misses most shifted data (see BENCHMARKS.md). */
 export const DEFAULT_CHUNK_SIZE = 4096
+/**
+ * The largest chunk a manifest or an index may declare: a fetched chunk is held in memory
+ * until it is checked, and larger chunks reuse nothing that 4 KiB chunks would miss.
+ */
+export const MAX_CHUNK_SIZE = 16 * 1024 * 1024
 /** Artifacts this large or larger get an index. */
 export const INDEX_THRESHOLD = 16 * 1024 * 1024
 
@@ -53,6 +58,7 @@ export function decodeIndex(buf: Buffer): ChunkIndex | string {
   const size = Number(buf.readBigUInt64LE(16))
   const hashLen = buf.readUInt32LE(56)
   if (chunkSize < 512 || hashLen !== HASH_LEN || !Number.isSafeInteger(size)) return 'chunk index header is malformed'
+  if (chunkSize > MAX_CHUNK_SIZE) return `chunk index chunk size ${chunkSize} is over the ${MAX_CHUNK_SIZE}-byte maximum`
   const ix = { chunkSize, size, sha256: buf.toString('hex', 24, 56), hashes: buf.subarray(HEADER) }
   if (ix.hashes.length !== chunkCount(ix) * HASH_LEN) return 'chunk index length does not match its artifact size'
   return ix

@@ -11,8 +11,8 @@ import type { ChalkInstance } from 'chalk'
 import { TOOL_VERSION } from '../version.js'
 import { EVIDENCE_KEY, type Layout } from '../layout.js'
 import { errnoCode, usageError } from '../errors.js'
-import { mkdirUnder, renameDurable, writeFileAtomic } from '../fsx.js'
-import { checkSignature, keyId, readSecretKey, signBytes, SignatureFile, writeSignature } from '../signature.js'
+import { grewPast, isUnreadable, mkdirUnder, openRegularFile, readBlocks, readRegularFile, renameDurable, type UnreadableFile, writeFileAtomic } from '../fsx.js'
+import { checkSignature, keyId, MAX_SIGNATURE_BYTES, readSecretKey, signBytes, SignatureFile, writeSignature } from '../signature.js'
 import type { CheckName, CheckResult, EvidenceKeyFacts, GateHostFacts, GateMode } from './checks.js'
 import type { GateRun } from './run.js'
 
@@ -181,6 +181,35 @@ export interface VerifyReport {
   readonly trust: string
 }
 
+/**
+ * What verify reads of a folder it does not trust: regular files only, never through a symlink,
+ * each under a cap (SHA256SUMS lists a handful of files; the manifest copy is the largest file).
+ */
+export const MAX_SUMS_BYTES = 1024 * 1024
+export const MAX_EVIDENCE_FILE_BYTES = 64 * 1024 * 1024
+const NO_FOLLOW = { followSymlink: false }
+
+/** sha256 of a listed evidence file, streamed; kept bytes only for launch-gate.json, which verify reads back. */
+async function hashEvidenceFile(p: string, keep: boolean): Promise<{ sha256: string; bytes: Buffer | null } | UnreadableFile> {
+  const opened = await openRegularFile(p, MAX_EVIDENCE_FILE_BYTES, NO_FOLLOW)
+  if (isUnreadable(opened)) return opened
+  const hash = createHash('sha256')
+  const kept: Buffer[] = []
+  let total = 0
+  try {
+    for await (const block of readBlocks(opened.fh, MAX_EVIDENCE_FILE_BYTES)) {
+      hash.update(block)
+      if (keep) kept.push(Buffer.from(block))
+      total += block.length
+    }
+  } catch (e) {
+    return { missing: false, why: `cannot be read: ${(e as Error).message}` }
+  } finally {
+    await opened.fh.close()
+  }
+  return total > MAX_EVIDENCE_FILE_BYTES ? grewPast(MAX_EVIDENCE_FILE_BYTES) : { sha256: hash.digest('hex'), bytes: keep ? Buffer.concat(kept) : null }
+}
+
 const isPlainName = (n: string) => n !== '' && n !== '.' && n !== '..' && !n.includes('/') && !n.includes('\0')
 
 function recordedRun(bytes: Buffer | null): { run: VerifyReport['run']; keyId: string | null } {
@@ -216,11 +245,9 @@ export async function verifyEvidence(dir: string, pubKey?: KeyObject): Promise<V
   const problems: string[] = []
   const files: { name: string; status: FileStatus }[] = []
   let sums: Buffer | null = null
-  try {
-    sums = await fs.readFile(path.join(abs, SUMS_FILE))
-  } catch {
-    problems.push(`${SUMS_FILE} is missing: nothing in this folder can be checked`)
-  }
+  const readSums = await readRegularFile(path.join(abs, SUMS_FILE), MAX_SUMS_BYTES, NO_FOLLOW)
+  if (Buffer.isBuffer(readSums)) sums = readSums
+  else problems.push(readSums.missing ? `${SUMS_FILE} is missing: nothing in this folder can be checked` : `${SUMS_FILE} ${readSums.why}: nothing in this folder can be checked`)
 
   const listed = new Map<string, string>()
   if (sums !== null) {
@@ -236,26 +263,19 @@ export async function verifyEvidence(dir: string, pubKey?: KeyObject): Promise<V
 
   let gateBytes: Buffer | null = null
   for (const [name, want] of [...listed].sort(([a], [b]) => a.localeCompare(b))) {
-    const p = path.join(abs, name)
-    const st = await fs.lstat(p).catch(() => null)
-    if (st === null) {
-      files.push({ name, status: 'missing' })
-      problems.push(`${name} is listed in ${SUMS_FILE} but missing`)
+    const read = await hashEvidenceFile(path.join(abs, name), name === GATE_FILE)
+    if (isUnreadable(read)) {
+      files.push({ name, status: read.missing ? 'missing' : 'not-a-file' })
+      problems.push(read.missing ? `${name} is listed in ${SUMS_FILE} but missing` : `${name} ${read.why}`)
       continue
     }
-    if (!st.isFile()) {
-      files.push({ name, status: 'not-a-file' })
-      problems.push(`${name} is not a regular file`)
-      continue
-    }
-    const bytes = await fs.readFile(p)
-    if (sha256(bytes) !== want) {
+    if (read.sha256 !== want) {
       files.push({ name, status: 'changed' })
-      problems.push(`${name} does not match ${SUMS_FILE} (sha256 ${sha256(bytes)}, listed ${want}): it changed after the run`)
+      problems.push(`${name} does not match ${SUMS_FILE} (sha256 ${read.sha256}, listed ${want}): it changed after the run`)
       continue
     }
     files.push({ name, status: 'ok' })
-    if (name === GATE_FILE) gateBytes = bytes
+    if (name === GATE_FILE) gateBytes = read.bytes
   }
   // Without SHA256SUMS every file would be "unlisted": the one problem above says it all.
   for (const e of sums === null ? [] : entries.sort((a, b) => a.name.localeCompare(b.name))) {
@@ -275,21 +295,28 @@ export async function verifyEvidence(dir: string, pubKey?: KeyObject): Promise<V
     if (!sigPresent) signature = { status: 'missing', key_id: null, detail: `${SUMS_SIG_FILE} is missing, but --key ${id} was given: this evidence is not signed` }
     else if (sums === null) signature = { status: 'invalid', key_id: null, detail: `${SUMS_SIG_FILE} cannot be checked without ${SUMS_FILE}` }
     else {
-      const check = await checkSignature(sums, sigPath, new Map([[id, pubKey]]))
+      const check = await checkSignature(sums, sigPath, new Map([[id, pubKey]]), NO_FOLLOW)
       signature = E.isRight(check)
         ? { status: 'valid', key_id: id, detail: `${SUMS_SIG_FILE} is a valid signature of ${SUMS_FILE} by key ${id}` }
         : { status: 'invalid', key_id: null, detail: `${SUMS_SIG_FILE}: ${check.left.replace('the bytes', SUMS_FILE)}` }
     }
     if (signature.status !== 'valid') problems.push(signature.detail)
   } else if (sigPresent) {
+    const raw = await readRegularFile(sigPath, MAX_SIGNATURE_BYTES, NO_FOLLOW)
     let id: string | null = null
-    try {
-      const d = SignatureFile.decode(JSON.parse(await fs.readFile(sigPath, 'utf8')))
-      if (E.isRight(d)) id = d.right.key_id
-    } catch {
-      // reported as unchecked either way: without a key it proves nothing
+    if (Buffer.isBuffer(raw)) {
+      try {
+        const d = SignatureFile.decode(JSON.parse(raw.toString('utf8')))
+        if (E.isRight(d)) id = d.right.key_id
+      } catch {
+        // reported as unchecked either way: without a key it proves nothing
+      }
+      signature = { status: 'unchecked', key_id: id, detail: `${SUMS_SIG_FILE} claims key ${id ?? '(unreadable)'}, not checked: pass --key PUB to check it` }
+    } else {
+      // Not a file the gate could have written: the folder was tampered with, key or no key.
+      signature = { status: 'invalid', key_id: null, detail: `${SUMS_SIG_FILE} ${raw.why}` }
+      problems.push(signature.detail)
     }
-    signature = { status: 'unchecked', key_id: id, detail: `${SUMS_SIG_FILE} claims key ${id ?? '(unreadable)'}, not checked: pass --key PUB to check it` }
   } else {
     signature = { status: 'absent', key_id: null, detail: 'the evidence is not signed' }
     if (recorded.keyId !== null) problems.push(`${GATE_FILE} records signing by key ${recorded.keyId}, but ${SUMS_SIG_FILE} is missing`)

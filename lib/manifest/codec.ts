@@ -4,6 +4,7 @@
 // rules.ts: they are the codec's alone, the schema cannot express them.
 import { t } from '../commonjs.cjs'
 import { ARCHITECTURES, COMPONENT_KINDS } from './kinds.js'
+import { MAX_CHUNK_SIZE } from '../chunks/format.js'
 
 /** A codec whose `name` is what an operator reads in an error: "must be <name>". */
 function pattern(re: RegExp, name: string): t.Type<string, string, unknown> {
@@ -88,10 +89,11 @@ export const ByteSize = new t.Type<number, number, unknown>(
   (u, c) => (typeof u === 'number' && Number.isSafeInteger(u) && u >= 0 ? t.success(u) : t.failure(u, c)),
   t.identity,
 )
+const isChunkSize = (u: unknown): u is number => typeof u === 'number' && Number.isInteger(u) && u >= 4096 && u <= MAX_CHUNK_SIZE
 export const ChunkSize = new t.Type<number, number, unknown>(
-  'a whole number of bytes from 4096 to 67108864',
-  (u): u is number => typeof u === 'number' && Number.isInteger(u) && u >= 4096 && u <= 64 * 1024 * 1024,
-  (u, c) => (typeof u === 'number' && Number.isInteger(u) && u >= 4096 && u <= 64 * 1024 * 1024 ? t.success(u) : t.failure(u, c)),
+  `a whole number of bytes from 4096 to ${MAX_CHUNK_SIZE} (16 MiB)`,
+  isChunkSize,
+  (u, c) => (isChunkSize(u) ? t.success(u) : t.failure(u, c)),
   t.identity,
 )
 export const SchemaVersion = new t.Type<1, 1, unknown>(

@@ -94,6 +94,12 @@ export interface Plan {
   readonly options: PlanOptionsJson
 }
 
+/** The plan as `plan --json` prints it and `plan --out` saves it (schemas/plan.schema.json). */
+export interface PlanDocument extends Plan {
+  /** `sha256:` of the canonical JSON (sorted keys) of every other field: `apply F` refuses an edited plan. */
+  readonly plan_digest: string
+}
+
 export interface PlanOptionsJson {
   readonly allow_http: boolean
   readonly allow_expired: boolean
