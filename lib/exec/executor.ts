@@ -230,8 +230,8 @@ class Run {
         this.pidBefore.set(step.unit, await restartUnit(step.unit))
         return undefined
       case 'health': {
-        const pid = await waitHealthy({ unit: step.unit, pidBefore: this.pidBefore.get(step.unit) ?? null, settleS: step.settle_s, timeoutS: step.timeout_s })
-        return `MainPID ${pid}, stable for ${step.settle_s} s`
+        const h = await waitHealthy({ unit: step.unit, pidBefore: this.pidBefore.get(step.unit) ?? null, settleS: step.settle_s, timeoutS: step.timeout_s })
+        return `MainPID ${h.pid} stable for ${step.settle_s} s; healthy after ${h.seconds.toFixed(1)} s`
       }
       case 'hooks':
         await runHooks(

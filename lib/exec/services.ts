@@ -85,10 +85,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 /**
  * Waits until the unit runs a new process, then requires that process, its restart count and its
  * active/running state to hold for the settle time. A unit that exits, fails or restarts (a crash
- * loop) fails at once; one that never gets there fails at the timeout. Returns the proven MainPID.
+ * loop) fails at once; one that never gets there fails at the timeout. Returns the proven MainPID
+ * and the seconds the whole wait took.
  */
-export async function waitHealthy(w: HealthWait): Promise<number> {
-  const deadline = Date.now() + w.timeoutS * 1000
+export async function waitHealthy(w: HealthWait): Promise<{ readonly pid: number; readonly seconds: number }> {
+  const start = Date.now()
+  const deadline = start + w.timeoutS * 1000
   const fail = (why: string, s: UnitStatus): never => {
     throw new ActivationFailed(`${w.unit} ${why} (last ${describe(s)})`, 'service')
   }
@@ -110,5 +112,5 @@ export async function waitHealthy(w: HealthWait): Promise<number> {
     if (!running(s)) fail(`stopped running within ${w.settleS} s of starting (--service-settle)`, s)
     if (Date.now() > deadline) fail(`did not settle within ${w.timeoutS} s (--service-timeout)`, s)
   }
-  return proven.main_pid
+  return { pid: proven.main_pid, seconds: (Date.now() - start) / 1000 }
 }
