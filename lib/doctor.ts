@@ -10,7 +10,7 @@ import { linksOf } from './desired.js'
 import { renderApplianceFiles } from './appliance-files.js'
 import { hashFile } from './hash.js'
 import { readActualState, type ActualState } from '../state/read.js'
-import { rollbackTarget } from '../state/state-file.js'
+import { isMarkedFailed, rollbackTarget } from '../state/state-file.js'
 import { sealedFileIntact, type Obtained } from '../state/seal.js'
 
 export interface DoctorComponent {
@@ -193,7 +193,7 @@ export async function runDoctor(l: Layout, deep: boolean, progress?: HashProgres
       sealed: r.seal.kind === 'sealed',
       active: r.id === current,
       rollback_target: r.id === target,
-      failed: r.id in actual.state.failed,
+      failed: isMarkedFailed(actual.state, r.id),
     })),
     problems,
   }

@@ -74,6 +74,12 @@ export interface Interest {
   readonly linkPaths?: readonly string[]
 }
 
+/**
+ * A record keyed by names from disk or a manifest (release ids, install paths, host paths): no
+ * prototype, so a release named `constructor` or an install path `toString` finds only its own entry.
+ */
+const keyedByName = <T>(): Record<string, T> => Object.create(null) as Record<string, T>
+
 function toStat(st: Stats): FileStat {
   return { size: st.size, mtimeMs: Math.trunc(st.mtimeMs), ino: st.ino, mode: st.mode & 0o7777 }
 }
@@ -115,7 +121,7 @@ async function readText(p: string): Promise<string | null> {
 
 async function readRelease(dir: string, id: string): Promise<ReleaseOnDisk> {
   const seal = await readSeal(dir)
-  const files: Record<string, PathState> = {}
+  const files = keyedByName<PathState>()
   if (seal.kind === 'sealed') {
     for (const c of seal.seal.components) if (c.status === 'installed') files[c.install_path] = await pathState(path.join(dir, c.install_path))
   }
@@ -134,7 +140,7 @@ async function readCurrentManifest(dir: string): Promise<Manifest | null> {
 }
 
 async function readParts(dir: string): Promise<Record<string, PartOnDisk>> {
-  const parts: Record<string, PartOnDisk> = {}
+  const parts = keyedByName<PartOnDisk>()
   for (const name of await readDirNames(dir)) {
     const m = /^([0-9a-f]{64})\.part$/.exec(name)
     if (!m) continue
@@ -226,10 +232,10 @@ export async function readActualState(l: Layout, interest: Interest = {}): Promi
   const currentManifest = current !== null && releases.some((r) => r.id === current) ? await readCurrentManifest(l.release(current)) : null
 
   const linkPaths = new Set([...(interest.linkPaths ?? []), ...(currentManifest?.components.flatMap((c) => (c.active_path ? [c.active_path] : [])) ?? [])])
-  const links: Record<string, PathState> = {}
+  const links = keyedByName<PathState>()
   for (const p of [...linkPaths].sort()) links[p] = await pathState(l.host(p))
 
-  const rendered: Record<string, string | null> = {}
+  const rendered = keyedByName<string | null>()
   for (const p of [APPLIANCE_ENV, API_UNIT]) {
     // A directory (or device, FIFO) planted where a file is rendered would fail its rename after the switch.
     const st = await pathState(l.host(p))
@@ -237,10 +243,10 @@ export async function readActualState(l: Layout, interest: Interest = {}): Promi
     rendered[p] = await readText(l.host(p))
   }
 
-  const staging: Record<string, Record<string, PathState>> = {}
+  const staging = keyedByName<Record<string, PathState>>()
   for (const name of await readDirNames(l.staging)) {
     if (name === PARTS || !RELEASE_ID.test(name)) continue
-    const files: Record<string, PathState> = {}
+    const files = keyedByName<PathState>()
     if (name === interest.releaseId) for (const p of interest.installPaths ?? []) files[p] = await pathState(path.join(l.staged(name), p))
     staging[name] = files
   }
