@@ -103,6 +103,22 @@ export const activePathsSafe: Rule = (m) => [
   ...nestedPaths(m, (c) => c.active_path, 'active_path'),
 ]
 
+/**
+ * The api's file is the program of the rendered unit's ExecStart (its compatibility link, else
+ * its path through `current`). systemd refuses an executable name with a quote, so
+ * such a manifest would install a unit that never starts: refuse it here instead.
+ */
+export const apiProgramPathRunnable: Rule = (m) =>
+  m.components.flatMap((c, i) => {
+    if (c.kind !== 'api') return []
+    const field = c.active_path !== undefined ? 'active_path' : 'install_path'
+    const p = c.active_path ?? c.install_path
+    // Backslashes are refused for every path (installPathProblem, activePathProblem).
+    return /["']/.test(p)
+      ? [{ path: at(i, field), message: `must not contain a quote (" or '): it is the program of the rendered systemd unit, and systemd refuses such an executable name; got ${preview(p)}` }]
+      : []
+  })
+
 export const digestFactsAgree: Rule = (m) =>
   (['rootfs', 'template'] as const).flatMap((kind) => {
     const field = `${kind}_digest` as const
@@ -165,6 +181,7 @@ export const RULES: readonly Rule[] = [
   componentNamesUnique,
   installPathsSafe,
   activePathsSafe,
+  apiProgramPathRunnable,
   digestFactsAgree,
   firecrackerVersionsAgree,
   componentArchitecturesMatch,
