@@ -21,7 +21,11 @@ export interface FileStat {
 }
 
 export type PathState =
-  | { readonly kind: 'absent' }
+  | {
+      readonly kind: 'absent'
+      /** The name is longer than the filesystem allows (ENAMETOOLONG): nothing can be there. */
+      readonly tooLong?: true
+    }
   | { readonly kind: 'symlink'; readonly target: string }
   | { readonly kind: 'file'; readonly stat: FileStat }
   | { readonly kind: 'directory' }
@@ -65,6 +69,8 @@ export interface ActualState {
   readonly unsafePaths: readonly { readonly path: string; readonly problem: string }[]
   /** Executable names in the post-switch hooks directory, in lexical order. */
   readonly hooks: readonly string[]
+  /** Host paths asked about (links, release files) whose name the filesystem refuses as too long. */
+  readonly tooLong: readonly string[]
 }
 
 export interface Interest {
@@ -91,6 +97,8 @@ export async function pathState(p: string): Promise<PathState> {
   } catch (e) {
     const code = errnoCode(e)
     if (code === 'ENOENT' || code === 'ENOTDIR') return { kind: 'absent' }
+    // A path sealed by an older tool that did not measure paths: reported, never thrown.
+    if (code === 'ENAMETOOLONG') return { kind: 'absent', tooLong: true }
     throw e
   }
   if (st.isSymbolicLink()) return { kind: 'symlink', target: await fs.readlink(p) }
@@ -104,7 +112,7 @@ async function readDirNames(dir: string): Promise<string[]> {
     return (await fs.readdir(dir)).sort()
   } catch (e) {
     const code = errnoCode(e)
-    if (code === 'ENOENT' || code === 'ENOTDIR') return []
+    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ENAMETOOLONG') return []
     throw e
   }
 }
@@ -114,7 +122,7 @@ async function readText(p: string): Promise<string | null> {
     return await fs.readFile(p, 'utf8')
   } catch (e) {
     const code = errnoCode(e)
-    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') return null
+    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR' || code === 'ENAMETOOLONG') return null
     throw e
   }
 }
@@ -258,6 +266,11 @@ export async function readActualState(l: Layout, interest: Interest = {}): Promi
     if (st && st.isFile() && (st.mode & 0o111) !== 0) hooks.push(name)
   }
 
+  const tooLong = [
+    ...Object.entries(links).flatMap(([p, st]) => (st.kind === 'absent' && st.tooLong ? [p] : [])),
+    ...releases.flatMap((r) => Object.entries(r.files).flatMap(([p, st]) => (st.kind === 'absent' && st.tooLong ? [path.posix.join(RELEASES_HOST_DIR, r.id, p)] : []))),
+  ]
+
   return {
     root: l.root,
     releases,
@@ -273,5 +286,6 @@ export async function readActualState(l: Layout, interest: Interest = {}): Promi
     tempLeftovers: await readTempLeftovers(l, releases.map((r) => r.id), linkPaths),
     unsafePaths,
     hooks,
+    tooLong,
   }
 }

@@ -2,6 +2,7 @@
 // that returns every problem it finds; `checkRules` runs them all.
 import path from 'node:path/posix'
 import { COMPONENT_KINDS } from './kinds.js'
+import { MAX_HOST_PATH_BYTES, MAX_SEGMENT_BYTES, NAME_MAX, PATH_MAX, RELEASES_HOST_DIR, STAGING, compatLinkTarget } from '../layout.js'
 import type { Manifest } from './codec.js'
 import { type Problem, preview } from './problems.js'
 
@@ -119,6 +120,43 @@ export const apiProgramPathRunnable: Rule = (m) =>
       : []
   })
 
+const utf8Bytes = (s: string) => Buffer.byteLength(s, 'utf8')
+const TEMP_ROOM = `less room for the tool's temp names`
+
+/** A path whose segments or whole length the kernel refuses (ENAMETOOLONG), counted in UTF-8 bytes as the kernel counts. */
+function lengthProblem(p: string, hostPath: string, where: string): string | undefined {
+  const long = p.split('/').find((segment) => utf8Bytes(segment) > MAX_SEGMENT_BYTES)
+  if (long !== undefined) return `has a segment of ${utf8Bytes(long)} bytes (${preview(long)}); each may be at most ${MAX_SEGMENT_BYTES} bytes (NAME_MAX ${NAME_MAX}, ${TEMP_ROOM})`
+  const n = utf8Bytes(hostPath)
+  if (n > MAX_HOST_PATH_BYTES) return `is ${n} bytes${where}; a host path may be at most ${MAX_HOST_PATH_BYTES} bytes (PATH_MAX ${PATH_MAX}, ${TEMP_ROOM})`
+  return undefined
+}
+
+/**
+ * Paths that fit the filesystem: a path that validated but that no syscall accepts would switch
+ * and then fail every command with ENAMETOOLONG. `--root` adds its own length on top; these
+ * bounds are for the paths under it. Only paths of a sound shape are measured (one problem each).
+ */
+export const pathLengthsFit: Rule = (m) =>
+  m.components.flatMap((c, i) => {
+    const out: Problem[] = []
+    if (installPathProblem(c.install_path) === undefined) {
+      const staged = path.join(RELEASES_HOST_DIR, STAGING, m.release_id)
+      const problem = lengthProblem(c.install_path, path.join(staged, c.install_path), ` under ${staged}/`)
+      if (problem) out.push({ path: at(i, 'install_path'), message: problem })
+    }
+    if (c.active_path !== undefined && activePathProblem(c.active_path) === undefined) {
+      const problem = lengthProblem(c.active_path, c.active_path, '')
+      if (problem) out.push({ path: at(i, 'active_path'), message: problem })
+      else if (out.length === 0) {
+        // The link's own content: `../` for each level of active_path, then the path through current.
+        const n = utf8Bytes(compatLinkTarget(c.active_path, c.install_path))
+        if (n >= PATH_MAX) out.push({ path: at(i, 'active_path'), message: `needs a link of ${n} bytes to reach install_path through current; a link may hold at most ${PATH_MAX - 1} bytes (PATH_MAX ${PATH_MAX})` })
+      }
+    }
+    return out
+  })
+
 export const digestFactsAgree: Rule = (m) =>
   (['rootfs', 'template'] as const).flatMap((kind) => {
     const field = `${kind}_digest` as const
@@ -181,6 +219,7 @@ export const RULES: readonly Rule[] = [
   componentNamesUnique,
   installPathsSafe,
   activePathsSafe,
+  pathLengthsFit,
   apiProgramPathRunnable,
   digestFactsAgree,
   firecrackerVersionsAgree,
