@@ -82,4 +82,20 @@ test('an active release that names a path over NAME_MAX (sealed by an older tool
     ok(await cli(['doctor', '--root', root]), 'doctor after the upgrade')
   })()))
 
+test('a component name is a file name: with a chunk index, "../" in it would place the index outside the release', () =>
+  within(T, 'name traversal', (async () => {
+    const rel = await makeRelease({ id: 'r1', version: '0.1.0' })
+    const manifest = patched(rel, 'name.json', (doc) => {
+      const rootfs = kind(doc, 'rootfs') as unknown as { name: string; url: string; sha256: string; size: number; chunks?: unknown }
+      rootfs.name = '../../../../../../etc/evil'
+      // Any verified bytes do as the index: it is fetched like an artifact and read only for deltas.
+      rootfs.chunks = { url: rootfs.url, sha256: rootfs.sha256, size: rootfs.size, chunk_size: 4096 }
+    })
+    const root = tempDir('name-root')
+    const r = exits(await cli(['install', '--root', root, '--manifest', manifest]), 65, 'install')
+    assert.match(r.stderr, /components\[3\]\.name: must be a file name/)
+    assert.not.ok(fs.existsSync(path.join(root, 'etc/evil.chunks')), 'the index was written outside the release')
+    assert.not.ok(fs.existsSync(path.join(root, 'opt/nullspace/releases/current')), 'nothing was installed')
+  })()))
+
 test.run()

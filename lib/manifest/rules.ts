@@ -16,6 +16,8 @@ export interface RuleOptions {
 type Rule = (m: Manifest, o: RuleOptions) => Problem[]
 
 const at = (i: number, field: string) => `components[${i}].${field}`
+const utf8Bytes = (s: string) => Buffer.byteLength(s, 'utf8')
+const TEMP_ROOM = `less room for the tool's temp names`
 
 export const manifestIdMatches: Rule = (m) => {
   const want = `nullspace-single-host/${m.release_id}/${m.architecture}`
@@ -33,6 +35,21 @@ export const everyKindExactlyOnce: Rule = (m) => {
 }
 
 export const componentNamesUnique: Rule = (m) => duplicates(m, (c) => c.name, 'name')
+
+/** Bytes the chunk index's file name adds to a component name (`.nullspace-chunks/<name>.chunks`, desired.ts). */
+const INDEX_NAME_EXTRA = '.chunks'.length
+
+/** A component's name names its chunk index file in the release: it must stay one file name there. */
+export const componentNamesAreFileNames: Rule = (m) =>
+  m.components.flatMap((c, i) => {
+    const n = c.name
+    if (n.includes('/') || n.includes('\\') || n === '.' || n === '..')
+      return [{ path: at(i, 'name'), message: `must be a file name (no "/" or "\\", not "." or ".."): it names the component's chunk index file in the release, got ${preview(n)}` }]
+    const bytes = utf8Bytes(n) + INDEX_NAME_EXTRA
+    if (bytes > MAX_SEGMENT_BYTES)
+      return [{ path: at(i, 'name'), message: `is ${utf8Bytes(n)} bytes; a name may be at most ${MAX_SEGMENT_BYTES - INDEX_NAME_EXTRA} bytes (it names the file <name>.chunks, NAME_MAX ${NAME_MAX}, ${TEMP_ROOM})` }]
+    return []
+  })
 
 function duplicates(m: Manifest, key: (c: Manifest['components'][number]) => string | undefined, field: string): Problem[] {
   const first = new Map<string, number>()
@@ -120,8 +137,6 @@ export const apiProgramPathRunnable: Rule = (m) =>
       : []
   })
 
-const utf8Bytes = (s: string) => Buffer.byteLength(s, 'utf8')
-const TEMP_ROOM = `less room for the tool's temp names`
 
 /** A path whose segments or whole length the kernel refuses (ENAMETOOLONG), counted in UTF-8 bytes as the kernel counts. */
 function lengthProblem(p: string, hostPath: string, where: string): string | undefined {
@@ -217,6 +232,7 @@ export const RULES: readonly Rule[] = [
   manifestIdMatches,
   everyKindExactlyOnce,
   componentNamesUnique,
+  componentNamesAreFileNames,
   installPathsSafe,
   activePathsSafe,
   pathLengthsFit,
