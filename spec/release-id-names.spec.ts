@@ -8,9 +8,10 @@ import * as assert from 'uvu/assert'
 import fs from 'node:fs'
 import path from 'node:path'
 import { randomBytes } from 'node:crypto'
+import { tempDir } from './helpers/tmp.js'
 import { KIND_LAYOUT } from '../lib/manifest/kinds.js'
 import { RELEASE_ID } from '../lib/manifest/codec.js'
-import { RELEASES, cli, currentOf, historyOf, installedRoot, makeRelease, ok, releasesOf, rollback, upgrade, within, type Rel } from './helpers/hosts.js'
+import { RELEASES, baseContents, cli, currentOf, historyOf, installedRoot, makeRelease, ok, releasesOf, rollback, upgrade, within, type Rel } from './helpers/hosts.js'
 
 const T = 90_000
 const IDS = ['constructor', 'toString', 'hasOwnProperty', 'valueOf'] as const
@@ -66,6 +67,19 @@ test('ids named like Object.prototype members: install, upgrade, releases list, 
       'upgrade toString->hasOwnProperty ok',
       'upgrade hasOwnProperty->valueOf ok',
     ])
+  })()))
+
+test('manifest build --arch constructor is an unknown architecture like any other (exit 64), not Object.prototype.constructor', () =>
+  within(T, '--arch constructor', (async () => {
+    const dir = tempDir('arch')
+    for (const [file, data] of Object.entries(baseContents())) fs.writeFileSync(path.join(dir, file), data)
+    const args = ['manifest', 'build', '--artifact-dir', dir, '--output', path.join(dir, 'm.json'), '--release-id', 'r1', '--version', '0.1.0', '--source-revision', 'x',
+      '--firecracker-version', 'v1.12.1', '--firecracker-commit', 'c', '--snapshot-data-format', 'f', '--kernel-identity', 'k']
+    for (const arch of ['constructor', 'toString']) {
+      const r = await cli([...args, '--arch', arch])
+      assert.is(r.code, 64, r.stderr)
+      assert.is(r.stderr.trim(), `nullspace-host: --arch: unknown architecture "${arch}"; use x86_64 or aarch64`)
+    }
   })()))
 
 test.run()
