@@ -123,8 +123,8 @@ export const activePathsSafe: Rule = (m) => [
 
 /**
  * The api's file is the program of the rendered unit's ExecStart (its compatibility link, else
- * its path through `current`). systemd refuses an executable name with a quote, so
- * such a manifest would install a unit that never starts: refuse it here instead.
+ * its path through `current`). systemd refuses an executable name with a quote, so such a
+ * manifest would install a unit that never starts: refuse it here instead.
  */
 export const apiProgramPathRunnable: Rule = (m) =>
   m.components.flatMap((c, i) => {
@@ -136,7 +136,6 @@ export const apiProgramPathRunnable: Rule = (m) =>
       ? [{ path: at(i, field), message: `must not contain a quote (" or '): it is the program of the rendered systemd unit, and systemd refuses such an executable name; got ${preview(p)}` }]
       : []
   })
-
 
 /** A path whose segments or whole length the kernel refuses (ENAMETOOLONG), counted in UTF-8 bytes as the kernel counts. */
 function lengthProblem(p: string, hostPath: string, where: string): string | undefined {
