@@ -88,7 +88,8 @@ export const manifestBuild: CommandModule<GlobalArgs, Args> = {
 
 function normaliseArch(raw: string): Architecture {
   const aliases: Record<string, Architecture> = { x86_64: 'x86_64', amd64: 'x86_64', aarch64: 'aarch64', arm64: 'aarch64' }
-  const arch = aliases[raw]
+  // Own entries only: `--arch constructor` must not find Object.prototype's.
+  const arch = Object.hasOwn(aliases, raw) ? aliases[raw] : undefined
   if (!arch) throw usageError(`--arch: unknown architecture ${JSON.stringify(raw)}; use x86_64 or aarch64`)
   return arch
 }

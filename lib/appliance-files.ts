@@ -52,6 +52,18 @@ export function renderApplianceEnv(m: Manifest, digest: string): string {
   ].join('\n')
 }
 
+/**
+ * A path as the program word of a unit's command line (systemd.service, COMMAND LINES): `%`
+ * starts a specifier, so it is doubled; a space would split the word, so anything beyond plain
+ * path characters is double-quoted. `$` stays as it is: systemd does not expand variables in
+ * the program to execute. Quotes, backslashes and control characters cannot be written at all
+ * (systemd refuses them in an executable name); the manifest rules refuse them first.
+ */
+export function unitProgramWord(p: string): string {
+  const word = p.replace(/%/g, '%%')
+  return /^[A-Za-z0-9_./:@+,=-]+$/.test(p) ? word : `"${word}"`
+}
+
 export function renderApiUnit(m: Manifest): string {
   return [
     '# Rendered by nullspace-host; changes are overwritten on the next switch.',
@@ -67,7 +79,7 @@ export function renderApiUnit(m: Manifest): string {
     '[Service]',
     'Type=simple',
     `EnvironmentFile=${APPLIANCE_ENV}`,
-    `ExecStart=${stablePath(m, 'api')}`,
+    `ExecStart=${unitProgramWord(stablePath(m, 'api'))}`,
     'Restart=on-failure',
     'RestartSec=2',
     '',

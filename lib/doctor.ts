@@ -3,7 +3,7 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import type { Layout } from './layout.js'
-import { API_UNIT, EVIDENCE_KEY, MANIFEST_FILE, RELEASES } from './layout.js'
+import { API_UNIT, EVIDENCE_KEY, MANIFEST_FILE, NAME_MAX, PATH_MAX, RELEASES } from './layout.js'
 import type { ServiceManager } from './plan/types.js'
 import { type UnitStatus, unitStatus } from './exec/services.js'
 import { processStartedAt } from '../state/process.js'
@@ -15,7 +15,7 @@ import { linksOf } from './desired.js'
 import { renderApplianceFiles } from './appliance-files.js'
 import { hashFile } from './hash.js'
 import { readActualState, type ActualState } from '../state/read.js'
-import { rollbackTarget } from '../state/state-file.js'
+import { isMarkedFailed, rollbackTarget } from '../state/state-file.js'
 import { sealedFileIntact, type Obtained } from '../state/seal.js'
 
 export interface DoctorComponent {
@@ -208,7 +208,8 @@ export async function runDoctor(l: Layout, deep: boolean, progress?: HashProgres
   if (m) for (const want of linksOf(m)) {
     const link = await linkStatus(l, want.path, want.target, actual.links[want.path])
     if (link.status === 'missing' && skipped.has(want.component)) continue
-    if (link.status !== 'ok') problems.push(`compatibility link ${want.path} is ${link.status}${link.target ? ` (-> ${link.target})` : ''}; expected -> ${want.target}`)
+    // A name too long to exist is reported once, below, with what to do.
+    if (link.status !== 'ok' && !actual.tooLong.includes(want.path)) problems.push(`compatibility link ${want.path} is ${link.status}${link.target ? ` (-> ${link.target})` : ''}; expected -> ${want.target}`)
     links.push(link)
   }
 
@@ -226,6 +227,8 @@ export async function runDoctor(l: Layout, deep: boolean, progress?: HashProgres
   if (current !== null && last !== undefined && last.to !== current) problems.push(`state.json last recorded ${last.to} as active, but current names ${current}; run the last command again to record it`)
   if (actual.journal && !actual.journal.done) problems.push(`an interrupted ${actual.journal.operation} to ${actual.journal.to} did not finish; run the same command again`)
   for (const u of actual.unsafePaths) problems.push(`${u.path} ${u.problem}`)
+  for (const p of actual.tooLong)
+    problems.push(`${p}: name too long for this filesystem (ENAMETOOLONG: a segment over ${NAME_MAX} bytes or a path over ${PATH_MAX}); a release names a path this host cannot hold: upgrade or roll back to a release that passes manifest validate`)
   problems.push(...(await writableByOthers(l)))
   // Unsafe trust material refuses every manifest; say so before the next upgrade finds out.
   problems.push(...(await readTrustedKeys(l.root)).problems)
@@ -248,7 +251,7 @@ export async function runDoctor(l: Layout, deep: boolean, progress?: HashProgres
       sealed: r.seal.kind === 'sealed',
       active: r.id === current,
       rollback_target: r.id === target,
-      failed: r.id in actual.state.failed,
+      failed: isMarkedFailed(actual.state, r.id),
     })),
     service,
     problems,

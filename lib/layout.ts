@@ -14,6 +14,18 @@ export const SIGNATURE_FILE = 'manifest.json.sig'
 /** Chunk indexes a release keeps for later delta upgrades. */
 export const CHUNKS_DIR = '.nullspace-chunks'
 
+/** Linux limits, in bytes: a name (one path segment), and a path with its terminating NUL. */
+export const NAME_MAX = 255
+export const PATH_MAX = 4096
+/**
+ * What a temp name (`.<name>.tmp-<pid>-<8 hex>`, fsx.ts) adds to the name it stands in for:
+ * 1 + 5 + at most 7 digits of pid (pid_max is at most 2^22) + 1 + 8.
+ */
+export const TEMP_NAME_EXTRA = 22
+/** The longest segment and host path a manifest may name, so that the temp names beside them fit too. */
+export const MAX_SEGMENT_BYTES = NAME_MAX - TEMP_NAME_EXTRA
+export const MAX_HOST_PATH_BYTES = PATH_MAX - 1 - TEMP_NAME_EXTRA
+
 export const APPLIANCE_ENV = '/etc/nullspace/appliance.env'
 export const API_UNIT = '/etc/systemd/system/nullspace-api.service'
 export const HOOKS_DIR = '/etc/nullspace/hooks/post-switch.d'

@@ -1,7 +1,7 @@
 // `releases list` and `prune`: which releases a host keeps, and what removing one frees.
 // Pure over an inventory read by state/inventory.ts.
 import type { HostInventory, ReleaseInventory } from '../state/inventory.js'
-import { rollbackTarget } from '../state/state-file.js'
+import { isMarkedFailed, rollbackTarget } from '../state/state-file.js'
 
 export interface ReleaseRow {
   readonly release_id: string
@@ -59,7 +59,7 @@ export function listReleases(inv: HostInventory): ReleaseListing {
       sealed_at: sealed?.sealed_at ?? null,
       active: r.id === a.current,
       rollback_target: r.id === target,
-      failed: r.id in a.state.failed,
+      failed: isMarkedFailed(a.state, r.id),
       bytes: sum(i.inodes.values()),
       unique_bytes: bytesFreed([i]),
     }
@@ -80,7 +80,7 @@ export function planPrune(inv: HostInventory, keep: number): PrunePlan {
   const target = rollbackTargetOf(inv)
   const lastActive = (id: string) => a.state.history.reduce((at, h, i) => (h.to === id ? i : at), -1)
   const good = a.releases
-    .filter((r) => r.seal.kind === 'sealed' && !(r.id in a.state.failed))
+    .filter((r) => r.seal.kind === 'sealed' && !isMarkedFailed(a.state, r.id))
     .sort((x, y) => lastActive(y.id) - lastActive(x.id) || (y.seal.kind === 'sealed' && x.seal.kind === 'sealed' ? y.seal.seal.sealed_at.localeCompare(x.seal.seal.sealed_at) : 0) || y.id.localeCompare(x.id))
     .map((r) => r.id)
   const kept = new Set([...good.slice(0, keep), ...[a.current, target].filter((x): x is string => x !== null)])

@@ -254,10 +254,14 @@ drift('patterns are the codec\'s regular expressions', () => {
   }
 })
 
-drift('non_empty_string gives the codec\'s NonEmpty verdict (its regex uses the s flag, spelt [\\s\\S] in the schema)', () => {
+drift('non_empty_string gives the codec\'s NonEmpty verdict, control characters included', () => {
   const re = new RegExp(schema.$defs.non_empty_string.pattern, 'u')
-  const probes = ['a', 'ab', 'a b', 'a\nb', 'x\u00a0y', '\u{1F680}', '', ' ', ' a', 'a ', '\ta', 'a\n', '\n', '\u00a0a', 'a\u2028', 'v1.12.1', 'lines\r\nand\r\nlines']
+  const probes = ['a', 'ab', 'a b', 'a\nb', 'x\u00a0y', '\u{1F680}', '', ' ', ' a', 'a ', '\ta', 'a\n', '\n', '\u00a0a', 'a\u2028', 'v1.12.1', 'lines\r\nand\r\nlines',
+    // Control characters anywhere (a newline in a path adds a line to the rendered unit): C0, DEL, C1, U+2028/2029.
+    'a\tb', 'a\u0000b', 'a\u001bb', 'a\u007fb', 'a\u0080b', 'a\u0085b', 'a\u009fb', 'a\u2028b', 'a\u2029b', 'a\u00a0b', '/opt/nullspace/x\nExecStartPre=/bin/sh']
   for (const s of probes) assert.is(re.test(s), NonEmpty.is(s), JSON.stringify(s))
+  for (const s of ['a\nb', 'a\tb', 'a\u007fb', 'a\u0085b', 'a\u2028b']) assert.not.ok(NonEmpty.is(s), `${JSON.stringify(s)} is accepted`)
+  for (const s of ['a b', 'a\u00a0b', 'v1.12.1']) assert.ok(NonEmpty.is(s), `${JSON.stringify(s)} is refused`)
 })
 
 drift('integer ranges are the codec\'s: each bound accepted, one past refused, fractions refused', () => {

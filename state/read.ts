@@ -21,7 +21,11 @@ export interface FileStat {
 }
 
 export type PathState =
-  | { readonly kind: 'absent' }
+  | {
+      readonly kind: 'absent'
+      /** The name is longer than the filesystem allows (ENAMETOOLONG): nothing can be there. */
+      readonly tooLong?: true
+    }
   | { readonly kind: 'symlink'; readonly target: string }
   | { readonly kind: 'file'; readonly stat: FileStat }
   | { readonly kind: 'directory' }
@@ -65,6 +69,8 @@ export interface ActualState {
   readonly unsafePaths: readonly { readonly path: string; readonly problem: string }[]
   /** Executable names in the post-switch hooks directory, in lexical order. */
   readonly hooks: readonly string[]
+  /** Host paths asked about (links, release files) whose name the filesystem refuses as too long. */
+  readonly tooLong: readonly string[]
 }
 
 export interface Interest {
@@ -73,6 +79,12 @@ export interface Interest {
   readonly installPaths?: readonly string[]
   readonly linkPaths?: readonly string[]
 }
+
+/**
+ * A record keyed by names from disk or a manifest (release ids, install paths, host paths): no
+ * prototype, so a release named `constructor` or an install path `toString` finds only its own entry.
+ */
+const keyedByName = <T>(): Record<string, T> => Object.create(null) as Record<string, T>
 
 function toStat(st: Stats): FileStat {
   return { size: st.size, mtimeMs: Math.trunc(st.mtimeMs), ino: st.ino, mode: st.mode & 0o7777 }
@@ -85,6 +97,8 @@ export async function pathState(p: string): Promise<PathState> {
   } catch (e) {
     const code = errnoCode(e)
     if (code === 'ENOENT' || code === 'ENOTDIR') return { kind: 'absent' }
+    // A path sealed by an older tool that did not measure paths: reported, never thrown.
+    if (code === 'ENAMETOOLONG') return { kind: 'absent', tooLong: true }
     throw e
   }
   if (st.isSymbolicLink()) return { kind: 'symlink', target: await fs.readlink(p) }
@@ -98,7 +112,7 @@ async function readDirNames(dir: string): Promise<string[]> {
     return (await fs.readdir(dir)).sort()
   } catch (e) {
     const code = errnoCode(e)
-    if (code === 'ENOENT' || code === 'ENOTDIR') return []
+    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ENAMETOOLONG') return []
     throw e
   }
 }
@@ -108,14 +122,14 @@ async function readText(p: string): Promise<string | null> {
     return await fs.readFile(p, 'utf8')
   } catch (e) {
     const code = errnoCode(e)
-    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') return null
+    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR' || code === 'ENAMETOOLONG') return null
     throw e
   }
 }
 
 async function readRelease(dir: string, id: string): Promise<ReleaseOnDisk> {
   const seal = await readSeal(dir)
-  const files: Record<string, PathState> = {}
+  const files = keyedByName<PathState>()
   if (seal.kind === 'sealed') {
     for (const c of seal.seal.components) if (c.status === 'installed') files[c.install_path] = await pathState(path.join(dir, c.install_path))
   }
@@ -134,7 +148,7 @@ async function readCurrentManifest(dir: string): Promise<Manifest | null> {
 }
 
 async function readParts(dir: string): Promise<Record<string, PartOnDisk>> {
-  const parts: Record<string, PartOnDisk> = {}
+  const parts = keyedByName<PartOnDisk>()
   for (const name of await readDirNames(dir)) {
     const m = /^([0-9a-f]{64})\.part$/.exec(name)
     if (!m) continue
@@ -226,10 +240,10 @@ export async function readActualState(l: Layout, interest: Interest = {}): Promi
   const currentManifest = current !== null && releases.some((r) => r.id === current) ? await readCurrentManifest(l.release(current)) : null
 
   const linkPaths = new Set([...(interest.linkPaths ?? []), ...(currentManifest?.components.flatMap((c) => (c.active_path ? [c.active_path] : [])) ?? [])])
-  const links: Record<string, PathState> = {}
+  const links = keyedByName<PathState>()
   for (const p of [...linkPaths].sort()) links[p] = await pathState(l.host(p))
 
-  const rendered: Record<string, string | null> = {}
+  const rendered = keyedByName<string | null>()
   for (const p of [APPLIANCE_ENV, API_UNIT]) {
     // A directory (or device, FIFO) planted where a file is rendered would fail its rename after the switch.
     const st = await pathState(l.host(p))
@@ -237,10 +251,10 @@ export async function readActualState(l: Layout, interest: Interest = {}): Promi
     rendered[p] = await readText(l.host(p))
   }
 
-  const staging: Record<string, Record<string, PathState>> = {}
+  const staging = keyedByName<Record<string, PathState>>()
   for (const name of await readDirNames(l.staging)) {
     if (name === PARTS || !RELEASE_ID.test(name)) continue
-    const files: Record<string, PathState> = {}
+    const files = keyedByName<PathState>()
     if (name === interest.releaseId) for (const p of interest.installPaths ?? []) files[p] = await pathState(path.join(l.staged(name), p))
     staging[name] = files
   }
@@ -251,6 +265,11 @@ export async function readActualState(l: Layout, interest: Interest = {}): Promi
     const st = await fs.stat(path.join(hooksDir, name)).catch(() => null)
     if (st && st.isFile() && (st.mode & 0o111) !== 0) hooks.push(name)
   }
+
+  const tooLong = [
+    ...Object.entries(links).flatMap(([p, st]) => (st.kind === 'absent' && st.tooLong ? [p] : [])),
+    ...releases.flatMap((r) => Object.entries(r.files).flatMap(([p, st]) => (st.kind === 'absent' && st.tooLong ? [path.posix.join(RELEASES_HOST_DIR, r.id, p)] : []))),
+  ]
 
   return {
     root: l.root,
@@ -267,5 +286,6 @@ export async function readActualState(l: Layout, interest: Interest = {}): Promi
     tempLeftovers: await readTempLeftovers(l, releases.map((r) => r.id), linkPaths),
     unsafePaths,
     hooks,
+    tooLong,
   }
 }

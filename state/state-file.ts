@@ -38,7 +38,13 @@ export const StateFile = t.type({
 })
 export type StateFile = t.TypeOf<typeof StateFile>
 
-export const emptyState = (): StateFile => ({ format_version: 1, history: [], failed: {} })
+export const emptyState = (): StateFile => ({ format_version: 1, history: [], failed: Object.create(null) as StateFile['failed'] })
+
+/**
+ * Whether a release is marked failed. Release ids such as `constructor` or `toString` are valid,
+ * so `id in state.failed` would find Object.prototype's members: ask only for own entries.
+ */
+export const isMarkedFailed = (state: StateFile, id: string): boolean => Object.hasOwn(state.failed, id)
 
 export async function readStateFile(file: string): Promise<StateFile> {
   let text: string
@@ -56,7 +62,10 @@ export async function readStateFile(file: string): Promise<StateFile> {
   }
   const decoded = StateFile.decode(json)
   if (E.isLeft(decoded)) throw operationFailed(`${file}: the state file is malformed (${problemsFromErrors(decoded.left).map(formatProblem)[0]}); move it aside to start a new history`)
-  return decoded.right
+  // Keyed by release ids from disk: no prototype, so no id ever reads or writes a member of one.
+  const failed = Object.create(null) as StateFile['failed']
+  for (const [id, mark] of Object.entries(decoded.right.failed)) failed[id] = mark
+  return { ...decoded.right, failed }
 }
 
 export async function writeStateFile(file: string, state: StateFile): Promise<void> {
@@ -68,7 +77,7 @@ export function rollbackTarget(state: StateFile, current: string | null, availab
   for (let i = state.history.length - 1; i >= 0; i--) {
     const r = state.history[i]
     for (const id of [r.to, r.from]) {
-      if (id !== null && id !== current && !(id in state.failed) && available(id)) return id
+      if (id !== null && id !== current && !isMarkedFailed(state, id) && available(id)) return id
     }
   }
   return null

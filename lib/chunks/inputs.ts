@@ -9,6 +9,7 @@ import type { Layout } from '../layout.js'
 import type { ActualState } from '../../state/read.js'
 import type { DeltaSummary } from '../plan/planner.js'
 import { sealedFileIntact } from '../../state/seal.js'
+import { isMarkedFailed } from '../../state/state-file.js'
 import type { Plan } from '../plan/types.js'
 import { fetchVerifiedBuffer } from '../fetch/range.js'
 import { decodeIndex } from './format.js'
@@ -34,7 +35,7 @@ export async function gatherDeltaInputs(l: Layout, desired: DesiredState, actual
     if (!c.chunkIndex || !fetching.has(c.name)) continue
     const sources = []
     for (const r of actual.releases) {
-      if (r.id === desired.releaseId || r.seal.kind !== 'sealed' || r.id in actual.state.failed) continue
+      if (r.id === desired.releaseId || r.seal.kind !== 'sealed' || isMarkedFailed(actual.state, r.id)) continue
       const old = r.seal.seal.components.find((x) => x.kind === c.kind && x.status === 'installed')
       const oldIndex = old && r.seal.seal.components.find((x) => x.name === `${old.name}.chunks` && x.status === 'installed')
       if (!old || !oldIndex || !sealedFileIntact(old, r.files[old.install_path]) || !sealedFileIntact(oldIndex, r.files[oldIndex.install_path])) continue

@@ -63,8 +63,15 @@ export const MODE = /^0?[0-7]{3}$/
 
 export const Sha256Hex = pattern(SHA256_HEX, '64 lowercase hex characters')
 export const Digest = pattern(DIGEST, '"sha256:" followed by 64 lowercase hex characters')
-export const NON_EMPTY = /^\S([\s\S]*\S)?$/
-export const NonEmpty = pattern(NON_EMPTY, 'a non-empty string without leading or trailing space')
+/**
+ * Control characters: C0, DEL, C1, and the Unicode line and paragraph separators. Manifest
+ * strings reach rendered files (a newline in a path would add a line, e.g. `ExecStartPre=`, to
+ * the systemd unit), file names, and operators' terminals; none of them has a use for one.
+ */
+export const CONTROL_CHARS = '\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029'
+/** Not blank at either end, no control character anywhere (internal spaces are fine). */
+export const NON_EMPTY = new RegExp(`^[^\\s${CONTROL_CHARS}](?:[^${CONTROL_CHARS}]*[^\\s${CONTROL_CHARS}])?$`)
+export const NonEmpty = pattern(NON_EMPTY, 'a non-empty string without leading or trailing space or control characters')
 export const Semver = pattern(SEMVER, 'a semantic version such as 1.2.3')
 export const ReleaseId = pattern(RELEASE_ID, 'a release id of letters, digits, ".", "_" or "-" (at most 64, starting with a letter or digit, not "current")')
 /** RFC 3339 shape and a calendar date and time that exist (no 2026-02-30, no 25:00). */

@@ -18,6 +18,9 @@ export function preview(value: unknown): string {
   } catch {
     s = String(value)
   }
+  // JSON.stringify escapes C0 controls but not DEL, C1 or U+2028/2029: a problem line stays one
+  // line of plain text on any terminal.
+  s = s.replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
   return s.length > 80 ? `${s.slice(0, 77)}...` : s
 }
 

@@ -2,6 +2,7 @@
 // that returns every problem it finds; `checkRules` runs them all.
 import path from 'node:path/posix'
 import { COMPONENT_KINDS } from './kinds.js'
+import { MAX_HOST_PATH_BYTES, MAX_SEGMENT_BYTES, NAME_MAX, PATH_MAX, RELEASES_HOST_DIR, STAGING, compatLinkTarget } from '../layout.js'
 import type { Manifest } from './codec.js'
 import { type Problem, preview } from './problems.js'
 
@@ -15,6 +16,8 @@ export interface RuleOptions {
 type Rule = (m: Manifest, o: RuleOptions) => Problem[]
 
 const at = (i: number, field: string) => `components[${i}].${field}`
+const utf8Bytes = (s: string) => Buffer.byteLength(s, 'utf8')
+const TEMP_ROOM = `less room for the tool's temp names`
 
 export const manifestIdMatches: Rule = (m) => {
   const want = `nullspace-single-host/${m.release_id}/${m.architecture}`
@@ -32,6 +35,21 @@ export const everyKindExactlyOnce: Rule = (m) => {
 }
 
 export const componentNamesUnique: Rule = (m) => duplicates(m, (c) => c.name, 'name')
+
+/** Bytes the chunk index's file name adds to a component name (`.nullspace-chunks/<name>.chunks`, desired.ts). */
+const INDEX_NAME_EXTRA = '.chunks'.length
+
+/** A component's name names its chunk index file in the release: it must stay one file name there. */
+export const componentNamesAreFileNames: Rule = (m) =>
+  m.components.flatMap((c, i) => {
+    const n = c.name
+    if (n.includes('/') || n.includes('\\') || n === '.' || n === '..')
+      return [{ path: at(i, 'name'), message: `must be a file name (no "/" or "\\", not "." or ".."): it names the component's chunk index file in the release, got ${preview(n)}` }]
+    const bytes = utf8Bytes(n) + INDEX_NAME_EXTRA
+    if (bytes > MAX_SEGMENT_BYTES)
+      return [{ path: at(i, 'name'), message: `is ${utf8Bytes(n)} bytes; a name may be at most ${MAX_SEGMENT_BYTES - INDEX_NAME_EXTRA} bytes (it names the file <name>.chunks, NAME_MAX ${NAME_MAX}, ${TEMP_ROOM})` }]
+    return []
+  })
 
 function duplicates(m: Manifest, key: (c: Manifest['components'][number]) => string | undefined, field: string): Problem[] {
   const first = new Map<string, number>()
@@ -103,6 +121,56 @@ export const activePathsSafe: Rule = (m) => [
   ...nestedPaths(m, (c) => c.active_path, 'active_path'),
 ]
 
+/**
+ * The api's file is the program of the rendered unit's ExecStart (its compatibility link, else
+ * its path through `current`). systemd refuses an executable name with a quote, so such a
+ * manifest would install a unit that never starts: refuse it here instead.
+ */
+export const apiProgramPathRunnable: Rule = (m) =>
+  m.components.flatMap((c, i) => {
+    if (c.kind !== 'api') return []
+    const field = c.active_path !== undefined ? 'active_path' : 'install_path'
+    const p = c.active_path ?? c.install_path
+    // Backslashes are refused for every path (installPathProblem, activePathProblem).
+    return /["']/.test(p)
+      ? [{ path: at(i, field), message: `must not contain a quote (" or '): it is the program of the rendered systemd unit, and systemd refuses such an executable name; got ${preview(p)}` }]
+      : []
+  })
+
+/** A path whose segments or whole length the kernel refuses (ENAMETOOLONG), counted in UTF-8 bytes as the kernel counts. */
+function lengthProblem(p: string, hostPath: string, where: string): string | undefined {
+  const long = p.split('/').find((segment) => utf8Bytes(segment) > MAX_SEGMENT_BYTES)
+  if (long !== undefined) return `has a segment of ${utf8Bytes(long)} bytes (${preview(long)}); each may be at most ${MAX_SEGMENT_BYTES} bytes (NAME_MAX ${NAME_MAX}, ${TEMP_ROOM})`
+  const n = utf8Bytes(hostPath)
+  if (n > MAX_HOST_PATH_BYTES) return `is ${n} bytes${where}; a host path may be at most ${MAX_HOST_PATH_BYTES} bytes (PATH_MAX ${PATH_MAX}, ${TEMP_ROOM})`
+  return undefined
+}
+
+/**
+ * Paths that fit the filesystem: a path that validated but that no syscall accepts would switch
+ * and then fail every command with ENAMETOOLONG. `--root` adds its own length on top; these
+ * bounds are for the paths under it. Only paths of a sound shape are measured (one problem each).
+ */
+export const pathLengthsFit: Rule = (m) =>
+  m.components.flatMap((c, i) => {
+    const out: Problem[] = []
+    if (installPathProblem(c.install_path) === undefined) {
+      const staged = path.join(RELEASES_HOST_DIR, STAGING, m.release_id)
+      const problem = lengthProblem(c.install_path, path.join(staged, c.install_path), ` under ${staged}/`)
+      if (problem) out.push({ path: at(i, 'install_path'), message: problem })
+    }
+    if (c.active_path !== undefined && activePathProblem(c.active_path) === undefined) {
+      const problem = lengthProblem(c.active_path, c.active_path, '')
+      if (problem) out.push({ path: at(i, 'active_path'), message: problem })
+      else if (out.length === 0) {
+        // The link's own content: `../` for each level of active_path, then the path through current.
+        const n = utf8Bytes(compatLinkTarget(c.active_path, c.install_path))
+        if (n >= PATH_MAX) out.push({ path: at(i, 'active_path'), message: `needs a link of ${n} bytes to reach install_path through current; a link may hold at most ${PATH_MAX - 1} bytes (PATH_MAX ${PATH_MAX})` })
+      }
+    }
+    return out
+  })
+
 export const digestFactsAgree: Rule = (m) =>
   (['rootfs', 'template'] as const).flatMap((kind) => {
     const field = `${kind}_digest` as const
@@ -163,8 +231,11 @@ export const RULES: readonly Rule[] = [
   manifestIdMatches,
   everyKindExactlyOnce,
   componentNamesUnique,
+  componentNamesAreFileNames,
   installPathsSafe,
   activePathsSafe,
+  pathLengthsFit,
+  apiProgramPathRunnable,
   digestFactsAgree,
   firecrackerVersionsAgree,
   componentArchitecturesMatch,

@@ -6,6 +6,7 @@ import type { DesiredComponent, DesiredState } from '../desired.js'
 import type { ActualState, PathState, ReleaseOnDisk } from '../../state/read.js'
 import { sealedFileIntact } from '../../state/seal.js'
 import { interruptedRollback } from '../../state/journal.js'
+import { isMarkedFailed } from '../../state/state-file.js'
 import { hostFingerprint } from './fingerprint.js'
 import { unitOf } from '../appliance-files.js'
 import type { ArtifactRef, Blocker, HookOperation, Plan, PlanOperation, PlanOptionsJson, Step } from './types.js'
@@ -44,7 +45,7 @@ function linkSources(actual: ActualState, exclude: string): Map<string, string> 
   const order = [...actual.releases].filter((r) => r.id !== exclude).sort((a, b) => (a.id === actual.current ? -1 : b.id === actual.current ? 1 : b.id.localeCompare(a.id)))
   const sources = new Map<string, string>()
   for (const r of order) {
-    if (r.seal.kind !== 'sealed' || r.id in actual.state.failed) continue
+    if (r.seal.kind !== 'sealed' || isMarkedFailed(actual.state, r.id)) continue
     for (const c of r.seal.seal.components) if (!sources.has(c.sha256) && sealedFileIntact(c, r.files[c.install_path])) sources.set(c.sha256, r.id)
   }
   return sources
