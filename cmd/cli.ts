@@ -3,6 +3,7 @@ import yargs from 'yargs'
 import { EXIT, usageError } from '../lib/errors.js'
 import { usageMessage, type UsageContext } from '../lib/cli-usage.js'
 import { printFailure, type GlobalArgs } from './common.js'
+import { checkNumberBounds, numberFlag } from './bounds.js'
 import { manifest } from './manifest.js'
 import { planCommand } from './plan.js'
 import { applyCommand } from './apply.js'
@@ -85,11 +86,11 @@ export async function cli(argv: string[]): Promise<void> {
     .option('json', { type: 'boolean', default: false, describe: 'One JSON document on stdout; no progress', global: true })
     .option('color', { type: 'boolean', default: true, describe: 'Colour on a TTY (--no-color, NO_COLOR, FORCE_COLOR)', global: true })
     .option('quiet', { type: 'boolean', default: false, describe: 'Only warnings and errors; no progress', global: true })
-    .option('lock-timeout', { type: 'number', default: 0, describe: 'Seconds to wait for the host lock', global: true })
+    .option('lock-timeout', numberFlag('lock-timeout', { default: 0, describe: 'Seconds to wait for the host lock', global: true }))
     .option('allow-http', { type: 'boolean', default: false, describe: 'Accept http: artifact URLs', global: true })
     .option('allow-expired', { type: 'boolean', default: false, describe: 'Accept a manifest past its expires_at', global: true })
-    .option('stall-timeout', { type: 'number', default: 30, describe: 'Seconds without a byte before a transfer is retried', global: true })
-    .option('hook-timeout', { type: 'number', default: 120, describe: 'Seconds a post-switch hook may run', global: true })
+    .option('stall-timeout', numberFlag('stall-timeout', { default: 30, describe: 'Seconds without a byte before a transfer is retried', global: true }))
+    .option('hook-timeout', numberFlag('hook-timeout', { default: 120, describe: 'Seconds a post-switch hook may run', global: true }))
     .group(['root', 'json', 'color', 'quiet', 'lock-timeout', 'allow-http', 'allow-expired', 'stall-timeout', 'hook-timeout', 'help'], 'Global flags:')
     .command(manifest)
     .command(planCommand)
@@ -103,7 +104,10 @@ export async function cli(argv: string[]): Promise<void> {
     .command(pruneCommand)
     .command(launchGateCommand)
     .completion('completion', 'Print the bash or zsh completion script (the shell is read from $SHELL)')
-    .middleware((a) => singleValues(internals, argv)(a))
+    .middleware((a) => {
+      singleValues(internals, argv)(a)
+      checkNumberBounds(a)
+    })
     .demandCommand(1, 'name a command; see nullspace-host --help')
     .recommendCommands()
     .strict()
