@@ -19,6 +19,8 @@ import { launchGateCommand } from './launch-gate.js'
 /** Help is wrapped at a fixed width, so README's generated command reference is the same on every terminal. */
 const HELP_WIDTH = 100
 
+const kebab = (s: string) => s.replace(/[A-Z]/g, (ch) => `-${ch.toLowerCase()}`)
+
 /** Flags that may be given more than once (they collect a list). */
 const REPEATABLE = new Set(['resolve'])
 
@@ -56,11 +58,22 @@ function usageContext(y: YargsInternals, usage: UsageInternals, args: string[]):
   }
 }
 
-/** A single-valued flag given twice, or a value flag given no value, is a usage error (not a silent pick). */
+/**
+ * A single-valued flag given twice, or a value flag given no value, is a usage error (not a silent
+ * pick); so is a switch given a value other than true or false (yargs reads `--dry-run=yes` as false).
+ */
 function singleValues(y: YargsInternals, args: string[]) {
   return (argv: Record<string, unknown>) => {
     const o = y.getOptions()
     const hint = `see ${['nullspace-host', ...commandPath(y), '--help'].join(' ')}`
+    const switches = new Set(o.boolean)
+    for (const a of args) {
+      if (a === '--') break
+      const m = /^--(no-)?([^=]+)=(.*)$/s.exec(a)
+      if (!m || !switches.has(kebab(m[2])) || m[3] === 'true' || m[3] === 'false') continue
+      const name = `--${kebab(m[2])}`
+      throw usageError(`${a}: ${name} is a switch; give it alone, as --no-${kebab(m[2])}, or with the value true or false; ${hint}`)
+    }
     for (const key of [...o.string, ...o.number]) {
       const value = argv[key]
       if (Array.isArray(value) && !REPEATABLE.has(key)) throw usageError(`--${key} is given more than once (${value.map((v) => JSON.stringify(v)).join(', ')}); give it once`)
