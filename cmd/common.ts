@@ -19,6 +19,8 @@ export interface GlobalArgs {
   'allow-http': boolean
   'allow-expired': boolean
   'stall-timeout': number
+  'speed-limit': number
+  'speed-time': number
   'hook-timeout': number
 }
 
@@ -93,6 +95,8 @@ export function hostFlags(argv: HostArgs, smokeUrl: string | null = null): HostF
     allowDowngrade: argv['allow-downgrade'] ?? false,
     acceptSnapshotFormatChange: argv['accept-snapshot-format-change'] ?? false,
     stallTimeoutS: argv['stall-timeout'],
+    speedLimit: argv['speed-limit'],
+    speedTimeS: argv['speed-time'],
     hookTimeoutS: argv['hook-timeout'],
     lockTimeoutS: argv['lock-timeout'],
     smokeUrl,
