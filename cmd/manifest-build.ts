@@ -43,7 +43,7 @@ export const manifestBuild: CommandModule<GlobalArgs, Args> = {
       .option('guest-agent-protocol-version', { type: 'string', default: BUILD_DEFAULTS.guestAgentProtocolVersion, describe: 'Guest-agent protocol version' })
       .option('runtime-class', { type: 'string', default: BUILD_DEFAULTS.runtimeClass, describe: 'Runtime class' })
       .option('snapshot-metadata-format', { type: 'string', default: BUILD_DEFAULTS.snapshotMetadataFormat, describe: 'Snapshot metadata format' })
-      .option('expires-in', numberFlag('expires-in', { describe: 'Days until the manifest expires (sets expires_at)' }))
+      .option('expires-in', numberFlag('expires-in', { describe: 'Days until the manifest expires, setting expires_at' }))
       .option('chunk-index', { type: 'boolean', default: true, describe: 'Write <artifact>.chunks beside artifacts of 16 MiB or more, for delta upgrades (--no-chunk-index turns it off)' })
       .example(
         '$0 manifest build --artifact-dir /mnt/nullspace-release --output /mnt/nullspace-release/manifest.json --release-id 2026.06.10 --version 0.1.0 --arch "$(uname -m)" --source-revision "$(git rev-parse HEAD)" --firecracker-version v1.12.1 --firecracker-commit reviewed-firecracker-build --snapshot-data-format firecracker-v1.12 --kernel-identity linux-6.1-nullspace',
