@@ -4,7 +4,7 @@
 import { usageError } from '../lib/errors.js'
 
 export interface Bound {
-  /** What the number counts, for the message and the help text. */
+  /** What the number counts, for the message. */
   readonly unit: 'seconds' | 'days' | 'bytes per second'
   readonly min: number
   /** The flag must be more than `min`, not equal to it (a stall window of 0 s cannot receive a byte). */

@@ -1,7 +1,7 @@
 // The command line: global flags, the command list, and one-line usage errors (exit 64).
 import yargs from 'yargs'
 import { EXIT, usageError } from '../lib/errors.js'
-import { usageMessage, type UsageContext } from '../lib/cli-usage.js'
+import { kebab, usageMessage, type UsageContext } from '../lib/cli-usage.js'
 import { printFailure, type GlobalArgs } from './common.js'
 import { checkNumberBounds, numberFlag } from './bounds.js'
 import { manifest } from './manifest.js'
@@ -18,8 +18,6 @@ import { launchGateCommand } from './launch-gate.js'
 
 /** Help is wrapped at a fixed width, so README's generated command reference is the same on every terminal. */
 const HELP_WIDTH = 100
-
-const kebab = (s: string) => s.replace(/[A-Z]/g, (ch) => `-${ch.toLowerCase()}`)
 
 /** Flags that may be given more than once (they collect a list). */
 const REPEATABLE = new Set(['resolve'])
