@@ -1,8 +1,9 @@
 // The command line: global flags, the command list, and one-line usage errors (exit 64).
 import yargs from 'yargs'
 import { EXIT, usageError } from '../lib/errors.js'
-import { usageMessage, type UsageContext } from '../lib/cli-usage.js'
+import { kebab, usageMessage, type UsageContext } from '../lib/cli-usage.js'
 import { printFailure, type GlobalArgs } from './common.js'
+import { checkNumberBounds, numberFlag } from './bounds.js'
 import { manifest } from './manifest.js'
 import { planCommand } from './plan.js'
 import { applyCommand } from './apply.js'
@@ -56,11 +57,22 @@ function usageContext(y: YargsInternals, usage: UsageInternals, args: string[]):
   }
 }
 
-/** A single-valued flag given twice, or a value flag given no value, is a usage error (not a silent pick). */
+/**
+ * A single-valued flag given twice, or a value flag given no value, is a usage error (not a silent
+ * pick); so is a switch given a value other than true or false (yargs reads `--dry-run=yes` as false).
+ */
 function singleValues(y: YargsInternals, args: string[]) {
   return (argv: Record<string, unknown>) => {
     const o = y.getOptions()
     const hint = `see ${['nullspace-host', ...commandPath(y), '--help'].join(' ')}`
+    const switches = new Set(o.boolean)
+    for (const a of args) {
+      if (a === '--') break
+      const m = /^--(no-)?([^=]+)=(.*)$/s.exec(a)
+      if (!m || !switches.has(kebab(m[2])) || m[3] === 'true' || m[3] === 'false') continue
+      const name = `--${kebab(m[2])}`
+      throw usageError(`${a}: ${name} is a switch; give it alone, as --no-${kebab(m[2])}, or with the value true or false; ${hint}`)
+    }
     for (const key of [...o.string, ...o.number]) {
       const value = argv[key]
       if (Array.isArray(value) && !REPEATABLE.has(key)) throw usageError(`--${key} is given more than once (${value.map((v) => JSON.stringify(v)).join(', ')}); give it once`)
@@ -86,12 +98,14 @@ export async function cli(argv: string[]): Promise<void> {
     .option('json', { type: 'boolean', default: false, describe: 'One JSON document on stdout; no progress', global: true })
     .option('color', { type: 'boolean', default: true, describe: 'Colour on a TTY (--no-color, NO_COLOR, FORCE_COLOR)', global: true })
     .option('quiet', { type: 'boolean', default: false, describe: 'Only warnings and errors; no progress', global: true })
-    .option('lock-timeout', { type: 'number', default: 0, describe: 'Seconds to wait for the host lock', global: true })
+    .option('lock-timeout', numberFlag('lock-timeout', { default: 0, describe: 'Seconds to wait for the host lock', global: true }))
     .option('allow-http', { type: 'boolean', default: false, describe: 'Accept http: artifact URLs', global: true })
     .option('allow-expired', { type: 'boolean', default: false, describe: 'Accept a manifest past its expires_at', global: true })
-    .option('stall-timeout', { type: 'number', default: 30, describe: 'Seconds without a byte before a transfer is retried', global: true })
-    .option('hook-timeout', { type: 'number', default: 120, describe: 'Seconds a post-switch hook may run', global: true })
-    .group(['root', 'json', 'color', 'quiet', 'lock-timeout', 'allow-http', 'allow-expired', 'stall-timeout', 'hook-timeout', 'help'], 'Global flags:')
+    .option('stall-timeout', numberFlag('stall-timeout', { default: 30, describe: 'Seconds without a byte before a transfer is retried', global: true }))
+    .option('speed-limit', numberFlag('speed-limit', { default: 1024, describe: 'Bytes per second a transfer must average over --speed-time, else it is retried; 0 turns the check off', global: true }))
+    .option('speed-time', numberFlag('speed-time', { default: 60, describe: 'Seconds over which --speed-limit is measured', global: true }))
+    .option('hook-timeout', numberFlag('hook-timeout', { default: 120, describe: 'Seconds a post-switch hook may run', global: true }))
+    .group(['root', 'json', 'color', 'quiet', 'lock-timeout', 'allow-http', 'allow-expired', 'stall-timeout', 'speed-limit', 'speed-time', 'hook-timeout', 'help'], 'Global flags:')
     .command(manifest)
     .command(planCommand)
     .command(applyCommand)
@@ -105,7 +119,10 @@ export async function cli(argv: string[]): Promise<void> {
     .command(historyCommand)
     .command(launchGateCommand)
     .completion('completion', 'Print the bash or zsh completion script (the shell is read from $SHELL)')
-    .middleware((a) => singleValues(internals, argv)(a))
+    .middleware((a) => {
+      singleValues(internals, argv)(a)
+      checkNumberBounds(a)
+    })
     .demandCommand(1, 'name a command; see nullspace-host --help')
     .recommendCommands()
     .strict()

@@ -9,6 +9,7 @@ import type { Reporter } from '../lib/exec/executor.js'
 import type { ServiceManager, Step } from '../lib/plan/types.js'
 import type { Argv } from 'yargs'
 import { resolveServiceManager } from '../state/host-facts.js'
+import { numberFlag } from './bounds.js'
 import type { HashProgress } from '../lib/doctor.js'
 import type { ProgressDisplay } from '../lib/progress.js'
 
@@ -21,6 +22,8 @@ export interface GlobalArgs {
   'allow-http': boolean
   'allow-expired': boolean
   'stall-timeout': number
+  'speed-limit': number
+  'speed-time': number
   'hook-timeout': number
 }
 
@@ -99,8 +102,8 @@ export function withServiceFlags<T>(y: Argv<T>): Argv<T> {
       default: process.env.NULLSPACE_SERVICE_MANAGER || 'auto',
       describe: 'Restart and health-check the units after a switch: auto (systemd when --root is / and systemd runs), systemd, none (env NULLSPACE_SERVICE_MANAGER)',
     })
-    .option('service-settle', { type: 'number', default: 3, describe: 'Seconds a restarted unit must keep its process and restart count' })
-    .option('service-timeout', { type: 'number', default: 60, describe: 'Seconds a restarted unit may take to become healthy' })
+    .option('service-settle', numberFlag('service-settle', { default: 3, describe: 'Seconds a restarted unit must keep its process and restart count' }))
+    .option('service-timeout', numberFlag('service-timeout', { default: 60, describe: 'Seconds a restarted unit may take to become healthy' }))
 }
 
 /** `--service-manager`, checked and resolved against the host (`auto`). */
@@ -112,18 +115,7 @@ export function serviceManagerOf(argv: { 'service-manager'?: string }, root: str
 }
 
 export function hostFlags(argv: HostArgs, smokeUrl: string | null = null): HostFlags {
-  // A transfer needs some time to receive a byte: --stall-timeout must be more than 0; the others may be 0.
-  for (const [flag, value, min] of [
-    ['--lock-timeout', argv['lock-timeout'], 0],
-    ['--stall-timeout', argv['stall-timeout'], 1e-9],
-    ['--hook-timeout', argv['hook-timeout'], 0],
-    ['--smoke-timeout', argv['smoke-timeout'] ?? 60, 0],
-    ['--service-settle', argv['service-settle'] ?? 3, 0],
-    ['--service-timeout', argv['service-timeout'] ?? 60, 1e-9],
-  ] as const) {
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < min)
-      throw usageError(`${flag} must be a number of seconds${min > 0 ? ' more than 0' : ', 0 or more'}, got ${Number.isNaN(value) ? 'something that is not a number' : String(value)}; e.g. ${flag} 30`)
-  }
+  // The numbers were checked against cmd/bounds.ts by the middleware before any handler ran.
   const root = hostRoot(argv)
   return {
     root,
@@ -132,6 +124,8 @@ export function hostFlags(argv: HostArgs, smokeUrl: string | null = null): HostF
     allowDowngrade: argv['allow-downgrade'] ?? false,
     acceptSnapshotFormatChange: argv['accept-snapshot-format-change'] ?? false,
     stallTimeoutS: argv['stall-timeout'],
+    speedLimit: argv['speed-limit'],
+    speedTimeS: argv['speed-time'],
     hookTimeoutS: argv['hook-timeout'],
     lockTimeoutS: argv['lock-timeout'],
     smokeUrl,

@@ -1,6 +1,7 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
 import { EXIT } from '../lib/errors.js'
 import { type HostArgs, handler, hostFlags, outputFor, stepReporter, withServiceFlags } from './common.js'
+import { numberFlag } from './bounds.js'
 
 interface Args extends HostArgs {
   manifest: string
@@ -13,7 +14,7 @@ export const installCommand: CommandModule<HostArgs, Args> = {
     withServiceFlags(y)
       .option('manifest', { type: 'string', demandOption: true, describe: 'Path of the release manifest.json' })
       .option('ingress-url', { type: 'string', describe: 'Run the ingress fixture smoke against this URL after the switch' })
-      .option('smoke-timeout', { type: 'number', default: 60, describe: 'Seconds the ingress smoke may retry' })
+      .option('smoke-timeout', numberFlag('smoke-timeout', { default: 60, describe: 'Seconds the ingress smoke may retry' }))
       .option('allow-downgrade', { type: 'boolean', default: false, describe: 'Allow a lower version than the active release' })
       .option('accept-snapshot-format-change', { type: 'boolean', default: false, describe: 'Allow a snapshot format change (existing snapshots will not restore)' })
       .example('sudo $0 install --manifest /mnt/nullspace-release/manifest.json', 'install the appliance from a manifest'),

@@ -7,6 +7,7 @@ import { DEFAULT_EVIDENCE_DIR, layout } from '../lib/layout.js'
 import { DEFAULT_INGRESS_URL } from '../lib/exec/smoke.js'
 import { CONFIRM_PHRASE, GATE_MODES, type GateMode } from '../lib/launch-gate/checks.js'
 import { type GlobalArgs, type HostArgs, handler, hostFlags, outputFor } from './common.js'
+import { numberFlag } from './bounds.js'
 
 interface GateArgs extends HostArgs {
   mode: GateMode
@@ -86,7 +87,7 @@ const runCommand: CommandModule<HostArgs, GateArgs> = {
       .option('evidence-dir', { type: 'string', describe: `Where run folders are written (default ${DEFAULT_EVIDENCE_DIR} under --root; a given directory is used as is)` })
       .option('public-hostname', { type: 'string', describe: 'owned-domain: the public host name the console is served on' })
       .option('ingress-url', { type: 'string', default: DEFAULT_INGRESS_URL, describe: 'Base URL of the ingress the fixture smoke checks' })
-      .option('smoke-timeout', { type: 'number', default: 10, describe: 'Seconds the console check and the ingress smoke may take' })
+      .option('smoke-timeout', numberFlag('smoke-timeout', { default: 10, describe: 'Seconds the console check and the ingress smoke may take' }))
       .option('evidence-key', { type: 'string', describe: 'ed25519 private key that signs SHA256SUMS (default: etc/nullspace/evidence-key under --root, if present)' })
       .option('ca-file', { type: 'string', describe: 'Extra CA certificate (PEM) trusted for the https console check' })
       .option('resolve', { type: 'string', describe: 'HOST:IP (or HOST:PORT:IP), repeatable: the console check connects to IP for HOST, as curl --resolve; SNI, Host and the certificate check keep HOST' })

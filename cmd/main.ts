@@ -10,6 +10,8 @@ const args = process.argv.slice(2)
 if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
   process.stdout.write(`${TOOL_VERSION}\n`)
 } else {
+  const { outlastClosedOutput } = await import('../lib/output.js')
+  outlastClosedOutput()
   const { cli } = await import('./cli.js')
   await cli(args)
 }

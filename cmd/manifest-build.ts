@@ -3,6 +3,7 @@ import path from 'node:path'
 import { ARCHITECTURES, BUILD_DEFAULTS, type Architecture } from '../lib/manifest/kinds.js'
 import { EXIT, usageError } from '../lib/errors.js'
 import { type GlobalArgs, handler, outputFor } from './common.js'
+import { numberFlag } from './bounds.js'
 
 interface Args extends GlobalArgs {
   'artifact-dir': string
@@ -42,7 +43,7 @@ export const manifestBuild: CommandModule<GlobalArgs, Args> = {
       .option('guest-agent-protocol-version', { type: 'string', default: BUILD_DEFAULTS.guestAgentProtocolVersion, describe: 'Guest-agent protocol version' })
       .option('runtime-class', { type: 'string', default: BUILD_DEFAULTS.runtimeClass, describe: 'Runtime class' })
       .option('snapshot-metadata-format', { type: 'string', default: BUILD_DEFAULTS.snapshotMetadataFormat, describe: 'Snapshot metadata format' })
-      .option('expires-in', { type: 'number', describe: 'Days until the manifest expires (sets expires_at)' })
+      .option('expires-in', numberFlag('expires-in', { describe: 'Days until the manifest expires, setting expires_at' }))
       .option('chunk-index', { type: 'boolean', default: true, describe: 'Write <artifact>.chunks beside artifacts of 16 MiB or more, for delta upgrades (--no-chunk-index turns it off)' })
       .example(
         '$0 manifest build --artifact-dir /mnt/nullspace-release --output /mnt/nullspace-release/manifest.json --release-id 2026.06.10 --version 0.1.0 --arch "$(uname -m)" --source-revision "$(git rev-parse HEAD)" --firecracker-version v1.12.1 --firecracker-commit reviewed-firecracker-build --snapshot-data-format firecracker-v1.12 --kernel-identity linux-6.1-nullspace',
@@ -53,8 +54,6 @@ export const manifestBuild: CommandModule<GlobalArgs, Args> = {
     const { buildManifest, writeManifest } = await import('../lib/manifest/build.js')
     const out = outputFor(argv)
     const arch = normaliseArch(argv.arch)
-    if (argv['expires-in'] !== undefined && !(Number.isFinite(argv['expires-in']) && argv['expires-in'] > 0))
-      throw usageError(`--expires-in must be a positive number of days, got ${argv['expires-in']}`)
     if (argv['base-url'] !== undefined && !/^https?:\/\/[^/]/.test(argv['base-url']))
       throw usageError(`--base-url must be an https:// (or http://) URL, got ${JSON.stringify(argv['base-url'])}`)
     const built = await buildManifest({

@@ -3,6 +3,7 @@ import { EXIT } from '../lib/errors.js'
 import { DEFAULT_INGRESS_URL } from '../lib/exec/smoke.js'
 import { formatBytes } from '../lib/bytes.js'
 import { type HostArgs, handler, hostFlags, outputFor, stepReporter, withServiceFlags } from './common.js'
+import { numberFlag } from './bounds.js'
 
 interface Args extends HostArgs {
   manifest: string
@@ -20,7 +21,7 @@ export const upgradeCommand: CommandModule<HostArgs, Args> = {
       .option('dry-run', { type: 'boolean', default: false, describe: 'Validate and print the plan and every compatibility finding; change nothing' })
       .option('skip-ingress-smoke', { type: 'boolean', default: false, describe: 'Do not run the ingress fixture smoke after the switch' })
       .option('ingress-url', { type: 'string', default: DEFAULT_INGRESS_URL, describe: 'Base URL of the ingress the smoke checks' })
-      .option('smoke-timeout', { type: 'number', default: 60, describe: 'Seconds the ingress smoke may retry' })
+      .option('smoke-timeout', numberFlag('smoke-timeout', { default: 60, describe: 'Seconds the ingress smoke may retry' }))
       .option('allow-downgrade', { type: 'boolean', default: false, describe: 'Allow a lower version than the active release' })
       .option('accept-snapshot-format-change', { type: 'boolean', default: false, describe: 'Allow a snapshot format change (existing snapshots will not restore)' })
       .option('auto-rollback', { type: 'boolean', default: true, describe: 'Switch back when a hook or the smoke fails (--no-auto-rollback stays on the new release)' })

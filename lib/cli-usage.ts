@@ -47,7 +47,8 @@ export function closest(word: string, candidates: readonly string[]): string | n
   return best !== null && bestDistance <= Math.max(1, Math.min(3, Math.floor(word.length / 3))) ? best : null
 }
 
-const kebab = (s: string) => s.replace(/[A-Z]/g, (ch) => `-${ch.toLowerCase()}`)
+/** `dryRun` -> `dry-run`: yargs also accepts a flag in camel case. */
+export const kebab = (s: string) => s.replace(/[A-Z]/g, (ch) => `-${ch.toLowerCase()}`)
 
 /** `--name`, `--name=value`, `--no-name`, `-x`: the flags typed, as written (with dashes). */
 function typedFlags(args: readonly string[]): string[] {

@@ -1,5 +1,6 @@
 // The shared shape of every command that plans against a host: load and trust the manifest,
 // read the host, plan; and, for the commands that change the host, lock and execute.
+import type { MinSpeed } from './fetch/watch.js'
 import { E } from './commonjs.cjs'
 import { type LoadedManifest, loadManifest } from './manifest/load.js'
 import { desiredState, type DesiredState } from './desired.js'
@@ -25,6 +26,9 @@ export interface HostFlags {
   readonly allowDowngrade: boolean
   readonly acceptSnapshotFormatChange: boolean
   readonly stallTimeoutS: number
+  /** A transfer slower than speedLimit bytes/s over a whole speedTimeS is abandoned and retried (0 bytes/s: never). */
+  readonly speedLimit: number
+  readonly speedTimeS: number
   readonly hookTimeoutS: number
   readonly lockTimeoutS: number
   readonly smokeUrl: string | null
@@ -34,6 +38,8 @@ export interface HostFlags {
   readonly serviceSettleS: number
   readonly serviceTimeoutS: number
 }
+
+const minSpeed = (flags: HostFlags): MinSpeed => ({ bytesPerS: flags.speedLimit, windowMs: flags.speedTimeS * 1000 })
 
 export interface Planned {
   readonly layout: Layout
@@ -109,7 +115,7 @@ export async function planLoaded(operation: PlanOperation, loaded: LoadedManifes
     probe_binaries: activating && loaded.manifest.architecture === facts.architecture,
   }
   const first = planSteps(desired, actual, options)
-  const delta = await gatherDeltaInputs(l, desired, actual, first, { allowHttp: flags.allowHttp, stallTimeoutMs: flags.stallTimeoutS * 1000 })
+  const delta = await gatherDeltaInputs(l, desired, actual, first, { allowHttp: flags.allowHttp, stallTimeoutMs: flags.stallTimeoutS * 1000, minSpeed: minSpeed(flags) })
   if (delta.inputs.size === 0 && delta.warnings.length === 0) return { layout: l, loaded, desired, actual, plan: first }
   const plan = planSteps(desired, actual, { ...options, warnings: [...options.warnings, ...delta.warnings], deltas: delta.summaries })
   return { layout: l, loaded, desired, actual, plan, deltas: delta.inputs, prefetched: delta.prefetched }
@@ -152,7 +158,7 @@ export async function executePlanned(p: Planned, flags: HostFlags, report: Repor
     manifestDir: p.desired.manifestDir,
     manifestId: p.loaded.manifest.manifest_id,
     version: p.loaded.manifest.version,
-    fetch: { allowHttp: flags.allowHttp, stallTimeoutMs: flags.stallTimeoutS * 1000, retries: 4, backoffMs: 500 },
+    fetch: { allowHttp: flags.allowHttp, stallTimeoutMs: flags.stallTimeoutS * 1000, minSpeed: minSpeed(flags), retries: 4, backoffMs: 500 },
     hookTimeoutMs: flags.hookTimeoutS * 1000,
     toolVersion: TOOL_VERSION,
     user: invokingUser(),

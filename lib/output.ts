@@ -40,6 +40,16 @@ export function colorLevel(wanted: boolean, stream: NodeJS.WriteStream, env: Nod
   return stream.isTTY && env.TERM !== 'dumb' ? 1 : 0
 }
 
+/**
+ * A reader that goes away (`upgrade | head -1`, a closed terminal) must not interrupt a change: a
+ * write into its closed pipe fails with EPIPE, emitted as an 'error' that, unheard, kills the
+ * process between two steps and leaves the lock and the staging behind. Heard, the stream is
+ * destroyed, later writes go nowhere, and the command finishes and exits with its own code.
+ */
+export function outlastClosedOutput(): void {
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {})
+}
+
 export function makeOutput(o: OutputOptions): Output {
   const c = new Chalk({ level: colorLevel(o.color && !o.json, process.stdout) })
   return {

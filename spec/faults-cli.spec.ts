@@ -33,6 +33,8 @@ interface FaultCase {
   expect:
     | { ok: true; check?: (c: Ctx) => string[] }
     | { ok: false; stderr: string[]; check?: (c: Ctx) => string[] }
+  /** More flags for the install. */
+  args?: string[]
   /** Wall-time bounds of the whole command, in seconds. */
   minS?: number
   maxS: number
@@ -89,12 +91,32 @@ const CASES: FaultCase[] = [
   {
     name: 'stall mid-body, forever',
     fault: 'stall',
-    expect: { ok: false, stderr: [`no byte from`, `for ${STALL_S * 1000} ms`, 'gave up after 5 attempts'], check: (c) => [...expectThat(count(c) === 5, `5 attempts (got ${count(c)})`), ...stallGaps(c)] },
+    expect: { ok: false, stderr: [`no byte from`, `for ${STALL_S} s (--stall-timeout)`, 'gave up after 5 attempts'], check: (c) => [...expectThat(count(c) === 5, `5 attempts (got ${count(c)})`), ...stallGaps(c)] },
     // 5 attempts of STALL_S each plus 0.5+1+2+4 s of backoff; never CI's limit.
     minS: 5 * STALL_S,
     maxS: 5 * STALL_S + 7.5 + 20,
   },
   { name: 'slow drip', fault: 'slow-drip', options: { dripBytes: 16 * 1024, dripMs: 100 }, expect: { ok: true, check: (c) => expectThat(count(c) === 1, `a slow but steady body is not abandoned (got ${count(c)} requests)`) }, minS: 1.6, maxS: 30 },
+  // A byte now and then keeps --stall-timeout from firing: the minimum speed abandons the trickle.
+  {
+    name: 'trickle below --speed-limit, once',
+    fault: 'slow-drip',
+    options: { dripBytes: 64, dripMs: 200, times: 1 },
+    args: ['--speed-limit', '1024', '--speed-time', '1'],
+    expect: { ok: true, check: (c) => [...expectThat(count(c) === 2, `the trickle was abandoned and retried once (got ${count(c)} requests)`), ...expectThat(rangeFrom(c).length === 1, 'the retry resumed what the trickle delivered')] },
+    minS: 1,
+    maxS: 30,
+  },
+  {
+    name: 'trickle below --speed-limit, forever',
+    fault: 'slow-drip',
+    options: { dripBytes: 64, dripMs: 200 },
+    args: ['--speed-limit', '1024', '--speed-time', '1'],
+    expect: { ok: false, stderr: ['sent fewer than 1024 bytes/s over 1 s (--speed-limit, --speed-time)', 'gave up after 5 attempts'], check: (c) => expectThat(count(c) === 5, `5 attempts (got ${count(c)})`) },
+    // 5 windows of 1 s plus 0.5+1+2+4 s of backoff.
+    minS: 5,
+    maxS: 5 + 7.5 + 15,
+  },
   { name: 'reset mid-body, once', fault: 'reset', options: { times: 1 }, expect: { ok: true, check: (c) => resumedOrRetried(c, 'after the reset') }, maxS: 30 },
   { name: '500 twice, then success', fault: '500-then-ok', options: { times: 2 }, expect: { ok: true, check: (c) => expectThat(count(c) === 3, `retried after each 500 (got ${count(c)} requests)`) }, maxS: 30 },
   { name: '404', fault: '404', expect: { ok: false, stderr: ['HTTP 404'] }, maxS: 30 },
@@ -196,7 +218,7 @@ async function runCase(c: FaultCase, i: number): Promise<string[]> {
   let r: CliResult | undefined
   const problems: string[] = []
   try {
-    r = await runCli(['install', '--manifest', manifest, '--root', root, '--allow-http', '--stall-timeout', String(STALL_S), '--quiet'], { timeoutMs: (c.maxS + 5) * 1000 })
+    r = await runCli(['install', '--manifest', manifest, '--root', root, '--allow-http', '--stall-timeout', String(STALL_S), '--quiet', ...(c.args ?? [])], { timeoutMs: (c.maxS + 5) * 1000 })
   } catch (e) {
     problems.push(`no exit: ${(e as Error).message.split('\n')[0]}`)
   } finally {

@@ -66,6 +66,7 @@ function request(url: string, data: Buffer, over: Partial<FetchRequest> = {}): C
     manifestDir: dir,
     allowHttp: true,
     stallTimeoutMs: 2000,
+    minSpeed: { bytesPerS: 1024, windowMs: 60_000 },
     retries: 2,
     backoffMs: 10,
     onBytes: (n) => (written += n),
@@ -288,7 +289,7 @@ it('a stall always: each attempt is given up on within stallTimeoutMs', 10_000, 
   const c = serve('/stall-always', randomBytes(256 * 1024), { stallTimeoutMs: 300, retries: 1, backoffMs: 10 })
   srv.setFault('/stall-always', 'stall')
   const t0 = Date.now()
-  await fails(fetchArtifact(c.req), 'network', 'rootfs', c.req.url, 'no byte', '300 ms', 'gave up after 2 attempts')
+  await fails(fetchArtifact(c.req), 'network', 'rootfs', c.req.url, 'no byte', 'for 0.3 s (--stall-timeout)', 'gave up after 2 attempts')
   const took = Date.now() - t0
   assert.ok(took >= 600 && took < 600 + 10 + 800, `two stalled attempts took ${took} ms`)
   assert.is(requestsTo('/stall-always').length, 2)
@@ -303,6 +304,30 @@ it('a slow drip slower in total than stallTimeoutMs completes: the timeout is pe
   assertInstalled(c, r)
   assert.ok(Date.now() - t0 > 300, 'the drip outlasted one stall timeout')
   assert.is(requestsTo('/drip').length, 1)
+})
+
+it('a trickle that keeps the stall timer quiet is abandoned below the minimum speed over a whole window, and retried', 10_000, async () => {
+  // 64 bytes every 50 ms (1.3 KB/s): never 300 ms without a byte, far below 16 KiB/s.
+  const c = serve('/trickle', randomBytes(256 * 1024), { stallTimeoutMs: 300, minSpeed: { bytesPerS: 16 * 1024, windowMs: 400 }, retries: 1, backoffMs: 10 })
+  srv.setFault('/trickle', 'slow-drip', { dripBytes: 64, dripMs: 50 })
+  const t0 = Date.now()
+  await fails(fetchArtifact(c.req), 'network', 'rootfs', c.req.url, 'sent fewer than 16384 bytes/s over 0.4 s (--speed-limit, --speed-time)', 'gave up after 2 attempts')
+  const took = Date.now() - t0
+  assert.ok(took >= 800 && took < 800 + 10 + 1000, `two trickled attempts took ${took} ms`)
+  const ranges = requestsTo('/trickle').map((q) => q.range)
+  assert.is(ranges.length, 2)
+  assert.match(ranges[1] ?? '', /^bytes=\d+-$/, 'the retry resumes what the trickle delivered')
+  assertNotInstalled(c)
+})
+
+it('a transfer at the minimum speed or faster is kept, however long it takes', 10_000, async () => {
+  // 4 KiB every 60 ms (68 KB/s) against a minimum of 16 KiB/s over 300 ms windows: well above it, for several windows.
+  const c = serve('/steady', randomBytes(64 * 1024), { minSpeed: { bytesPerS: 16 * 1024, windowMs: 300 } })
+  srv.setFault('/steady', 'slow-drip', { dripBytes: 4096, dripMs: 60 })
+  const t0 = Date.now()
+  assertInstalled(c, await fetchArtifact(c.req))
+  assert.ok(Date.now() - t0 > 600, 'the transfer outlasted two windows')
+  assert.is(requestsTo('/steady').length, 1)
 })
 
 it('a connection reset once: retried, resumed from what arrived, success', 10_000, async () => {

@@ -48,8 +48,8 @@ if (!KVM.ok) console.log(`launch-gate.spec: ${KVM.why}; host.kvm is expected to 
 // ---- fixtures -------------------------------------------------------------------------
 
 interface Fixture {
-  /** What GET /console/ answers. */
-  console: { status: number; type: string; body: string }
+  /** What GET /console/ answers; `endless` repeats the body for ever, `trickle` sends a byte a second. */
+  console: { status: number; type: string; body: string; endless?: boolean; trickle?: boolean }
   /** The release_id the ingress fixture reports. */
   releaseId: string
 }
@@ -64,6 +64,21 @@ interface FixtureServer {
 
 const CONSOLE_HTML = '<!doctype html>\n<html><head><title>nullspace console</title></head><body><div id="app"></div></body></html>\n'
 
+/** A console answer that never ends: the body over and over as fast as it is read, or a byte a second. */
+function misbehave(res: http.ServerResponse, c: Fixture['console']): void {
+  res.writeHead(c.status, { 'content-type': c.type })
+  if (c.trickle) {
+    let at = 0
+    const drip = setInterval(() => (res.destroyed ? clearInterval(drip) : res.write(c.body[at++ % c.body.length])), 1000)
+    return
+  }
+  const piece = Buffer.from(c.body.repeat(Math.ceil(65536 / c.body.length)))
+  const more = () => {
+    while (!res.destroyed) if (!res.write(piece)) return void res.once('drain', more)
+  }
+  more()
+}
+
 /** The console at /console/ and the ingress fixture, on 127.0.0.1 (https with `tls`). */
 async function startFixture(tls?: { key: Buffer; cert: Buffer }): Promise<FixtureServer> {
   const f: Fixture = { console: { status: 200, type: 'text/html; charset=utf-8', body: CONSOLE_HTML }, releaseId: RELEASE }
@@ -72,6 +87,7 @@ async function startFixture(tls?: { key: Buffer; cert: Buffer }): Promise<Fixtur
   const listener = (req: http.IncomingMessage, res: http.ServerResponse) => {
     hosts.push(req.headers.host ?? '')
     const p = new URL(req.url ?? '/', 'http://x').pathname
+    if (p === '/console/' && (f.console.endless || f.console.trickle)) return void misbehave(res, f.console)
     if (p === '/console/') return void res.writeHead(f.console.status, { 'content-type': f.console.type }).end(f.console.body)
     if (p === '/console') return void res.writeHead(301, { location: '/console/' }).end()
     if (p === '/.well-known/nullspace/ingress-fixture') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ release_id: f.releaseId }))
@@ -393,6 +409,21 @@ test('a console answering 500, or 200 that is not HTML, fails the console check'
   await dead.close()
   const d = expectChecks(await gate(root, dead), ['console', 'ingress'])
   assert.match(detailOf(d, 'console'), /ECONNREFUSED/)
+})
+
+test('a console whose body never ends, or trickles a byte a second, is judged within --smoke-timeout', async () => {
+  const root = await preparedRoot()
+  await withFixture(async (s) => {
+    s.f.console = { status: 200, type: 'text/html; charset=utf-8', body: CONSOLE_HTML, endless: true }
+    let t0 = Date.now()
+    let d = expectChecks(await gate(root, s, ['--smoke-timeout', '3']), [])
+    assert.ok(Date.now() - t0 < 20_000, `an endless console body is read up to its first MiB only (${Date.now() - t0} ms)`)
+    s.f.console = { status: 200, type: 'text/html; charset=utf-8', body: CONSOLE_HTML, trickle: true }
+    t0 = Date.now()
+    d = expectChecks(await gate(root, s, ['--smoke-timeout', '3']), ['console'])
+    assert.match(detailOf(d, 'console'), /did not answer in time/)
+    assert.ok(Date.now() - t0 < 20_000, `a trickling console is given up on at --smoke-timeout (${Date.now() - t0} ms)`)
+  })
 })
 
 test('an ingress reporting another release_id fails the ingress smoke', async () => {

@@ -132,6 +132,23 @@ test('a smoke that nothing answers rolls back within --smoke-timeout', () => wit
 
 test('a smoke that hangs is given up after --smoke-timeout and rolls back', () => within(T, 'hanging ingress', smokeFailsAndRollsBack({ hang: true })))
 
+test('a smoke answered with a body that never ends is cut off at 64 KiB and fails, and the upgrade rolls back', () =>
+  within(T, 'endless smoke body', (async () => {
+    const { r1, r2 } = await releases()
+    const ingress = await startFixtureIngress({ endless: true })
+    try {
+      const root = await installedRoot(r1)
+      const r = exits(await upgrade(root, r2, '--ingress-url', ingress.url, '--smoke-timeout', '2'), 1, 'upgrade against an endless smoke body')
+      assert.match(r.stderr, /ingress smoke failed: .* answered with more than 64 KiB/, r.stderr)
+      assert.match(r.stderr, /rolled back to r1/i)
+      assert.is(currentOf(root), 'r1')
+      // Each probe stops reading at the cap; what the server got rid of beyond it sits in socket buffers.
+      assert.ok(ingress.bytesSent < 32 * 1024 * 1024, `the smoke read a bounded amount (server sent ${ingress.bytesSent} bytes over ${ingress.hits} probes)`)
+    } finally {
+      await ingress.close()
+    }
+  })()))
+
 test('a failed upgrade with --json prints one JSON document: ok false, the failure and where it rolled back to', () =>
   within(T, 'failed upgrade --json', (async () => {
     const { r1, r2 } = await releases()

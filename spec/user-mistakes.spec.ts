@@ -135,7 +135,7 @@ test('--root does not exist', async () => {
 })
 
 test('--stall-timeout -1', async () => {
-  oneLine(await cli(['install', '--stall-timeout', '-1', '--root', emptyRoot(), '--manifest', release.manifest]), 64, /--stall-timeout must be a number of seconds more than 0, got -1; e\.g\. --stall-timeout 30/)
+  oneLine(await cli(['install', '--stall-timeout', '-1', '--root', emptyRoot(), '--manifest', release.manifest]), 64, /--stall-timeout must be a number of seconds more than 0, at most 86400, got -1; e\.g\. --stall-timeout 30/)
 })
 
 test('--stall-timeout that is not a number', async () => {
@@ -162,6 +162,31 @@ test('manifest build with an unknown --arch', async () => {
   const dir = path.join(tempDir('mistakes-artifacts'), 'r')
   writeArtifacts(dir, 'r')
   oneLine(await cli(buildArgs(dir, path.join(dir, 'manifest.json'), 'r', '0.1.0', 'sparc')), 64, /--arch: unknown architecture "sparc"; use x86_64 or aarch64/)
+})
+
+// Node's timers wrap past 2^31 ms (about 24.8 days): --hook-timeout 1e9 would fire after 1 ms.
+test('every seconds, days and speed flag past its bound is refused, naming the flag, and its --help states the bound', async () => {
+  const dir = path.join(tempDir('mistakes-artifacts'), 'r')
+  writeArtifacts(dir, 'r')
+  const gate = ['launch-gate', '--mode', 'localhost', '--manifest', release.manifest, '--console-url', 'http://localhost/console/', '--root', installed]
+  // [the command, how many of its words name it (for its --help), the flag, a value past the bound]
+  const cases: [string[], number, string, string][] = [
+    [['doctor', '--root', installed], 1, '--lock-timeout', '1e9'],
+    [['doctor', '--root', installed], 1, '--stall-timeout', '86401'],
+    [['doctor', '--root', installed], 1, '--hook-timeout', '1e9'],
+    [['doctor', '--root', installed], 1, '--speed-time', '0'],
+    [['doctor', '--root', installed], 1, '--speed-limit', '1.5'],
+    [['upgrade', '--root', installed, '--manifest', release.manifest], 1, '--smoke-timeout', '3e6'],
+    [['install', '--root', installed, '--manifest', release.manifest], 1, '--smoke-timeout', 'Infinity'],
+    [gate, 1, '--smoke-timeout', '1e9'],
+    [buildArgs(dir, path.join(dir, 'manifest.json'), 'r', '0.1.0'), 2, '--expires-in', '1e9'],
+  ]
+  for (const [command, words, flag, value] of cases) {
+    oneLine(await cli([...command, flag, value]), 64, new RegExp(`^nullspace-host: ${flag} must be a (whole )?number of (seconds|days|bytes per second) .*at most \\d+, got`))
+    const help = await cli([...command.slice(0, words), '--help'])
+    assert.match(help.stdout.replace(/\s+/g, ' '), new RegExp(`${flag} .*?at most \\d+\\)`), `${command.slice(0, words).join(' ')} --help states the bound of ${flag}`)
+  }
+  assert.ok(!fs.existsSync(path.join(dir, 'manifest.json')), 'manifest build wrote nothing')
 })
 
 test('launch-gate without the confirm phrase', async () => {

@@ -2,6 +2,7 @@
 // verified; nothing is written, so plan and --dry-run stay read-only) and the kept indexes
 // of sealed releases' files of the same kind. Only called when a chunked component must be
 // fetched, so a no-op plan never reads an index.
+import type { MinSpeed } from '../fetch/watch.js'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import type { DesiredState } from '../desired.js'
@@ -26,6 +27,7 @@ export interface DeltaInputs {
 export interface FetchSettings {
   readonly allowHttp: boolean
   readonly stallTimeoutMs: number
+  readonly minSpeed: MinSpeed
 }
 
 export async function gatherDeltaInputs(l: Layout, desired: DesiredState, actual: ActualState, plan: Plan, f: FetchSettings): Promise<DeltaInputs> {
@@ -49,7 +51,7 @@ export async function gatherDeltaInputs(l: Layout, desired: DesiredState, actual
     try {
       bytes = await fetchVerifiedBuffer({
         component: ref.name, url: ref.url, sha256: ref.sha256, size: ref.size, dest: '', mode: 0o444, partsDir: '', manifestDir: desired.manifestDir,
-        allowHttp: f.allowHttp, stallTimeoutMs: f.stallTimeoutMs, retries: 0, backoffMs: 0,
+        allowHttp: f.allowHttp, stallTimeoutMs: f.stallTimeoutMs, minSpeed: f.minSpeed, retries: 0, backoffMs: 0,
       })
     } catch (e) {
       out.warnings.push(`${c.name}: no delta, the chunk index could not be read (${(e as Error).message}); it is fetched whole`)

@@ -11,6 +11,7 @@ import { hashFile } from '../hash.js'
 import { errnoCode, operationFailed } from '../errors.js'
 import { fetchArtifact } from '../fetch/index.js'
 import { FetchError, type FetchRequest } from '../fetch/types.js'
+import type { MinSpeed } from '../fetch/watch.js'
 import { assembleDelta, type DeltaInput } from '../chunks/assemble.js'
 import { CHUNK_INDEX_KIND } from '../desired.js'
 import { type Obtained, type Seal, type SealedComponent, readSeal, writeSeal } from '../../state/seal.js'
@@ -52,7 +53,7 @@ export interface ExecContext {
   readonly manifestDir: string
   readonly manifestId: string
   readonly version: string
-  readonly fetch: { readonly allowHttp: boolean; readonly stallTimeoutMs: number; readonly retries: number; readonly backoffMs: number }
+  readonly fetch: { readonly allowHttp: boolean; readonly stallTimeoutMs: number; readonly minSpeed: MinSpeed; readonly retries: number; readonly backoffMs: number }
   readonly hookTimeoutMs: number
   /** Written into each switch record of state.json (`history`). */
   readonly toolVersion: string
@@ -271,6 +272,7 @@ class Run {
       manifestDir: this.ctx.manifestDir,
       allowHttp: this.ctx.fetch.allowHttp,
       stallTimeoutMs: this.ctx.fetch.stallTimeoutMs,
+      minSpeed: this.ctx.fetch.minSpeed,
       retries: this.ctx.fetch.retries,
       backoffMs: this.ctx.fetch.backoffMs,
       onBytes: (n) => {

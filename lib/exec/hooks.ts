@@ -1,6 +1,7 @@
 // Post-switch hooks: executables in `etc/nullspace/hooks/post-switch.d`, run in lexical
 // order; a non-zero exit (or a timeout) means the activation failed.
 import { spawn } from 'node:child_process'
+import type { Socket } from 'node:net'
 import path from 'node:path'
 import { EXIT, Failure } from '../errors.js'
 
@@ -26,8 +27,9 @@ export async function runHook(dir: string, name: string, env: HookEnv, timeoutMs
   await new Promise<void>((resolve, reject) => {
     const child = spawn(file, [], {
       cwd: env.root,
-      // Hook output goes to stderr: stdout stays machine-readable under --json.
-      stdio: ['ignore', process.stderr, process.stderr],
+      // Hook output goes to stderr: stdout stays machine-readable under --json. It is relayed, not
+      // inherited, so a reader that went away (stderr closed) cannot kill a hook with SIGPIPE.
+      stdio: ['ignore', 'pipe', 'pipe'],
       env: {
         ...process.env,
         NULLSPACE_ROOT: env.root,
@@ -36,6 +38,7 @@ export async function runHook(dir: string, name: string, env: HookEnv, timeoutMs
         NULLSPACE_OPERATION: env.operation,
       },
     })
+    for (const out of [child.stdout, child.stderr]) out?.on('data', (d: Buffer) => process.stderr.write(d))
     const timer = setTimeout(() => {
       child.kill('SIGKILL')
       reject(new ActivationFailed(`post-switch hook ${name} did not finish within ${timeoutMs / 1000} s (--hook-timeout)`, 'hook'))
@@ -46,6 +49,8 @@ export async function runHook(dir: string, name: string, env: HookEnv, timeoutMs
     })
     child.on('exit', (code, signal) => {
       clearTimeout(timer)
+      // Something the hook left running may keep the pipes open: they must not keep this process alive.
+      for (const out of [child.stdout, child.stderr]) (out as Socket | null)?.unref()
       if (code === 0) resolve()
       else reject(new ActivationFailed(`post-switch hook ${name} failed (${signal ? `killed by ${signal}` : `exit ${code}`})`, 'hook'))
     })

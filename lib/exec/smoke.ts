@@ -9,12 +9,31 @@ export function fixtureUrl(ingressUrl: string): string {
   return new URL(FIXTURE_PATH, ingressUrl.endsWith('/') ? ingressUrl : `${ingressUrl}/`).href
 }
 
+/** The fixture answer is a JSON object of a few fields: a body past this is not the fixture, and is not read on. */
+export const MAX_FIXTURE_BODY = 64 * 1024
+
+/** The body as text, or null once it passes `cap` bytes (the rest is not read: the connection is dropped). */
+async function readCapped(body: (AsyncIterable<Buffer> & { destroy(): void }) | null, cap: number): Promise<string | null> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of body ?? []) {
+    size += chunk.length
+    if (size > cap) {
+      body?.destroy()
+      return null
+    }
+    chunks.push(chunk)
+  }
+  return Buffer.concat(chunks).toString('utf8')
+}
+
 async function probe(url: string, releaseId: string, timeoutMs: number): Promise<string | null> {
   // Loaded by the first probe, not with the commands that only name DEFAULT_INGRESS_URL.
   const { default: fetch } = await import('node-fetch')
   try {
     const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' })
-    const body = await res.text()
+    const body = await readCapped(res.body as (AsyncIterable<Buffer> & { destroy(): void }) | null, MAX_FIXTURE_BODY)
+    if (body === null) return `answered with more than ${MAX_FIXTURE_BODY / 1024} KiB (the fixture is a small JSON object)`
     if (res.status !== 200) return `answered ${res.status}`
     let json: unknown
     try {

@@ -12,6 +12,7 @@ import { writeFileAtomic } from '../fsx.js'
 import { errnoCode } from '../errors.js'
 import { TOOL_VERSION } from '../version.js'
 import { FetchError, type FetchRequest, type FetchResult } from './types.js'
+import { TransferWatch } from './watch.js'
 import { installPart, openPart, partMetaPath, partPath, removePart, tooLong, verdict, writeAll, Writeback } from './file.js'
 
 export const MAX_REDIRECTS = 5
@@ -84,24 +85,12 @@ export async function fetchHttp(req: FetchRequest): Promise<FetchResult> {
 
 /** One attempt: continues `part` until it holds req.size bytes; returns the final URL. */
 async function transfer(req: FetchRequest, part: Part, count: (n: number) => void): Promise<string> {
-  const ac = new AbortController()
-  let stalled = false
-  // One timer that re-checks the time of the last byte, not a timer re-armed per socket chunk
-  // (tens of thousands per GiB).
-  let lastByteAt = Date.now()
-  const watch = () => {
-    const idle = Date.now() - lastByteAt
-    if (idle >= req.stallTimeoutMs) {
-      stalled = true
-      ac.abort()
-    } else timer = setTimeout(watch, req.stallTimeoutMs - idle)
-  }
-  let timer = setTimeout(watch, req.stallTimeoutMs)
+  const watch = new TransferWatch(req.stallTimeoutMs, req.minSpeed)
   let url = req.url
   try {
     let res: Response
     for (;;) {
-      ;({ res, url } = await open(req, ac.signal, await rangeHeaders(req, part)))
+      ;({ res, url } = await open(req, watch.signal, await rangeHeaders(req, part)))
       const restart = await judge(req, part, res, url)
       if (!restart) break
       // The server cannot or will not continue our part: start cleanly from byte 0.
@@ -115,7 +104,7 @@ async function transfer(req: FetchRequest, part: Part, count: (n: number) => voi
     try {
       for await (const chunk of (res.body ?? []) as AsyncIterable<Buffer>) {
         count(chunk.length)
-        lastByteAt = Date.now()
+        watch.bytes(chunk.length)
         if (chunk.length > req.size - part.offset) {
           await sink.settle()
           await removePart(req)
@@ -137,7 +126,7 @@ async function transfer(req: FetchRequest, part: Part, count: (n: number) => voi
     return url
   } catch (e) {
     if (e instanceof FetchError) throw e
-    if (stalled) throw new Transient(`${req.component}: no byte from ${url} for ${req.stallTimeoutMs} ms`, 'network')
+    if (watch.reason) throw new Transient(`${req.component}: ${watch.describe(url)}`, 'network')
     const code = errnoCode(e)
     if (code && TRANSIENT_CODES.has(code)) {
       throw new Transient(`${req.component}: ${url}: connection broke after ${part.offset} of ${req.size} bytes (${(e as Error).message})`, 'network')
@@ -145,8 +134,7 @@ async function transfer(req: FetchRequest, part: Part, count: (n: number) => voi
     if (isNodeFetchError(e)) throw new FetchError(`${req.component}: ${url}: ${(e as Error).message}`, 'network')
     throw e // a local error (disk full, permissions): not the server's doing
   } finally {
-    clearTimeout(timer)
-    ac.abort() // tears down whatever is left of this attempt; a finished response ignores it
+    watch.stop() // and tears down whatever is left of this attempt; a finished response ignores it
   }
 }
 

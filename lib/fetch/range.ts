@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto'
 import type { Response } from 'node-fetch'
 import { openSource } from './file.js'
 import { FetchError, type FetchRequest } from './types.js'
+import { TransferWatch } from './watch.js'
 
 /** GET with manual redirects; `range` is an inclusive byte range. */
 async function get(req: FetchRequest, range: [number, number] | null, signal: AbortSignal): Promise<Response> {
@@ -26,20 +27,6 @@ async function get(req: FetchRequest, range: [number, number] | null, signal: Ab
   }
 }
 
-/** A signal that aborts when no byte arrived for `ms`; `touch()` after every chunk. */
-function stallTimer(ms: number): { signal: AbortSignal; touch(): void; stop(): void } {
-  const ac = new AbortController()
-  let timer = setTimeout(() => ac.abort(), ms)
-  return {
-    signal: ac.signal,
-    touch: () => {
-      clearTimeout(timer)
-      timer = setTimeout(() => ac.abort(), ms)
-    },
-    stop: () => clearTimeout(timer),
-  }
-}
-
 /** Streams bytes [offset, offset+length) of the artifact to `sink`; throws when the source cannot serve a range. */
 export async function readRange(req: FetchRequest, offset: number, length: number, sink: (chunk: Buffer) => Promise<void>): Promise<void> {
   if (length === 0) return
@@ -58,9 +45,9 @@ export async function readRange(req: FetchRequest, offset: number, length: numbe
     }
     return
   }
-  const stall = stallTimer(req.stallTimeoutMs)
+  const watch = new TransferWatch(req.stallTimeoutMs, req.minSpeed)
   try {
-    const res = await get(req, [offset, offset + length - 1], stall.signal)
+    const res = await get(req, [offset, offset + length - 1], watch.signal)
     const want = `bytes ${offset}-${offset + length - 1}/${req.size}`
     if (res.status !== 206 || res.headers.get('content-range') !== want) {
       res.body?.resume()
@@ -68,8 +55,8 @@ export async function readRange(req: FetchRequest, offset: number, length: numbe
     }
     let got = 0
     for await (const chunk of res.body!) {
-      stall.touch()
       const buf = chunk as Buffer
+      watch.bytes(buf.length)
       if (got + buf.length > length) throw new FetchError(`${req.component}: ${req.url} sent more than the range asked for`, 'mismatch')
       got += buf.length
       await sink(buf)
@@ -77,9 +64,9 @@ export async function readRange(req: FetchRequest, offset: number, length: numbe
     if (got !== length) throw new FetchError(`${req.component}: ${req.url} ended the range after ${got} of ${length} bytes`, 'network')
   } catch (e) {
     if (e instanceof FetchError) throw e
-    throw new FetchError(`${req.component}: ${req.url}: ${(e as Error).message}`, 'network')
+    throw new FetchError(`${req.component}: ${watch.reason ? watch.describe(req.url) : `${req.url}: ${(e as Error).message}`}`, 'network')
   } finally {
-    stall.stop()
+    watch.stop()
   }
 }
 
@@ -94,20 +81,20 @@ export async function fetchVerifiedBuffer(req: FetchRequest): Promise<Buffer> {
   }
   if (req.url.startsWith('file:')) await readRange(req, 0, req.size, take)
   else {
-    const stall = stallTimer(req.stallTimeoutMs)
+    const watch = new TransferWatch(req.stallTimeoutMs, req.minSpeed)
     try {
-      const res = await get(req, null, stall.signal)
+      const res = await get(req, null, watch.signal)
       if (res.status === 404 || res.status === 410) throw new FetchError(`${req.component}: ${req.url} answered ${res.status}`, 'absent')
       if (res.status !== 200) throw new FetchError(`${req.component}: ${req.url} answered ${res.status}`, 'http')
       for await (const chunk of res.body!) {
-        stall.touch()
+        watch.bytes((chunk as Buffer).length)
         await take(chunk as Buffer)
       }
     } catch (e) {
       if (e instanceof FetchError) throw e
-      throw new FetchError(`${req.component}: ${req.url}: ${(e as Error).message}`, 'network')
+      throw new FetchError(`${req.component}: ${watch.reason ? watch.describe(req.url) : `${req.url}: ${(e as Error).message}`}`, 'network')
     } finally {
-      stall.stop()
+      watch.stop()
     }
   }
   const bytes = Buffer.concat(parts, size)

@@ -6,6 +6,8 @@
 // directory). A resumable part stays behind on failure; a part that fails its hash is
 // discarded and fetched once more from byte 0.
 
+import type { MinSpeed } from './watch.js'
+
 export interface FetchRequest {
   /** Component name, for messages. */
   readonly component: string
@@ -23,6 +25,8 @@ export interface FetchRequest {
   readonly allowHttp: boolean
   /** A transfer that receives no byte for this long is abandoned and retried. */
   readonly stallTimeoutMs: number
+  /** A transfer slower than this over a whole window is abandoned and retried, as a stall is. */
+  readonly minSpeed: MinSpeed
   /** Attempts after the first, on 5xx, resets, stalls, short bodies. */
   readonly retries: number
   /** First retry delay; doubles each time. */

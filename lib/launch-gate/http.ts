@@ -76,20 +76,32 @@ function once(u: URL, o: GetOptions, deadline: number): Promise<{ status: number
   return new Promise((resolve, reject) => {
     const left = deadline - Date.now()
     if (left <= 0) return reject(new Error('did not answer in time'))
+    // The whole answer, not each pause in it, must come within the deadline: a server sending a
+    // byte now and then would hold an idle timer off for ever.
+    const timer = setTimeout(() => req.destroy(new Error('did not answer in time')), left)
+    const settle = <T>(f: (v: T) => void) => (v: T) => {
+      clearTimeout(timer)
+      f(v)
+    }
     const req = client.request(u, options, (res) => {
       const address = res.socket?.remoteAddress ?? null
       const chunks: Buffer[] = []
       let size = 0
+      const done = () => settle(resolve)({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).subarray(0, MAX_BODY_BYTES).toString('utf8'), address })
       res.on('data', (d: Buffer) => {
-        if (size >= MAX_BODY_BYTES) return
         chunks.push(d)
         size += d.length
+        // The checks read the first MiB: the rest is not waited for (a body may never end).
+        if (size >= MAX_BODY_BYTES) {
+          res.removeAllListeners('data')
+          done()
+          req.destroy()
+        }
       })
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).subarray(0, MAX_BODY_BYTES).toString('utf8'), address }))
-      res.on('error', reject)
+      res.on('end', done)
+      res.on('error', settle(reject))
     })
-    req.setTimeout(left, () => req.destroy(new Error('did not answer in time')))
-    req.on('error', reject)
+    req.on('error', settle(reject))
     req.end()
   })
 }

@@ -14,6 +14,8 @@ export interface FixtureAnswer {
   body?: string
   /** Accept the request and never answer. */
   hang?: boolean
+  /** 200 and a body that never ends (JSON-looking padding, as fast as the client reads). */
+  endless?: boolean
 }
 
 export interface FixtureIngress {
@@ -24,6 +26,8 @@ export interface FixtureIngress {
   readonly hits: number
   /** Every request path, in order. */
   readonly paths: string[]
+  /** Body bytes the socket accepted, over every answer. */
+  readonly bytesSent: number
   /** Changes the answer; `first` answers only the next n requests that way, then `answer` again. */
   answer(a: FixtureAnswer): void
   answerFirst(n: number, a: FixtureAnswer): void
@@ -36,6 +40,7 @@ export async function startFixtureIngress(initial: FixtureAnswer = {}): Promise<
   const paths: string[] = []
   const sockets = new Set<Socket>()
   let hits = 0
+  let bytesSent = 0
 
   const server = http.createServer((req, res) => {
     const p = new URL(req.url ?? '/', 'http://x').pathname
@@ -44,6 +49,17 @@ export async function startFixtureIngress(initial: FixtureAnswer = {}): Promise<
     hits++
     const a = queue.shift() ?? answer
     if (a.hang) return
+    if (a.endless) {
+      res.writeHead(200, { 'content-type': 'application/json' })
+      const piece = Buffer.from(`{"release_id":"${' '.repeat(64 * 1024 - 16)}`)
+      const more = () => {
+        while (!res.destroyed) {
+          bytesSent += piece.length
+          if (!res.write(piece)) return void res.once('drain', more)
+        }
+      }
+      return more()
+    }
     const id = typeof a.releaseId === 'function' ? a.releaseId() : a.releaseId
     const body = a.body ?? JSON.stringify({ release_id: id ?? null })
     res.writeHead(a.status ?? 200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) })
@@ -63,6 +79,9 @@ export async function startFixtureIngress(initial: FixtureAnswer = {}): Promise<
     url: `http://127.0.0.1:${port}/`,
     get hits() {
       return hits
+    },
+    get bytesSent() {
+      return bytesSent
     },
     paths,
     answer: (a) => void (answer = a),
