@@ -52,11 +52,14 @@ export const upgradeCommand: CommandModule<HostArgs, Args> = {
         else out.line(changed ? `Upgraded to ${to}${from && from !== to ? ` (from ${from})` : ''}. ${formatBytes(outcome.result.bytesTransferred)} transferred.${servicesSentence(plan)}` : `No changes. The host matches release ${to}.`)
         return EXIT.ok
       }
-      const message = outcome.rolledBackTo
-        ? `upgrade to ${to} failed: ${outcome.failure}. Rolled back to ${outcome.rolledBackTo}; ${to} is marked failed`
-        : `upgrade to ${to} failed: ${outcome.failure}. ${to} stays active and is marked failed; roll back with: nullspace-host rollback`
+      const message = outcome.rollbackFailure
+        ? `neither release is running: upgrade to ${to} failed (${outcome.failure}), and after the automatic rollback to ${outcome.rolledBackTo} (now active) ${outcome.rollbackFailure}. Nothing more was switched; ${to} is marked failed. Read the unit's log (journalctl -u nullspace-api.service), fix the cause, then run: nullspace-host rollback`
+        : outcome.rolledBackTo
+          ? `upgrade to ${to} failed: ${outcome.failure}. Rolled back to ${outcome.rolledBackTo}; ${to} is marked failed`
+          : `upgrade to ${to} failed: ${outcome.failure}. ${to} stays active and is marked failed; roll back with: nullspace-host rollback`
+      const services = outcome.servicesFailed || outcome.rollbackFailure ? 'failed' : servicesOutcome(plan)
       if (argv.json)
-        out.document({ ok: false, from, to, changed: true, services: outcome.servicesFailed ? 'failed' : servicesOutcome(plan), failure: outcome.failure, rolled_back_to: outcome.rolledBackTo, warnings: [...plan.warnings, ...outcome.warnings] })
+        out.document({ ok: false, from, to, changed: true, services, failure: outcome.failure, rolled_back_to: outcome.rolledBackTo, rollback_failure: outcome.rollbackFailure, warnings: [...plan.warnings, ...outcome.warnings] })
       process.stderr.write(`nullspace-host: ${message}\n`)
       return EXIT.failed
     })

@@ -127,6 +127,9 @@ async function linkStatus(l: Layout, linkPath: string, expected: string, st: Act
   return { path: linkPath, target: st.target, expected, status: resolves ? 'ok' : 'dangling' }
 }
 
+/** How much earlier than the switch a unit's process must have started to be called stale. */
+const STALE_MARGIN_MS = 100
+
 /**
  * The unit's state and whether its process predates the last switch (recorded as `switched_at`, or the
  * record's time for records older than it). Problems get the command that fixes them.
@@ -144,7 +147,8 @@ async function serviceStatus(state: ActualState['state'], problems: string[]): P
   const started = s.main_pid > 0 ? processStartedAt(s.main_pid) : null
   const last = state.history.at(-1)
   const switchedAt = last ? Date.parse(last.switched_at ?? last.at) : NaN
-  const stale = started !== null && Number.isFinite(switchedAt) && started.getTime() < switchedAt
+  // /proc places a start to about 20 ms: a process started that close to the switch is not judged stale.
+  const stale = started !== null && Number.isFinite(switchedAt) && started.getTime() < switchedAt - STALE_MARGIN_MS
   if (s.active_state !== 'active' || s.sub_state !== 'running')
     problems.push(`${unit} is not running (ActiveState=${s.active_state} SubState=${s.sub_state}); start it: ${restart}, and read why it stopped: journalctl -u ${unit}`)
   else if (stale)

@@ -16,8 +16,20 @@ import { TOOL_VERSION } from './version.js'
 
 export type UpgradeOutcome =
   | { readonly kind: 'upgraded'; readonly planned: Planned; readonly result: ExecResult }
-  /** The hooks or smoke failed after the switch; `rolledBackTo` is null when the release stayed active. */
-  | { readonly kind: 'failed'; readonly planned: Planned; readonly failure: string; readonly rolledBackTo: string | null; readonly warnings: readonly string[]; readonly servicesFailed: boolean }
+  /**
+   * The hooks, a unit or the smoke failed after the switch; `rolledBackTo` is null when the release stayed
+   * active. `rollbackFailure` says why the previous release's units did not come up after switching back
+   * to it (then neither release runs).
+   */
+  | {
+      readonly kind: 'failed'
+      readonly planned: Planned
+      readonly failure: string
+      readonly rolledBackTo: string | null
+      readonly rollbackFailure: string | null
+      readonly warnings: readonly string[]
+      readonly servicesFailed: boolean
+    }
 
 export interface UpgradeOptions {
   readonly autoRollback: boolean
@@ -49,15 +61,15 @@ export async function upgrade(trusted: TrustedManifest, flags: HostFlags, o: Upg
     await recordFailedSwitch(l.stateFile, { op: 'upgrade', from, to, at: new Date().toISOString(), ...(switchedAt ? { switched_at: switchedAt } : {}), tool_version: TOOL_VERSION, user: invokingUser() }, e.message)
     if (journal && !journal.done) await writeJournal(l.journalFile, { ...journal, done: true })
     const servicesFailed = e.what === 'service'
-    if (!o.autoRollback || from === null) return { kind: 'failed', planned, failure: e.message, rolledBackTo: null, warnings: [], servicesFailed }
+    const failed = { kind: 'failed', planned, failure: e.message, servicesFailed } as const
+    if (!o.autoRollback || from === null) return { ...failed, rolledBackTo: null, rollbackFailure: null, warnings: [] }
     try {
       const back = await rollback(flags, from, report, 'auto-rollback')
-      return { kind: 'failed', planned, failure: e.message, rolledBackTo: back.to, warnings: back.warnings, servicesFailed }
+      return { ...failed, rolledBackTo: back.to, rollbackFailure: null, warnings: back.warnings }
     } catch (again) {
       const why = again instanceof Error ? again.message : String(again)
-      // The previous release's units do not come up either: switching again would only flap.
-      if (again instanceof ActivationFailed && again.what === 'service')
-        throw new Failure(EXIT.failed, `neither release is running: upgrade to ${to} failed (${e.message}), and after the automatic rollback to ${from} (now active) ${why}. Nothing more was switched; see journalctl -u for the unit, then run: nullspace-host rollback`)
+      // The previous release's units do not come up either: it stays active, switching again would only flap.
+      if (again instanceof ActivationFailed && again.what === 'service') return { ...failed, rolledBackTo: from, rollbackFailure: why, warnings: [] }
       throw new Failure(EXIT.failed, `upgrade to ${to} failed (${e.message}), and the automatic rollback to ${from} failed too: ${why}. Run: nullspace-host rollback --to ${from}`)
     }
   }

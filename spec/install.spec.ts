@@ -494,6 +494,10 @@ test('a crash after a given number of bytes (test seam), then install again: res
     const before = ['nullspace-api', 'console.tar.gz', 'nullspace-guest-agent'].reduce((n, f) => n + rel.sizes[f], 0)
     const crashed = await runCli(['install', '--manifest', rel.manifest, '--root', root, '--allow-http'], { env: { NULLSPACE_TEST_CRASH_AFTER_BYTES: String(before + size / 2) } })
     assert.is(crashed.signal, 'SIGKILL', `the seam killed the install (exit ${crashed.code}, ${crashed.stderr})`)
+    // Up to four http fetches run at once, so which small files were staged when the byte count was
+    // reached depends on the scheduler: the claim is about exactly those.
+    const stagedDir = path.join(root, RELEASES, '.staging', rel.releaseId, 'bin')
+    const staged = ['nullspace-api', 'nullspace-guest-agent'].filter((f) => fs.existsSync(path.join(stagedDir, f)))
     const kept = sizeOf(partFile(root, sha256(rootfs)))
     assert.ok(kept > 0 && kept < size, `the part holds ${kept} of ${size} bytes`)
     const sentBefore = await settled(() => server.bytesSent(rootfsPath))
@@ -502,7 +506,7 @@ test('a crash after a given number of bytes (test seam), then install again: res
     assert.is(server.bytesSent(rootfsPath) - sentBefore, size - kept)
     const again = server.requests.slice(requestsBefore)
     assert.equal(again.filter((q) => q.path === rootfsPath).map((q) => q.range), [`bytes=${kept}-`])
-    assert.not.ok(again.some((q) => q.path.endsWith('/nullspace-api')), 'components staged before the crash are not fetched again')
+    for (const f of staged) assert.not.ok(again.some((q) => q.path.endsWith(`/${f}`)), `${f}, staged before the crash, is not fetched again`)
     assert.equal(fs.readFileSync(path.join(root, RELEASES, rel.releaseId, 'artifacts/rootfs.ext4')), rootfs)
   })
 })

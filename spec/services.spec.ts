@@ -148,7 +148,11 @@ test('when the previous release does not come up either, the upgrade says neithe
   const flaky = await makeRelease({ id: '2026.06.09', version: '0.0.9', change: apiContents({ crashAfterMs: 1500 }, 'flaky') })
   await withAppliance(async (a) => {
     ok(await a.run('install', '--manifest', flaky.manifest, '--service-manager', 'systemd', ...SETTLE), 'install the flaky release')
-    const r = exits(await a.run('upgrade', '--manifest', broken.manifest, '--service-manager', 'systemd', '--skip-ingress-smoke', '--service-settle', '2.5'), 1, 'upgrade')
+    const r = exits(await a.run('upgrade', '--manifest', broken.manifest, '--service-manager', 'systemd', '--skip-ingress-smoke', '--service-settle', '2.5', '--json'), 1, 'upgrade')
+    const out = json(r)
+    assert.is(out.services, 'failed')
+    assert.is(out.rolled_back_to, flaky.id)
+    assert.match(out.rollback_failure, new RegExp(UNIT.replace('.', '\\.')))
     assert.match(r.stderr, /neither release is running/)
     assert.match(r.stderr, new RegExp(`automatic rollback to ${flaky.id} \\(now active\\)`))
     assert.is(r.stderr.trim().split('\n').filter((l) => l.startsWith('nullspace-host: ') && !l.includes('warning')).length, 1, r.stderr)
