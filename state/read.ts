@@ -12,6 +12,7 @@ import { isTempName } from '../lib/fsx.js'
 import { type SealRead, readSeal } from './seal.js'
 import { type StateFile, readStateFile } from './state-file.js'
 import { type Journal, readJournal, withSwitchSeen } from './journal.js'
+import { type UnsafeHookPath, readHookDir } from './hooks.js'
 
 export interface FileStat {
   readonly size: number
@@ -63,8 +64,10 @@ export interface ActualState {
   readonly tempLeftovers: readonly string[]
   /** Host paths the tool writes through that are symlinks or not directories: a planted path. */
   readonly unsafePaths: readonly { readonly path: string; readonly problem: string }[]
-  /** Executable names in the post-switch hooks directory, in lexical order. */
+  /** Post-switch hooks that may run (run-parts names, safe to run as root), in lexical order. */
   readonly hooks: readonly string[]
+  /** What makes the post-switch hooks unsafe to run as root (state/hooks.ts): the planner refuses to activate. */
+  readonly unsafeHooks: readonly UnsafeHookPath[]
 }
 
 export interface Interest {
@@ -245,12 +248,7 @@ export async function readActualState(l: Layout, interest: Interest = {}): Promi
     staging[name] = files
   }
 
-  const hooksDir = l.host(HOOKS_DIR)
-  const hooks: string[] = []
-  for (const name of await readDirNames(hooksDir)) {
-    const st = await fs.stat(path.join(hooksDir, name)).catch(() => null)
-    if (st && st.isFile() && (st.mode & 0o111) !== 0) hooks.push(name)
-  }
+  const hooks = await readHookDir(l, HOOKS_DIR)
 
   return {
     root: l.root,
@@ -266,6 +264,7 @@ export async function readActualState(l: Layout, interest: Interest = {}): Promi
     staging,
     tempLeftovers: await readTempLeftovers(l, releases.map((r) => r.id), linkPaths),
     unsafePaths,
-    hooks,
+    hooks: hooks.runnable,
+    unsafeHooks: hooks.unsafe,
   }
 }

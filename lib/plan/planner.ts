@@ -216,6 +216,8 @@ export function plan(desired: DesiredState, actual: ActualState, o: PlanOptions)
     const skipped = new Set(sealed?.components.filter((c) => c.status === 'skipped').map((c) => c.name) ?? [])
     steps.push(...linkSteps(desired, actual, skipped, sealed !== null))
     steps.push(...renderSteps(desired, actual))
+    // Hooks run as root: one that others could have changed refuses the activation before the switch.
+    if (switching || unfinished) for (const u of actual.unsafeHooks) blockers.push({ message: `post-switch hook path ${u.path} ${u.problem}`, exit: 1 })
     if ((switching || unfinished) && actual.hooks.length > 0)
       steps.push({ id: 'hooks:post-switch', action: 'hooks', target: 'post-switch.d', reason: switching ? 'after a switch' : 'an interrupted operation did not finish them', bytes: 0, operation: op, release_id: id, previous_release_id: previous, hooks: actual.hooks })
     if ((switching || unfinished) && o.smoke_url !== null)

@@ -1,0 +1,101 @@
+// Post-switch hooks run as root: through the real CLI on temp roots, a hook runs only when it
+// and every directory from it up to --root are owned by root (or the invoking uid) and not
+// writable by group or other, and its name is a run-parts name; an unsafe hook refuses the
+// operation before anything changes and `doctor` names it.
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import fs from 'node:fs'
+import path from 'node:path'
+import { tempDir } from './helpers/tmp.js'
+import {
+  HOOKS, activeView, addHook, cli, currentOf, exits, hookLog, installedRoot, loggingHook, makeRelease, ok, upgrade, within, type Rel,
+} from './helpers/hosts.js'
+
+const T = 60_000
+
+let pair: Promise<{ r1: Rel; r2: Rel }> | undefined
+const releases = () =>
+  (pair ??= (async () => ({
+    r1: await makeRelease({ id: 'r1', version: '0.1.0' }),
+    r2: await makeRelease({ id: 'r2', version: '0.2.0', change: { 'nullspace-api': 'nullspace-api r2\n' } }),
+  }))())
+
+const doctorProblems = async (root: string) => {
+  const r = await cli(['doctor', '--json', '--root', root])
+  return { code: r.code, problems: (JSON.parse(r.stdout) as { problems: string[] }).problems }
+}
+
+/** r1 installed, a logging hook planted, then `spoil` makes it unsafe: the upgrade is refused before any change, doctor says why. */
+async function refused(what: string, spoil: (root: string, hooks: string, log: string) => void, expect: { path: (root: string) => string; fix: string }): Promise<void> {
+  const { r1, r2 } = await releases()
+  const root = await installedRoot(r1)
+  const log = path.join(tempDir('hooklog'), 'calls')
+  loggingHook(root, '10-log', log)
+  spoil(root, path.join(root, HOOKS), log)
+  const before = activeView(root)
+  const r = exits(await upgrade(root, r2, '--skip-ingress-smoke'), 1, what)
+  const where = expect.path(root)
+  assert.ok(r.stderr.includes(where), `${what}: stderr names ${where}: ${r.stderr}`)
+  assert.ok(r.stderr.includes(expect.fix), `${what}: stderr says ${expect.fix}: ${r.stderr}`)
+  assert.match(r.stderr, /Nothing was changed/)
+  assert.is(currentOf(root), 'r1', `${what}: no switch`)
+  assert.equal(activeView(root), before, `${what}: the active state is as it was`)
+  assert.equal(hookLog(log), [], `${what}: no hook ran`)
+  const d = await doctorProblems(root)
+  assert.is(d.code, 1, `${what}: doctor exits 1`)
+  assert.ok(d.problems.some((p) => p.includes(where) && p.includes(expect.fix)), `${what}: doctor names ${where}: ${d.problems.join(' | ')}`)
+}
+
+test('a hook in a post-switch.d of mode 0777 does not run: the upgrade is refused and doctor names the directory', () =>
+  within(T, 'world-writable hooks dir', refused('hooks dir 0777', (_root, hooks) => fs.chmodSync(hooks, 0o777), { path: (root) => path.join(root, HOOKS), fix: 'chmod go-w' })))
+
+test('a world-writable hook file does not run', () =>
+  within(T, 'world-writable hook', refused('hook 0777', (_root, hooks) => fs.chmodSync(path.join(hooks, '10-log'), 0o777), { path: (root) => path.join(root, HOOKS, '10-log'), fix: 'chmod go-w' })))
+
+test('a hook under a group-writable etc/nullspace/hooks does not run', () =>
+  within(T, 'group-writable parent', refused('parent 0775', (root) => fs.chmodSync(path.join(root, 'etc/nullspace/hooks'), 0o775), { path: (root) => path.join(root, 'etc/nullspace/hooks'), fix: 'chmod go-w' })))
+
+test('a hook owned by another uid does not run', () =>
+  within(T, 'foreign owner', refused('hook owned by 65534', (_root, hooks) => fs.chownSync(path.join(hooks, '10-log'), 65534, 65534), { path: (root) => path.join(root, HOOKS, '10-log'), fix: 'chown root' })))
+
+test('a hook that is a symlink to a file outside the root does not run', () =>
+  within(T, 'symlink outside', (async () => {
+    let target = ''
+    await refused(
+      'hook -> /tmp',
+      (_root, hooks, log) => {
+        target = path.join(tempDir('elsewhere'), 'evil')
+        fs.writeFileSync(target, `#!/bin/sh\necho evil >> '${log}'\n`, { mode: 0o755 })
+        fs.symlinkSync(target, path.join(hooks, '20-evil'))
+      },
+      { path: (root) => path.join(root, HOOKS, '20-evil'), fix: 'outside' },
+    )
+  })()))
+
+test('a hook that is a symlink to a safe file under the root runs', () =>
+  within(T, 'symlink inside', (async () => {
+    const { r1, r2 } = await releases()
+    const root = await installedRoot(r1)
+    const log = path.join(tempDir('hooklog'), 'calls')
+    loggingHook(root, '10-log', log)
+    const scripts = path.join(root, 'etc/nullspace/hook-scripts')
+    fs.mkdirSync(scripts, { mode: 0o755 })
+    fs.renameSync(path.join(root, HOOKS, '10-log'), path.join(scripts, '10-log'))
+    fs.symlinkSync('../../hook-scripts/10-log', path.join(root, HOOKS, '10-log'))
+    ok(await upgrade(root, r2, '--skip-ingress-smoke'), 'upgrade with a linked hook')
+    assert.equal(hookLog(log).map((c) => `${c.name} ${c.operation}`), ['10-log upgrade'])
+  })()))
+
+test('only run-parts names run: .hidden, x~, x.dpkg-old and x.disabled are left alone, and are no problem', () =>
+  within(T, 'run-parts names', (async () => {
+    const { r1, r2 } = await releases()
+    const root = await installedRoot(r1)
+    const log = path.join(tempDir('hooklog'), 'calls')
+    for (const name of ['10-log', '.hidden', '20-log~', '30-log.dpkg-old', '40-log.disabled', '50_Log']) loggingHook(root, name, log)
+    ok(await upgrade(root, r2, '--skip-ingress-smoke'), 'upgrade')
+    assert.equal(hookLog(log).map((c) => c.name), ['10-log', '50_Log'])
+    const d = await doctorProblems(root)
+    assert.equal(d.problems, [], 'doctor finds no problem')
+  })()))
+
+test.run()
