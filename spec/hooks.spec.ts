@@ -1,12 +1,15 @@
 // Post-switch hooks run as root: through the real CLI on temp roots, a hook runs only when it
 // and every directory from it up to --root are owned by root (or the invoking uid) and not
 // writable by group or other, and its name is a run-parts name; an unsafe hook refuses the
-// operation before anything changes and `doctor` names it.
+// operation before anything changes and `doctor` names it. A hook's whole process group is
+// killed at --hook-timeout and when the tool itself is stopped by SIGTERM.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import fs from 'node:fs'
 import path from 'node:path'
+import { spawn } from 'node:child_process'
 import { tempDir } from './helpers/tmp.js'
+import { CLI } from './helpers/cli.js'
 import {
   HOOKS, activeView, addHook, cli, currentOf, exits, hookLog, installedRoot, loggingHook, makeRelease, ok, upgrade, within, type Rel,
 } from './helpers/hosts.js'
@@ -96,6 +99,76 @@ test('only run-parts names run: .hidden, x~, x.dpkg-old and x.disabled are left 
     assert.equal(hookLog(log).map((c) => c.name), ['10-log', '50_Log'])
     const d = await doctorProblems(root)
     assert.equal(d.problems, [], 'doctor finds no problem')
+  })()))
+
+/** Pids whose command line is exactly `sleep <n>` (zombies have an empty command line: they are gone). */
+function sleepers(n: number): number[] {
+  const found: number[] = []
+  for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      if (fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8') === `sleep\0${n}\0`) found.push(Number(pid))
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return found
+}
+
+/** Waits (with a deadline) until no `sleep <n>` is left; returns what is left then. */
+async function sleepersGone(n: number, ms = 3000): Promise<number[]> {
+  const until = Date.now() + ms
+  for (;;) {
+    const left = sleepers(n)
+    if (left.length === 0 || Date.now() > until) return left
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
+const unique = () => 4_240_000 + Math.floor(Math.random() * 9_999) * 10 + (process.pid % 10)
+
+test('a hook cut off at --hook-timeout takes its background children with it', () =>
+  within(T, 'hook group killed on timeout', (async () => {
+    const { r1, r2 } = await releases()
+    const root = await installedRoot(r1)
+    const n = unique()
+    addHook(root, '50-slow', `#!/bin/sh\n[ "$NULLSPACE_OPERATION" = upgrade ] || exit 0\nsleep ${n} &\nsleep ${n + 1}\n`)
+    try {
+      const r = exits(await upgrade(root, r2, '--skip-ingress-smoke', '--hook-timeout', '1'), 1, 'upgrade with a slow hook')
+      assert.match(r.stderr, /50-slow/)
+      assert.equal(await sleepersGone(n), [], `no sleep ${n} left behind`)
+      assert.equal(await sleepersGone(n + 1), [], `no sleep ${n + 1} left behind`)
+    } finally {
+      for (const pid of [...sleepers(n), ...sleepers(n + 1)]) process.kill(pid, 'SIGKILL')
+    }
+  })()))
+
+test('SIGTERM to the tool while a hook runs kills the hook and its children', () =>
+  within(T, 'hook group killed on SIGTERM', (async () => {
+    const { r1, r2 } = await releases()
+    const root = await installedRoot(r1)
+    const n = unique()
+    const started = path.join(tempDir('hookmark'), 'started')
+    addHook(root, '50-slow', `#!/bin/sh\n[ "$NULLSPACE_OPERATION" = upgrade ] || exit 0\nsleep ${n} &\ntouch '${started}'\nsleep ${n + 1}\n`)
+    try {
+      const child = spawn(process.execPath, [CLI, 'upgrade', '--root', root, '--manifest', r2.manifest, '--skip-ingress-smoke', '--hook-timeout', '60'], {
+        env: { ...process.env, NO_COLOR: '1', NULLSPACE_ROOT: '' },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      })
+      let stderr = ''
+      child.stderr.on('data', (d) => (stderr += d))
+      // 'exit', not 'close': a child left behind would hold stderr open.
+      const exited = new Promise<NodeJS.Signals | number | null>((resolve) => child.on('exit', (code, signal) => resolve(signal ?? code)))
+      const until = Date.now() + 20_000
+      while (!fs.existsSync(started) && Date.now() < until) await new Promise((r) => setTimeout(r, 50))
+      assert.ok(fs.existsSync(started), `the hook started: ${stderr}`)
+      child.kill('SIGTERM')
+      const how = await exited
+      assert.is(how, 'SIGTERM', `the tool died of the signal it was sent: ${stderr}`)
+      assert.equal(await sleepersGone(n), [], `no sleep ${n} left behind`)
+      assert.equal(await sleepersGone(n + 1), [], `no sleep ${n + 1} left behind`)
+    } finally {
+      for (const pid of [...sleepers(n), ...sleepers(n + 1)]) process.kill(pid, 'SIGKILL')
+    }
   })()))
 
 test.run()
