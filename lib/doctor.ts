@@ -173,6 +173,7 @@ export async function runDoctor(l: Layout, deep: boolean, progress?: HashProgres
   const target = rollbackTarget(actual.state, current, (id) => actual.releases.some((r) => r.id === id && r.seal.kind === 'sealed'))
   const last = actual.state.history.at(-1)
   if (current !== null && last !== undefined && last.to !== current) problems.push(`state.json last recorded ${last.to} as active, but current names ${current}; run the last command again to record it`)
+  if (actual.journalProblem !== null) problems.push(actual.journalProblem)
   if (actual.journal && !actual.journal.done) problems.push(`an interrupted ${actual.journal.operation} to ${actual.journal.to} did not finish; run the same command again`)
   for (const u of actual.unsafePaths) problems.push(`${u.path} ${u.problem}`)
   for (const u of actual.unsafeHooks) problems.push(`post-switch hook path ${u.path} ${u.problem}`)

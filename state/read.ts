@@ -11,7 +11,7 @@ import { errnoCode } from '../lib/errors.js'
 import { isTempName } from '../lib/fsx.js'
 import { type SealRead, readSeal } from './seal.js'
 import { type StateFile, readStateFile } from './state-file.js'
-import { type Journal, readJournal, withSwitchSeen } from './journal.js'
+import { type Journal, inspectJournal, withSwitchSeen } from './journal.js'
 import { type UnsafeHookPath, readHookDir } from './hooks.js'
 
 export interface FileStat {
@@ -52,6 +52,8 @@ export interface ActualState {
   readonly currentManifest: Manifest | null
   readonly state: StateFile
   readonly journal: Journal | null
+  /** Set when journal.json exists but cannot be read or decoded: the planner refuses every change (fail closed). */
+  readonly journalProblem: string | null
   /** Compatibility link paths asked about, keyed by absolute host path. */
   readonly links: Readonly<Record<string, PathState>>
   /** Rendered files' content, keyed by absolute host path; null when absent. */
@@ -249,6 +251,7 @@ export async function readActualState(l: Layout, interest: Interest = {}): Promi
   }
 
   const hooks = await readHookDir(l, HOOKS_DIR)
+  const journal = await inspectJournal(l.journalFile)
 
   return {
     root: l.root,
@@ -257,7 +260,8 @@ export async function readActualState(l: Layout, interest: Interest = {}): Promi
     current,
     currentManifest,
     state: await readStateFile(l.stateFile),
-    journal: withSwitchSeen(await readJournal(l.journalFile), current),
+    journal: withSwitchSeen(journal.kind === 'journal' ? journal.journal : null, current),
+    journalProblem: journal.kind === 'corrupt' ? journal.problem : null,
     links,
     rendered,
     parts: await readParts(l.parts),

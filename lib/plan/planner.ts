@@ -182,6 +182,8 @@ export function plan(desired: DesiredState, actual: ActualState, o: PlanOptions)
   const existing = actual.releases.find((r) => r.id === id)
   const blockers: Blocker[] = [...pathBlockers(desired, actual, o.operation), ...(o.blockers ?? [])]
   const warnings: string[] = [...(o.warnings ?? [])]
+  // An unreadable journal may hold an unfinished operation: finishing or starting one on a guess is failing open.
+  if (actual.journalProblem !== null) blockers.push({ message: actual.journalProblem, exit: 1 })
   // What `upgrade` would do on this host (lib/upgrade.ts), so that a dry run says it too.
   if (o.operation === 'upgrade' && interruptedRollback(actual.journal, actual.current))
     blockers.push({ message: `an interrupted ${actual.journal.operation} to ${actual.journal.to} is not finished: upgrade finishes it first and upgrades nothing; run upgrade (or rollback) once, then upgrade`, exit: 1 })
