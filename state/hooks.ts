@@ -45,7 +45,7 @@ const trustedUids = (): ReadonlySet<number> => new Set([0, process.geteuid?.() ?
 function ownerAndMode(p: string, st: Stats): string | null {
   if (!trustedUids().has(st.uid)) return `is owned by uid ${st.uid}; hooks run as root, so only root may own their path: chown root ${p}`
   if (!st.isSymbolicLink() && (st.mode & 0o022) !== 0)
-    return `is writable by ${st.mode & 0o020 ? 'group' : 'others'} (mode ${(st.mode & 0o7777).toString(8)}); hooks run as root, so nobody else may change their path: chmod go-w ${p}`
+    return `is writable by ${[st.mode & 0o020 ? 'group' : '', st.mode & 0o002 ? 'others' : ''].filter(Boolean).join(' and ')} (mode ${(st.mode & 0o7777).toString(8)}); hooks run as root, so nobody else may change their path: chmod go-w ${p}`
   return null
 }
 
