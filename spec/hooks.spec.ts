@@ -10,6 +10,8 @@ import path from 'node:path'
 import { spawn } from 'node:child_process'
 import { tempDir } from './helpers/tmp.js'
 import { CLI } from './helpers/cli.js'
+import { layout } from '../lib/layout.js'
+import { readHookDir } from '../state/hooks.js'
 import {
   HOOKS, activeView, addHook, cli, currentOf, exits, hookLog, installedRoot, loggingHook, makeRelease, ok, upgrade, within, type Rel,
 } from './helpers/hosts.js'
@@ -100,6 +102,16 @@ test('only run-parts names run: .hidden, x~, x.dpkg-old and x.disabled are left 
     const d = await doctorProblems(root)
     assert.equal(d.problems, [], 'doctor finds no problem')
   })()))
+
+test('with --root / (the default) the rule still reaches up to /: hooks kept under /tmp (mode 1777) are unsafe', async () => {
+  // Reads only: a hook directory in a temp dir, named as a host path under the root /.
+  const dir = path.join(tempDir('hooks-under-slash'), 'post-switch.d')
+  fs.mkdirSync(dir, { mode: 0o755 })
+  fs.writeFileSync(path.join(dir, '10-ok'), '#!/bin/sh\nexit 0\n', { mode: 0o755 })
+  const read = await readHookDir(layout('/'), dir)
+  assert.ok(read.unsafe.some((u) => u.path === '/tmp' && u.problem.includes('chmod go-w /tmp')), JSON.stringify(read.unsafe))
+  assert.not.ok(read.unsafe.some((u) => u.path === '/'), 'the root itself is the operator\'s business')
+})
 
 /** Pids whose command line is exactly `sleep <n>` (zombies have an empty command line: they are gone). */
 function sleepers(n: number): number[] {

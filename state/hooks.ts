@@ -39,6 +39,12 @@ const lstatOrNull = async (p: string): Promise<Stats | null> => {
   }
 }
 
+/** Whether `p` is strictly below `top` (also when `top` is `/`, the default root). */
+const isBelow = (p: string, top: string): boolean => {
+  const rel = path.relative(top, p)
+  return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel)
+}
+
 const trustedUids = (): ReadonlySet<number> => new Set([0, process.geteuid?.() ?? 0])
 
 /** Owner and mode of one path (not followed): what is wrong with it as part of root's hook path, or null. */
@@ -58,7 +64,7 @@ export async function readHookDir(l: Layout, hostDir: string): Promise<HookDirRe
   /** Judges every directory from `from` up to (not including) `top`; false when one is not a real directory. */
   const judgeChain = async (from: string, top: string): Promise<boolean> => {
     let real = true
-    for (let d = from; d !== top && d.startsWith(`${top}/`); d = path.dirname(d)) {
+    for (let d = from; isBelow(d, top); d = path.dirname(d)) {
       const st = await lstatOrNull(d)
       if (st === null) continue
       if (st.isSymbolicLink()) {
@@ -91,7 +97,7 @@ export async function readHookDir(l: Layout, hostDir: string): Promise<HookDirRe
       const targetStat = target === null ? null : await lstatOrNull(target)
       // A dangling link or a link to a directory is not a hook, as run-parts skips them.
       if (target === null || targetStat === null || !targetStat.isFile() || (targetStat.mode & 0o111) === 0) continue
-      if (!target.startsWith(`${realRoot}/`)) {
+      if (!isBelow(target, realRoot)) {
         flag(p, `is a symlink to ${target}, outside --root; hooks run as root only from files under the root: put the hook itself in ${dir}`)
         continue
       }
@@ -112,6 +118,6 @@ export async function readHookDir(l: Layout, hostDir: string): Promise<HookDirRe
 }
 
 /** Whether any flagged path is `dir` or one of its ancestors. */
-const unsafeUnder = (unsafe: ReadonlyMap<string, string>, dir: string): boolean => [...unsafe.keys()].some((p) => dir === p || dir.startsWith(`${p}/`))
+const unsafeUnder = (unsafe: ReadonlyMap<string, string>, dir: string): boolean => [...unsafe.keys()].some((p) => dir === p || isBelow(dir, p))
 
 const toList = (unsafe: ReadonlyMap<string, string>): UnsafeHookPath[] => [...unsafe].map(([p, problem]) => ({ path: p, problem })).sort((a, b) => a.path.localeCompare(b.path))
