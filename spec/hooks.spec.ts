@@ -111,6 +111,7 @@ test('with --root / (the default) the rule still reaches up to /: hooks kept und
   const read = await readHookDir(layout('/'), dir)
   assert.ok(read.unsafe.some((u) => u.path === '/tmp' && u.problem.includes('chmod go-w /tmp')), JSON.stringify(read.unsafe))
   assert.not.ok(read.unsafe.some((u) => u.path === '/'), 'the root itself is the operator\'s business')
+  assert.equal(read.runnable, [], 'no hook of a directory others could change may run, safe as the hook itself is')
 })
 
 /** Pids whose command line is exactly `sleep <n>` (zombies have an empty command line: they are gone). */

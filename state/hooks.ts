@@ -85,6 +85,8 @@ export async function readHookDir(l: Layout, hostDir: string): Promise<HookDirRe
   if (dirStat === null) return { runnable: [], unsafe: [] }
   if (!(await judgeChain(dir, l.root)) || !dirStat.isDirectory()) return { runnable: [], unsafe: toList(unsafe) }
 
+  // Hooks of a directory others could change are judged too (every finding is reported), but none may run.
+  const dirSafe = unsafe.size === 0
   const realRoot = await fs.realpath(l.root)
   const runnable: string[] = []
   for (const name of (await fs.readdir(dir)).sort()) {
@@ -114,7 +116,7 @@ export async function readHookDir(l: Layout, hostDir: string): Promise<HookDirRe
     if (wrong) flag(p, wrong)
     else runnable.push(name)
   }
-  return { runnable, unsafe: toList(unsafe) }
+  return { runnable: dirSafe ? runnable : [], unsafe: toList(unsafe) }
 }
 
 /** Whether any flagged path is `dir` or one of its ancestors. */
