@@ -229,10 +229,12 @@ export async function runDoctor(l: Layout, deep: boolean, progress?: HashProgres
   const target = rollbackTarget(actual.state, current, (id) => actual.releases.some((r) => r.id === id && r.seal.kind === 'sealed'))
   const last = actual.state.history.at(-1)
   if (current !== null && last !== undefined && last.to !== current) problems.push(`state.json last recorded ${last.to} as active, but current names ${current}; run the last command again to record it`)
+  if (actual.journalProblem !== null) problems.push(actual.journalProblem)
   if (actual.journal && !actual.journal.done) problems.push(`an interrupted ${actual.journal.operation} to ${actual.journal.to} did not finish; run the same command again`)
   for (const u of actual.unsafePaths) problems.push(`${u.path} ${u.problem}`)
   for (const p of actual.tooLong)
     problems.push(`${p}: name too long for this filesystem (ENAMETOOLONG: a segment over ${NAME_MAX} bytes or a path over ${PATH_MAX}); a release names a path this host cannot hold: upgrade or roll back to a release that passes manifest validate`)
+  for (const u of actual.unsafeHooks) problems.push(`post-switch hook path ${u.path} ${u.problem}`)
   problems.push(...(await writableByOthers(l)))
   // Unsafe trust material refuses every manifest; say so before the next upgrade finds out.
   problems.push(...(await readTrustedKeys(l.root)).problems)

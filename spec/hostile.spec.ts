@@ -16,8 +16,8 @@
 //                   generate?: { padded: bytes } | { nested: depth } | { nested_field: pointer, depth }
 //                             | { many_components: n },
 //                   kind?: "fifo"|"directory" }   (no patch and no text_replace: the built bytes)
-//   setup?        actions in order, each one key: symlink+to, hardlink+to, file(+content|from "B:<file>", mode),
-//                 dir, remove, fifo, trust (a key name; at: where to write it, default
+//   setup?        actions in order, each one key: symlink+to, hardlink+to, file(+content|from "B:<file>", mode, uid),
+//                 dir(+mode), remove, fifo, trust (a key name; at: where to write it, default
 //                 etc/nullspace/trusted-keys/<key id>.pub), sign (a key name), append+content,
 //                 fill {leave_bytes}, chmod+mode (octal string), chown+uid
 //   command?      argv (default ["install", "--manifest", "$MANIFEST"]); --root is appended
@@ -46,8 +46,8 @@ const PARALLEL = 4
 type Action =
   | { symlink: string; to: string }
   | { hardlink: string; to: string }
-  | { file: string; content?: string; from?: string; mode?: string }
-  | { dir: string }
+  | { file: string; content?: string; from?: string; mode?: string; uid?: number }
+  | { dir: string; mode?: string }
   | { remove: string }
   | { fifo: string }
   | { trust: string; at?: string }
@@ -320,7 +320,12 @@ function doAction(a: Action, root: string, vars: Record<string, string>): void {
     const data = a.from ? fs.readFileSync(path.join((a.from.startsWith('A:') ? A : B).dir, a.from.slice(2))) : fill(a.content ?? '', vars)
     fs.writeFileSync(p, data)
     if (a.mode) fs.chmodSync(p, parseInt(a.mode, 8))
-  } else if ('dir' in a) fs.mkdirSync(at(a.dir, root, vars), { recursive: true })
+    if (a.uid !== undefined) fs.chownSync(p, a.uid, a.uid)
+  } else if ('dir' in a) {
+    const p = at(a.dir, root, vars)
+    fs.mkdirSync(p, { recursive: true })
+    if (a.mode) fs.chmodSync(p, parseInt(a.mode, 8))
+  }
   else if ('remove' in a) fs.rmSync(at(a.remove, root, vars), { recursive: true, force: true })
   else if ('fifo' in a) {
     const p = at(a.fifo, root, vars)

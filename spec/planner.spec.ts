@@ -135,6 +135,22 @@ test('an upgrade killed after its switch: the rerun plans hooks and record, no s
   assert.ok(hooks.action === 'hooks' && hooks.operation === 'upgrade' && hooks.previous_release_id === A.release_id)
 })
 
+test('unsafe hooks block a plan that would run hooks (a switch), not one that would not (fetch, converged)', () => {
+  const unsafeHooks = [{ path: '/tmp/root/etc/nullspace/hooks/post-switch.d', problem: 'is writable by group and others (mode 777); ...: chmod go-w' }]
+  const upgrade = plan(desiredOf(B), { ...convergedHost(A), unsafeHooks }, opts('upgrade'))
+  assert.equal(upgrade.blockers.map((b) => [b.exit, b.message.includes('post-switch.d is writable')]), [[1, true]])
+  assert.equal(plan(desiredOf(B), { ...convergedHost(A), unsafeHooks }, opts('fetch')).blockers, [])
+  assert.equal(plan(desiredOf(A), { ...convergedHost(A), unsafeHooks }, opts()).blockers, [])
+})
+
+test('an unreadable journal blocks every operation, fetch included (its journal write would hide the unfinished one)', () => {
+  const journalProblem = '/tmp/root/var/lib/nullspace/journal.json is not valid JSON (cut short?): what operation it held is unknown'
+  for (const op of ['install', 'fetch', 'upgrade', 'rollback'] as const) {
+    const p = plan(desiredOf(B), { ...convergedHost(A), journalProblem }, opts(op))
+    assert.equal(p.blockers.map((b) => b.message), [journalProblem], op)
+  }
+})
+
 test('a sealed release with an intact hard-linked source: components linked from the active release first', () => {
   const p = plan(desiredOf(B), convergedHost(A, [manifestOf('2026.06.01')]), opts())
   assert.ok(p.steps.filter((s) => s.action === 'link').every((s) => s.action === 'link' && s.from_release === A.release_id))

@@ -412,6 +412,45 @@ test('an upgrade killed right after its switch is finished by the rerun: render,
     }
   })()))
 
+test('an upgrade killed after its switch whose journal is then cut short or malformed: the rerun refuses, says how to recover, and doctor says so too', () =>
+  within(T, 'corrupt journal', (async () => {
+    const { r1, r2 } = await releases()
+    const spoils: [string, (text: string) => string][] = [
+      ['truncated', (text) => text.slice(0, Math.floor(text.length / 2))],
+      ['valid JSON the journal format refuses', () => '{"format_version": 1, "operation": "upgrade"}\n'],
+    ]
+    for (const [what, spoil] of spoils) {
+      const root = await installedRoot(r1)
+      const log = path.join(tempDir('hooklog'), 'calls')
+      loggingHook(root, '10-log', log)
+      const args = ['upgrade', '--root', root, '--manifest', r2.manifest, '--skip-ingress-smoke']
+      const plan = JSON.parse(ok(await cli([...args, '--dry-run', '--json']), 'dry run').stdout)
+      const killed = await cli(args, crashAt(boundaryAfter(plan.steps, 'switch')))
+      assert.is(killed.signal, 'SIGKILL', `${what}: the seam killed the upgrade (exit ${killed.code}, ${killed.stderr})`)
+      assert.is(currentOf(root), 'r2')
+      const journal = path.join(root, 'var/lib/nullspace/journal.json')
+      fs.writeFileSync(journal, spoil(fs.readFileSync(journal, 'utf8')))
+
+      const again = exits(await cli(args), 1, `${what}: the rerun`)
+      assert.ok(again.stderr.includes(journal), `${what}: names the journal: ${again.stderr}`)
+      assert.match(again.stderr, /unknown/, `${what}: says what it held is unknown`)
+      assert.match(again.stderr, /doctor/, `${what}: says to check doctor`)
+      assert.match(again.stderr, /move it aside/, `${what}: says to move it aside`)
+      assert.equal(hookLog(log), [], `${what}: no hook ran on a guess`)
+      assert.is(envReleaseId(root), 'r1', `${what}: nothing rendered`)
+      assert.equal(historyOf(root), ['install -->r1 ok'], `${what}: nothing recorded`)
+
+      const doctor = exits(await cli(['doctor', '--json', '--root', root]), 1, `${what}: doctor`)
+      const problems = (JSON.parse(doctor.stdout) as { problems: string[] }).problems
+      assert.ok(problems.some((p) => p.includes(journal)), `${what}: doctor names the journal: ${problems.join(' | ')}`)
+
+      // The operator's way out: move it aside; the rerun then sees no journal and records the switch current names.
+      fs.renameSync(journal, `${journal}.bad`)
+      ok(await cli(args), `${what}: the rerun once the journal is moved aside`)
+      assert.is(currentOf(root), 'r2')
+    }
+  })()))
+
 test('a killed upgrade whose smoke fails on the rerun rolls back to the release before the upgrade', () =>
   within(T, 'killed upgrade, failing smoke', (async () => {
     const { r1, r2 } = await releases()

@@ -3,7 +3,8 @@
 import fs from 'node:fs/promises'
 import { t, E } from '../lib/commonjs.cjs'
 import { writeFileAtomic } from '../lib/fsx.js'
-import { errnoCode } from '../lib/errors.js'
+import { errnoCode, operationFailed } from '../lib/errors.js'
+import { formatProblem, problemsFromErrors } from '../lib/manifest/problems.js'
 import { Operation } from './state-file.js'
 
 export const Journal = t.intersection([
@@ -44,14 +45,44 @@ export const withSwitchSeen = (j: Journal | null, current: string | null): Journ
 export const interruptedRollback = (j: Journal | null, current: string | null): j is Journal =>
   j !== null && !j.done && (j.operation === 'rollback' || j.operation === 'auto-rollback') && current === j.to && switchSeen(j, current)
 
-export async function readJournal(file: string): Promise<Journal | null> {
+/** What journal.json holds. A journal that cannot be read fails closed: it may hold an unfinished operation. */
+export type JournalRead =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'journal'; readonly journal: Journal }
+  | { readonly kind: 'corrupt'; readonly problem: string }
+
+const corrupt = (file: string, why: string): JournalRead => ({
+  kind: 'corrupt',
+  problem: `${file} ${why}: what operation it held is unknown, so none is finished on a guess; check the host with doctor (current, links, hooks' work), move it aside (mv ${file} ${file}.bad), then run the command again`,
+})
+
+export async function inspectJournal(file: string): Promise<JournalRead> {
+  let text: string
   try {
-    const decoded = Journal.decode(JSON.parse(await fs.readFile(file, 'utf8')))
-    return E.isRight(decoded) ? decoded.right : null
+    // A symlink here was planted (writes rename a regular file into place): not ours, never read
+    // through (it may lead outside the root), and replaced by the next write.
+    if ((await fs.lstat(file)).isSymbolicLink()) return { kind: 'none' }
+    text = await fs.readFile(file, 'utf8')
   } catch (e) {
-    if (errnoCode(e) === 'ENOENT' || e instanceof SyntaxError) return null
-    throw e
+    if (errnoCode(e) === 'ENOENT') return { kind: 'none' }
+    return corrupt(file, `cannot be read (${(e as Error).message})`)
   }
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch {
+    return corrupt(file, 'is not valid JSON (cut short?)')
+  }
+  const decoded = Journal.decode(json)
+  if (E.isLeft(decoded)) return corrupt(file, `is malformed (${problemsFromErrors(decoded.left).map(formatProblem)[0]})`)
+  return { kind: 'journal', journal: decoded.right }
+}
+
+/** The journal, or null when there is none; a journal that cannot be read refuses the command (exit 1). */
+export async function readJournal(file: string): Promise<Journal | null> {
+  const read = await inspectJournal(file)
+  if (read.kind === 'corrupt') throw operationFailed(`${read.problem}. Nothing was changed.`)
+  return read.kind === 'journal' ? read.journal : null
 }
 
 export const writeJournal = (file: string, j: Journal) => writeFileAtomic(file, `${JSON.stringify(j, null, 2)}\n`, 0o644)

@@ -11,7 +11,8 @@ import { errnoCode } from '../lib/errors.js'
 import { isTempName } from '../lib/fsx.js'
 import { type SealRead, readSeal } from './seal.js'
 import { type StateFile, readStateFile } from './state-file.js'
-import { type Journal, readJournal, withSwitchSeen } from './journal.js'
+import { type Journal, inspectJournal, withSwitchSeen } from './journal.js'
+import { type UnsafeHookPath, readHookDir } from './hooks.js'
 
 export interface FileStat {
   readonly size: number
@@ -55,6 +56,8 @@ export interface ActualState {
   readonly currentManifest: Manifest | null
   readonly state: StateFile
   readonly journal: Journal | null
+  /** Set when journal.json exists but cannot be read or decoded: the planner refuses every change (fail closed). */
+  readonly journalProblem: string | null
   /** Compatibility link paths asked about, keyed by absolute host path. */
   readonly links: Readonly<Record<string, PathState>>
   /** Rendered files' content, keyed by absolute host path; null when absent. */
@@ -67,10 +70,12 @@ export interface ActualState {
   readonly tempLeftovers: readonly string[]
   /** Host paths the tool writes through that are symlinks or not directories: a planted path. */
   readonly unsafePaths: readonly { readonly path: string; readonly problem: string }[]
-  /** Executable names in the post-switch hooks directory, in lexical order. */
+  /** Post-switch hooks that may run (run-parts names, safe to run as root), in lexical order. */
   readonly hooks: readonly string[]
   /** Host paths asked about (links, release files) whose name the filesystem refuses as too long. */
   readonly tooLong: readonly string[]
+  /** What makes the post-switch hooks unsafe to run as root (state/hooks.ts): the planner refuses to activate. */
+  readonly unsafeHooks: readonly UnsafeHookPath[]
 }
 
 export interface Interest {
@@ -259,12 +264,8 @@ export async function readActualState(l: Layout, interest: Interest = {}): Promi
     staging[name] = files
   }
 
-  const hooksDir = l.host(HOOKS_DIR)
-  const hooks: string[] = []
-  for (const name of await readDirNames(hooksDir)) {
-    const st = await fs.stat(path.join(hooksDir, name)).catch(() => null)
-    if (st && st.isFile() && (st.mode & 0o111) !== 0) hooks.push(name)
-  }
+  const hooks = await readHookDir(l, HOOKS_DIR)
+  const journal = await inspectJournal(l.journalFile)
 
   const tooLong = [
     ...Object.entries(links).flatMap(([p, st]) => (st.kind === 'absent' && st.tooLong ? [p] : [])),
@@ -278,14 +279,16 @@ export async function readActualState(l: Layout, interest: Interest = {}): Promi
     current,
     currentManifest,
     state: await readStateFile(l.stateFile),
-    journal: withSwitchSeen(await readJournal(l.journalFile), current),
+    journal: withSwitchSeen(journal.kind === 'journal' ? journal.journal : null, current),
+    journalProblem: journal.kind === 'corrupt' ? journal.problem : null,
     links,
     rendered,
     parts: await readParts(l.parts),
     staging,
     tempLeftovers: await readTempLeftovers(l, releases.map((r) => r.id), linkPaths),
     unsafePaths,
-    hooks,
+    hooks: hooks.runnable,
+    unsafeHooks: hooks.unsafe,
     tooLong,
   }
 }

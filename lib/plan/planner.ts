@@ -217,6 +217,8 @@ export function plan(desired: DesiredState, actual: ActualState, o: PlanOptions)
   const existing = actual.releases.find((r) => r.id === id)
   const blockers: Blocker[] = [...pathBlockers(desired, actual, o.operation), ...(o.blockers ?? [])]
   const warnings: string[] = [...(o.warnings ?? [])]
+  // An unreadable journal may hold an unfinished operation: finishing or starting one on a guess is failing open.
+  if (actual.journalProblem !== null) blockers.push({ message: actual.journalProblem, exit: 1 })
   // What `upgrade` would do on this host (lib/upgrade.ts), so that a dry run says it too.
   if (o.operation === 'upgrade' && interruptedRollback(actual.journal, actual.current))
     blockers.push({ message: `an interrupted ${actual.journal.operation} to ${actual.journal.to} is not finished: upgrade finishes it first and upgrades nothing; run upgrade (or rollback) once, then upgrade`, exit: 1 })
@@ -255,6 +257,8 @@ export function plan(desired: DesiredState, actual: ActualState, o: PlanOptions)
     steps.push(...linkSteps(desired, actual, skipped, sealed !== null))
     const renders = renderSteps(desired, actual)
     steps.push(...renders)
+    // Hooks run as root: one that others could have changed refuses the activation before the switch.
+    if (activating) for (const u of actual.unsafeHooks) blockers.push({ message: `post-switch hook path ${u.path} ${u.problem}`, exit: 1 })
     if (managed) steps.push(...unitFileSteps(desired, renders, done))
     if (activating && actual.hooks.length > 0)
       steps.push({ id: 'hooks:post-switch', action: 'hooks', target: 'post-switch.d', reason: switching ? 'after a switch' : 'an interrupted operation did not finish them', bytes: 0, operation: op, release_id: id, previous_release_id: previous, hooks: actual.hooks })

@@ -58,7 +58,7 @@ export function sealedRelease(m: Manifest): ReleaseOnDisk {
 export function emptyHost(): ActualState {
   return {
     root: '/tmp/root', releases: [], currentLink: { kind: 'absent' }, current: null, currentManifest: null, state: emptyState(), journal: null,
-    links: {}, rendered: { '/etc/nullspace/appliance.env': null, '/etc/systemd/system/nullspace-api.service': null }, parts: {}, staging: {}, tempLeftovers: [], unsafePaths: [], hooks: [], tooLong: [],
+    links: {}, rendered: { '/etc/nullspace/appliance.env': null, '/etc/systemd/system/nullspace-api.service': null }, parts: {}, staging: {}, tempLeftovers: [], unsafePaths: [], hooks: [], unsafeHooks: [], journalProblem: null, tooLong: [],
   }
 }
 
