@@ -218,6 +218,32 @@ test('kill -9 at every point of the activation, then upgrade again: converges, a
   }
 })
 
+test('kill -9 at every point of a first install with systemd, then install again: the unit is reloaded, enabled and started once', async () => {
+  const { A } = await built()
+  let planned: { id: string }[] = []
+  await withAppliance(async (a) => {
+    planned = json(ok(await a.run('plan', '--manifest', A.manifest, '--service-manager', 'systemd', '--json'), 'plan')).steps
+  })
+  const after = (id: string) => {
+    const i = planned.findIndex((s) => s.id === id)
+    assert.ok(i >= 0, `${id} in ${planned.map((s) => s.id).join(', ')}`)
+    return i + 2
+  }
+  for (const id of [`switch:${A_ID}`, `render:/etc/systemd/system/${UNIT}`, 'daemon-reload:systemd', `enable:${UNIT}`, `restart:${UNIT}`, `health:${UNIT}`]) {
+    await withAppliance(async (a) => {
+      const args = ['install', '--manifest', A.manifest, '--service-manager', 'systemd', '--ingress-url', a.ingress, ...SETTLE]
+      const killed = await cli([...args, '--root', a.root], { env: { ...a.sd.env, NULLSPACE_TEST_CRASH_AT_STEP: String(after(id)) }, timeoutMs: 60_000 })
+      assert.is(killed.signal, 'SIGKILL', `killed after ${id}: ${killed.stderr}`)
+      ok(await a.run(...args), `install again after a kill after ${id}`)
+      const calls = verbs(a.sd).filter((c) => !c.startsWith('show'))
+      for (const verb of ['daemon-reload', `enable ${UNIT}`, `restart ${UNIT}`]) assert.is(calls.filter((c) => c === verb).length, 1, `${verb} once over both runs (killed after ${id}): ${calls.join(', ')}`)
+      assert.ok(calls.indexOf('daemon-reload') < calls.indexOf(`restart ${UNIT}`), `the unit file is read before the restart (killed after ${id})`)
+      assert.is((await a.fixture())?.release_id, A_ID, `after a kill after ${id}`)
+      ok(await a.run('doctor', '--service-manager', 'systemd'), `doctor after a kill after ${id}`)
+    })
+  }
+})
+
 /** The upgrade's steps from A to B with systemd, as `plan` would order them (from a dry run on a scratch host). */
 async function withPlan(A: Rel, B: Rel): Promise<{ action: string }[]> {
   let steps: { action: string }[] = []
