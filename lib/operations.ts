@@ -9,15 +9,14 @@ import { enforceManifestSignature } from './signature.js'
 import { plan as planSteps, type PlanOptions } from './plan/planner.js'
 import type { Plan, PlanOperation, ServiceManager } from './plan/types.js'
 import { TOOL_VERSION } from './version.js'
-import { invokingUser } from '../state/host-facts.js'
 import { readActualState, type ActualState } from '../state/read.js'
 import { acquireLock, type HeldLock } from '../state/lock.js'
-import { EXIT, Failure } from './errors.js'
+import { EXIT, Failure, operationFailed } from './errors.js'
 import type { ExecResult, Reporter } from './exec/executor.js'
 import { hostFindings, releaseFindings } from './compat.js'
 import { gatherDeltaInputs } from './chunks/inputs.js'
 import type { DeltaInput } from './chunks/assemble.js'
-import { readHostFacts } from '../state/host-facts.js'
+import { invokingUser, onPath, readHostFacts } from '../state/host-facts.js'
 
 export interface HostFlags {
   readonly root: string
@@ -147,6 +146,9 @@ export async function withHostLock<T>(flags: HostFlags, command: string, body: (
 
 export async function executePlanned(p: Planned, flags: HostFlags, report: Reporter): Promise<ExecResult> {
   refuseBlocked(p.plan)
+  // Found missing after the switch, a missing systemctl would fail the activation and its rollback alike.
+  if (p.plan.steps.some((s) => s.action === 'restart') && !onPath('systemctl'))
+    throw operationFailed(`--service-manager systemd, but no systemctl is on PATH; on a host without systemd pass --service-manager none. Nothing was changed`)
   // What the release rules found must reach an operator even when nothing blocks the change.
   for (const w of p.plan.warnings) report.warn(w)
   // Loaded here: planning alone (plan, a dry run) never executes.

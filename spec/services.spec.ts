@@ -187,6 +187,15 @@ test('--service-manager none leaves the old process running and says so; doctor 
   })
 })
 
+test('--service-manager systemd with no systemctl on PATH is refused before any change', async () => {
+  const { A } = await built()
+  const root = tempDir('root')
+  // The CLI's interpreter is run by its path: PATH can be an empty directory, with no systemctl on it.
+  const r = exits(await cli(['install', '--root', root, '--manifest', A.manifest, '--service-manager', 'systemd'], { env: { PATH: tempDir('empty-path') } }), 1, 'no systemctl')
+  assert.match(r.stderr, /no systemctl is on PATH; on a host without systemd pass --service-manager none\. Nothing was changed/)
+  assert.not.ok(fs.existsSync(path.join(root, 'opt/nullspace/releases/current')), 'nothing was switched')
+})
+
 test('an unknown --service-manager is a usage error', async () => {
   const { A } = await built()
   const root = tempDir('root')

@@ -2,7 +2,8 @@
 // and those a command reads about how it runs: the invoking user, whether systemd runs the host.
 import fs from 'node:fs/promises'
 import os from 'node:os'
-import { constants, statSync, type Stats } from 'node:fs'
+import { accessSync, constants, statSync, type Stats } from 'node:fs'
+import path from 'node:path'
 import type { ServiceManager } from '../lib/plan/types.js'
 import { errnoCode } from '../lib/errors.js'
 import { type KvmProbe, type OsRelease, parseOsRelease } from '../lib/launch-gate/checks.js'
@@ -80,4 +81,17 @@ export function resolveServiceManager(requested: 'auto' | ServiceManager, root: 
   } catch {
     return 'none'
   }
+}
+
+/** Whether an executable of that name is on PATH (as execFile would find it). */
+export function onPath(name: string): boolean {
+  return (process.env.PATH ?? '').split(':').some((dir) => {
+    if (dir === '') return false
+    try {
+      accessSync(path.join(dir, name), constants.X_OK)
+      return statSync(path.join(dir, name)).isFile()
+    } catch {
+      return false
+    }
+  })
 }
