@@ -20,6 +20,7 @@ import { type Journal, readJournal, writeJournal } from '../../state/journal.js'
 import { runHooks } from './hooks.js'
 import { smokeIngress } from './smoke.js'
 import { restartUnit, systemctl, waitHealthy } from './services.js'
+import { unitOf } from '../appliance-files.js'
 import { crashAfterBytes, crashAtBoundary } from './crash-seam.js'
 import { preflightSpace } from './preflight.js'
 import { probeVersion } from './probe.js'
@@ -173,9 +174,14 @@ class Run {
     await writeJournal(ctx.layout.journalFile, this.journal)
   }
 
-  /** Steps after the switch are journaled one by one: a rerun knows which restarts and health waits were done. */
+  /**
+   * The steps after the switch a rerun must not repeat or skip are journaled one by one: a unit file
+   * rendered (it still needs its daemon-reload), the reload, enable, restart and health wait. The rest
+   * are idempotent and cheap to check again, so they cost no journal write.
+   */
   private async progressed(step: Step): Promise<void> {
-    if (!this.journal?.switched || step.action === 'switch' || step.action === 'record') return
+    const journaled = step.action === 'daemon-reload' || step.action === 'enable' || step.action === 'restart' || step.action === 'health' || (step.action === 'render' && unitOf(step.path) !== null)
+    if (!this.journal?.switched || !journaled) return
     this.journal = { ...this.journal, progress: [...(this.journal.progress ?? []), step.id] }
     await writeJournal(this.ctx.layout.journalFile, this.journal)
   }
