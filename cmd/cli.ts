@@ -16,12 +16,37 @@ import { releasesCommand } from './releases.js'
 import { pruneCommand } from './prune.js'
 import { historyCommand } from './history.js'
 import { launchGateCommand } from './launch-gate.js'
+import { GATE_MODES } from '../lib/launch-gate/checks.js'
+import { SERVICE_MANAGERS } from './common.js'
 
 /** Help is wrapped at a fixed width, so README's generated command reference is the same on every terminal. */
 const HELP_WIDTH = 100
 
 /** Flags that may be given more than once (they collect a list). */
 const REPEATABLE = new Set(['resolve'])
+
+/** Flags whose value is a file or directory: completion offers nothing, so the shell completes a path (bash -o default, zsh _default). */
+const PATH_FLAGS = new Set(['root', 'manifest', 'out', 'output', 'artifact-dir', 'evidence-dir', 'evidence-key', 'ca-file', 'key'])
+
+/** Flags with a fixed set of values, offered after the flag. */
+const VALUE_CHOICES: Record<string, readonly string[]> = { mode: GATE_MODES, 'service-manager': SERVICE_MANAGERS }
+
+type CompletionFilter = (onCompleted?: (err: Error | null, completions: string[] | undefined) => void) => void
+
+/**
+ * Completion answers: a path flag's value is the shell's (file names), a choice flag's value one of
+ * its choices; everything else is yargs' own answer without the `$0` of a default subcommand.
+ * `words` are the words after `--get-yargs-completions`: the program, then what was typed.
+ */
+function completer(words: readonly string[]) {
+  return (current: string, _argv: unknown, defaults: CompletionFilter, done: (completions: string[]) => void): void => {
+    const previous = words.length >= 2 ? words[words.length - 2] : ''
+    const flag = /^--([a-z][a-z-]*)$/.exec(previous)?.[1]
+    if (flag && PATH_FLAGS.has(flag)) return done([])
+    if (flag && VALUE_CHOICES[flag]) return done(VALUE_CHOICES[flag].filter((c) => c.startsWith(current)))
+    defaults((err, completions) => done(err ? [] : (completions ?? []).filter((c) => c !== '$0')))
+  }
+}
 
 /** The parts of yargs' internals the usage errors read, and the help cache (not in its type declarations). */
 interface YargsInternals {
@@ -118,7 +143,7 @@ export async function cli(argv: string[]): Promise<void> {
     .command(pruneCommand)
     .command(historyCommand)
     .command(launchGateCommand)
-    .completion('completion', 'Print the bash or zsh completion script (the shell is read from $SHELL)')
+    .completion('completion', 'Print the bash or zsh completion script (the shell is read from $SHELL)', completer(argv.slice(argv.indexOf('--get-yargs-completions') + 1)))
     .middleware((a) => {
       singleValues(internals, argv)(a)
       checkNumberBounds(a)

@@ -92,7 +92,7 @@ export interface HostArgs extends GlobalArgs {
   'service-timeout'?: number
 }
 
-const SERVICE_MANAGERS = ['auto', 'systemd', 'none'] as const
+export const SERVICE_MANAGERS = ['auto', 'systemd', 'none'] as const
 
 /** The service flags of every command that activates a release (and of plan, whose saved plan apply runs). */
 export function withServiceFlags<T>(y: Argv<T>): Argv<T> {
