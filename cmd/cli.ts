@@ -19,8 +19,18 @@ import { launchGateCommand } from './launch-gate.js'
 import { GATE_MODES } from '../lib/launch-gate/checks.js'
 import { SERVICE_MANAGERS } from './common.js'
 
-/** Help is wrapped at a fixed width, so README's generated command reference is the same on every terminal. */
-const HELP_WIDTH = 100
+/** The help's group names: the command's own flags come first, the global ones after them. */
+const OWN_FLAGS = 'Flags:'
+const GLOBAL_FLAGS = 'Global flags:'
+
+/**
+ * Help is wrapped to the terminal's width; when stdout is not a terminal, at 80 columns whatever
+ * COLUMNS says, so README's generated command reference (scripts/docs.mjs reads --help through a
+ * pipe) is the same on every machine.
+ */
+export function helpWidth(out: { isTTY?: boolean; columns?: number } = process.stdout): number {
+  return out.isTTY && out.columns ? Math.max(40, out.columns) : 80
+}
 
 /** Flags that may be given more than once (they collect a list). */
 const REPEATABLE = new Set(['resolve'])
@@ -51,6 +61,7 @@ function completer(words: readonly string[]) {
 /** The parts of yargs' internals the usage errors read, and the help cache (not in its type declarations). */
 interface YargsInternals {
   getInternalMethods(): { getContext(): { commands: string[]; fullCommands: string[] }; getUsageInstance(): { cacheHelpMessage(): void } }
+  getGroups(): Record<string, string[]>
   getOptions(): { key: Record<string, unknown>; alias: Record<string, string[]>; string: string[]; number: string[]; boolean: string[]; count: string[] }
 }
 interface UsageInternals {
@@ -112,10 +123,12 @@ function singleValues(y: YargsInternals, args: string[]) {
   }
 }
 
-export async function cli(argv: string[]): Promise<void> {
+export async function cli(words: string[]): Promise<void> {
+  // `help install` is `install --help` (and `help` alone, `--help`).
+  const argv = words[0] === 'help' ? [...words.slice(1), '--help'] : words
   const y = yargs(argv)
     .scriptName('nullspace-host')
-    .usage('$0 <command> [flags]\n\nInstall, verify, upgrade and roll back the nullspace single-host appliance from a release manifest.\n$0 --version prints the version of this tool.')
+    .usage('$0 <command> [flags]\n\nInstall, verify, upgrade and roll back the nullspace single-host appliance from a release manifest.\n$0 --version prints the version of this tool; $0 help <command> is $0 <command> --help.')
     .version(false)
     // Our own messages are English: yargs' own words stay English too, and help reads the same everywhere.
     .locale('en')
@@ -130,7 +143,8 @@ export async function cli(argv: string[]): Promise<void> {
     .option('speed-limit', numberFlag('speed-limit', { default: 1024, describe: 'Bytes per second a transfer must average over --speed-time, else it is retried; 0 turns the check off', global: true }))
     .option('speed-time', numberFlag('speed-time', { default: 60, describe: 'Seconds over which --speed-limit is measured', global: true }))
     .option('hook-timeout', numberFlag('hook-timeout', { default: 120, describe: 'Seconds a post-switch hook may run', global: true }))
-    .group(['root', 'json', 'color', 'quiet', 'lock-timeout', 'allow-http', 'allow-expired', 'stall-timeout', 'speed-limit', 'speed-time', 'hook-timeout', 'help'], 'Global flags:')
+    .group(['root', 'json', 'color', 'quiet', 'lock-timeout', 'allow-http', 'allow-expired', 'stall-timeout', 'speed-limit', 'speed-time', 'hook-timeout', 'help'], GLOBAL_FLAGS)
+    .updateStrings({ 'Options:': OWN_FLAGS })
     .command(manifest)
     .command(planCommand)
     .command(applyCommand)
@@ -153,7 +167,7 @@ export async function cli(argv: string[]): Promise<void> {
     .strict()
     .help()
     .alias('help', 'h')
-    .wrap(HELP_WIDTH)
+    .wrap(helpWidth())
     .fail((msg, err, usage) => {
       if (err) {
         process.exit(printFailure(err instanceof Error && err.name === 'YError' ? usageError(err.message.split('\n')[0]) : err))
@@ -167,6 +181,13 @@ export async function cli(argv: string[]): Promise<void> {
   // showHelp() after the parse. Nothing here shows help once a handler runs (failures are one line),
   // and that render (cliui and string-width over every line) is tens of ms of every command's start.
   internals.getInternalMethods().getUsageInstance().cacheHelpMessage = () => {}
+  // yargs shows the groups in the order they were made: the global one, made first, would lead every
+  // command's help. The help reads them with getGroups(): put the command's own flags first.
+  const groups = internals.getGroups.bind(internals)
+  internals.getGroups = () => {
+    const { [GLOBAL_FLAGS]: global, ...own } = groups()
+    return { [OWN_FLAGS]: [], ...own, ...(global ? { [GLOBAL_FLAGS]: global } : {}) }
+  }
   try {
     await y.parseAsync()
   } catch (e) {
