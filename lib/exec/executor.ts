@@ -104,6 +104,8 @@ class Run {
   private readonly skipped = new Set<string>()
   private readonly obtained = new Map<string, Obtained>()
   private journal: Journal | null = null
+  /** What the probe could not verify (firecracker, jailer), kept in the switch record for `doctor`. */
+  private readonly unverified: string[] = []
   /** MainPID of each unit before this run restarted it: the health wait wants another. */
   private readonly pidBefore = new Map<string, number>()
 
@@ -562,7 +564,11 @@ class Run {
       const r = answers[k]
       if (r.kind === 'wrong')
         throw operationFailed(`${b.component} of release ${step.release_id} reports version ${r.reported}, but the manifest's firecracker_version is ${b.expect}. Nothing was switched; ${this.activeNote()}`)
-      if (r.kind === 'unrunnable') this.ctx.report.warn(`${b.component} of release ${step.release_id} could not be asked for its version (${r.why}); not verified`)
+      if (r.kind === 'unrunnable') {
+        const text = `${b.component} of release ${step.release_id} could not be asked for its version (${r.why}); not verified`
+        this.unverified.push(text)
+        this.ctx.report.warn(text)
+      }
       notes.push(`${b.component} ${r.kind === 'ok' ? 'ok' : 'not verified'}`)
     }
     return notes.join(', ')
@@ -607,6 +613,7 @@ class Run {
       ...(switchedAt ? { switched_at: switchedAt } : {}),
       tool_version: this.ctx.toolVersion,
       user: this.ctx.user,
+      ...(this.unverified.length > 0 ? { unverified: [...this.unverified] } : {}),
     })
     // A release that activates and passes its checks is no longer failed; a rollback proves nothing (no smoke).
     if (step.result === 'ok' && (step.operation === 'install' || step.operation === 'upgrade')) delete state.failed[step.to]
