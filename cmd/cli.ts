@@ -16,16 +16,52 @@ import { releasesCommand } from './releases.js'
 import { pruneCommand } from './prune.js'
 import { historyCommand } from './history.js'
 import { launchGateCommand } from './launch-gate.js'
+import { GATE_MODES } from '../lib/launch-gate/checks.js'
+import { SERVICE_MANAGERS } from './common.js'
 
-/** Help is wrapped at a fixed width, so README's generated command reference is the same on every terminal. */
-const HELP_WIDTH = 100
+/** The help's group names: the command's own flags come first, the global ones after them. */
+const OWN_FLAGS = 'Flags:'
+const GLOBAL_FLAGS = 'Global flags:'
+
+/**
+ * Help is wrapped to the terminal's width; when stdout is not a terminal, at 80 columns whatever
+ * COLUMNS says, so README's generated command reference (scripts/docs.mjs reads --help through a
+ * pipe) is the same on every machine.
+ */
+export function helpWidth(out: { isTTY?: boolean; columns?: number } = process.stdout): number {
+  return out.isTTY && out.columns ? Math.max(40, out.columns) : 80
+}
 
 /** Flags that may be given more than once (they collect a list). */
 const REPEATABLE = new Set(['resolve'])
 
+/** Flags whose value is a file or directory: completion offers nothing, so the shell completes a path (bash -o default, zsh _default). */
+const PATH_FLAGS = new Set(['root', 'manifest', 'out', 'output', 'artifact-dir', 'evidence-dir', 'evidence-key', 'ca-file', 'key'])
+
+/** Flags with a fixed set of values, offered after the flag. */
+const VALUE_CHOICES: Record<string, readonly string[]> = { mode: GATE_MODES, 'service-manager': SERVICE_MANAGERS }
+
+type CompletionFilter = (onCompleted?: (err: Error | null, completions: string[] | undefined) => void) => void
+
+/**
+ * Completion answers: a path flag's value is the shell's (file names), a choice flag's value one of
+ * its choices; everything else is yargs' own answer without the `$0` of a default subcommand.
+ * `words` are the words after `--get-yargs-completions`: the program, then what was typed.
+ */
+function completer(words: readonly string[]) {
+  return (current: string, _argv: unknown, defaults: CompletionFilter, done: (completions: string[]) => void): void => {
+    const previous = words.length >= 2 ? words[words.length - 2] : ''
+    const flag = /^--([a-z][a-z-]*)$/.exec(previous)?.[1]
+    if (flag && PATH_FLAGS.has(flag)) return done([])
+    if (flag && VALUE_CHOICES[flag]) return done(VALUE_CHOICES[flag].filter((c) => c.startsWith(current)))
+    defaults((err, completions) => done(err ? [] : (completions ?? []).filter((c) => c !== '$0')))
+  }
+}
+
 /** The parts of yargs' internals the usage errors read, and the help cache (not in its type declarations). */
 interface YargsInternals {
   getInternalMethods(): { getContext(): { commands: string[]; fullCommands: string[] }; getUsageInstance(): { cacheHelpMessage(): void } }
+  getGroups(): Record<string, string[]>
   getOptions(): { key: Record<string, unknown>; alias: Record<string, string[]>; string: string[]; number: string[]; boolean: string[]; count: string[] }
 }
 interface UsageInternals {
@@ -87,10 +123,12 @@ function singleValues(y: YargsInternals, args: string[]) {
   }
 }
 
-export async function cli(argv: string[]): Promise<void> {
+export async function cli(words: string[]): Promise<void> {
+  // `help install` is `install --help` (and `help` alone, `--help`).
+  const argv = words[0] === 'help' ? [...words.slice(1), '--help'] : words
   const y = yargs(argv)
     .scriptName('nullspace-host')
-    .usage('$0 <command> [flags]\n\nInstall, verify, upgrade and roll back the nullspace single-host appliance from a release manifest.\n$0 --version prints the version of this tool.')
+    .usage('$0 <command> [flags]\n\nInstall, verify, upgrade and roll back the nullspace single-host appliance from a release manifest.\n$0 --version prints the version of this tool; $0 help <command> is $0 <command> --help.')
     .version(false)
     // Our own messages are English: yargs' own words stay English too, and help reads the same everywhere.
     .locale('en')
@@ -105,7 +143,8 @@ export async function cli(argv: string[]): Promise<void> {
     .option('speed-limit', numberFlag('speed-limit', { default: 1024, describe: 'Bytes per second a transfer must average over --speed-time, else it is retried; 0 turns the check off', global: true }))
     .option('speed-time', numberFlag('speed-time', { default: 60, describe: 'Seconds over which --speed-limit is measured', global: true }))
     .option('hook-timeout', numberFlag('hook-timeout', { default: 120, describe: 'Seconds a post-switch hook may run', global: true }))
-    .group(['root', 'json', 'color', 'quiet', 'lock-timeout', 'allow-http', 'allow-expired', 'stall-timeout', 'speed-limit', 'speed-time', 'hook-timeout', 'help'], 'Global flags:')
+    .group(['root', 'json', 'color', 'quiet', 'lock-timeout', 'allow-http', 'allow-expired', 'stall-timeout', 'speed-limit', 'speed-time', 'hook-timeout', 'help'], GLOBAL_FLAGS)
+    .updateStrings({ 'Options:': OWN_FLAGS })
     .command(manifest)
     .command(planCommand)
     .command(applyCommand)
@@ -118,7 +157,7 @@ export async function cli(argv: string[]): Promise<void> {
     .command(pruneCommand)
     .command(historyCommand)
     .command(launchGateCommand)
-    .completion('completion', 'Print the bash or zsh completion script (the shell is read from $SHELL)')
+    .completion('completion', 'Print the bash or zsh completion script (the shell is read from $SHELL)', completer(argv.slice(argv.indexOf('--get-yargs-completions') + 1)))
     .middleware((a) => {
       singleValues(internals, argv)(a)
       checkNumberBounds(a)
@@ -128,7 +167,7 @@ export async function cli(argv: string[]): Promise<void> {
     .strict()
     .help()
     .alias('help', 'h')
-    .wrap(HELP_WIDTH)
+    .wrap(helpWidth())
     .fail((msg, err, usage) => {
       if (err) {
         process.exit(printFailure(err instanceof Error && err.name === 'YError' ? usageError(err.message.split('\n')[0]) : err))
@@ -142,6 +181,13 @@ export async function cli(argv: string[]): Promise<void> {
   // showHelp() after the parse. Nothing here shows help once a handler runs (failures are one line),
   // and that render (cliui and string-width over every line) is tens of ms of every command's start.
   internals.getInternalMethods().getUsageInstance().cacheHelpMessage = () => {}
+  // yargs shows the groups in the order they were made: the global one, made first, would lead every
+  // command's help. The help reads them with getGroups(): put the command's own flags first.
+  const groups = internals.getGroups.bind(internals)
+  internals.getGroups = () => {
+    const { [GLOBAL_FLAGS]: global, ...own } = groups()
+    return { [OWN_FLAGS]: [], ...own, ...(global ? { [GLOBAL_FLAGS]: global } : {}) }
+  }
   try {
     await y.parseAsync()
   } catch (e) {

@@ -92,7 +92,7 @@ export interface HostArgs extends GlobalArgs {
   'service-timeout'?: number
 }
 
-const SERVICE_MANAGERS = ['auto', 'systemd', 'none'] as const
+export const SERVICE_MANAGERS = ['auto', 'systemd', 'none'] as const
 
 /** The service flags of every command that activates a release (and of plan, whose saved plan apply runs). */
 export function withServiceFlags<T>(y: Argv<T>): Argv<T> {
@@ -133,7 +133,17 @@ export function hostFlags(argv: HostArgs, smokeUrl: string | null = null): HostF
     serviceManager: serviceManagerOf(argv, root),
     serviceSettleS: argv['service-settle'] ?? 3,
     serviceTimeoutS: argv['service-timeout'] ?? 60,
+    waitNoticeMs: waitNoticeMs(),
   }
+}
+
+/**
+ * The still-waiting interval: 10 s, or NULLSPACE_TEST_WAIT_NOTICE_MS (read here only) so a spec
+ * sees several notices in seconds.
+ */
+function waitNoticeMs(): number | undefined {
+  const ms = Number(process.env.NULLSPACE_TEST_WAIT_NOTICE_MS ?? '')
+  return Number.isSafeInteger(ms) && ms >= 100 ? ms : undefined
 }
 
 type Progress = typeof import('../lib/progress.js')
@@ -223,6 +233,17 @@ export async function stepReporter(out: Output): Promise<Reporter> {
     warn: (text) => {
       if (display) display.log(`nullspace-host: warning: ${text}\n`)
       else out.warn(text)
+    },
+    // Waits are told on stderr (stdout stays the step lines, or the --json document), indented as
+    // the step lines are: a `nullspace-host:` line is an error or a warning. --quiet drops them.
+    waiting: (text) => {
+      if (out.quiet) return
+      if (display) display.log(`  ${text}\n`)
+      else process.stderr.write(`  ${text}\n`)
+    },
+    interrupted: (text) => {
+      finish()
+      process.stderr.write(`nullspace-host: ${text}\n`)
     },
   }
 }

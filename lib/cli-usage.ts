@@ -93,6 +93,11 @@ function unknownFlagMessage(ctx: UsageContext): string | null {
   const name = first.replace(/^--?/, '')
   const guess = closest(name, ctx.flags.filter((f) => f.length > 1))
   const more = unknown.length > 1 ? ` (and ${unknown.slice(1).join(', ')})` : ''
+  // A dry run of a command that takes a manifest is `plan`: it shows the steps and changes nothing.
+  if (kebab(name) === 'dry-run' && known.has('manifest') && ctx.commandPath[0] !== 'plan') {
+    const command = ctx.commandPath.join(' ')
+    return withHint(`unknown flag ${first}${more}; ${command} has no dry run: ${TOOL} plan --manifest M shows what it would change, and changes nothing`, ctx.commandPath)
+  }
   return withHint(`unknown flag ${first}${more}${guess ? `; did you mean --${guess}?` : ''}`, ctx.commandPath)
 }
 

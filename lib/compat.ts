@@ -30,12 +30,15 @@ export function firecrackerMinor(s: string): string | null {
   return m ? `${m[1]}.${m[2]}` : null
 }
 
+/** Said by install and upgrade (a warning of the plan) and by doctor, while `<root>/dev/kvm` is absent. */
+export const NO_KVM = '/dev/kvm is not present on this host: microVMs will not start until KVM is available'
+
 export function hostFindings(next: Manifest, host: HostFacts): Findings {
   const warnings: string[] = []
   const blockers: Blocker[] = []
   if (next.architecture !== host.architecture)
     blockers.push({ message: `the manifest is for ${next.architecture}, this host is ${host.architecture}`, exit: 1 })
-  if (!host.kvm) warnings.push('/dev/kvm is not present on this host: microVMs will not start until KVM is available')
+  if (!host.kvm) warnings.push(NO_KVM)
   const rc = next.runtime_compatibility
   const fc = firecrackerMinor(rc.firecracker_version)
   const snap = firecrackerMinor(rc.snapshot_data_format)

@@ -6,6 +6,8 @@ import { formatBytes } from './bytes.js'
 export function renderDoctor(r: DoctorReport, c: ChalkInstance): string {
   const lines: string[] = []
   const mark = (ok: boolean) => (ok ? c.green('ok') : c.red('!!'))
+  // A sandbox root is named: a report about /tmp/x must not read as one about this host.
+  if (r.root !== '/') lines.push(`Root ${r.root}`)
   if (r.active) {
     lines.push(c.bold(`Active release ${r.active.release_id}`) + ` (version ${r.active.version}, ${r.active.manifest_id})`)
     lines.push(`  manifest ${r.active.manifest_digest}, sealed ${r.active.sealed_at}${r.active.signed ? ', signed' : ''}`)
@@ -38,6 +40,7 @@ export function renderDoctor(r: DoctorReport, c: ChalkInstance): string {
   }
   lines.push('')
   if (r.problems.length) lines.push(c.red(`${r.problems.length} problem(s):`), ...r.problems.map((p) => `  ${c.red('x')} ${p}`))
-  else lines.push(c.green('No problems found.'))
+  if (r.warnings.length) lines.push(c.yellow(`${r.warnings.length} warning(s):`), ...r.warnings.map((w) => `  ${c.yellow('!')} ${w}`))
+  if (!r.problems.length) lines.push(r.warnings.length ? c.green(`No problems found; ${r.warnings.length} warning(s) above.`) : c.green('No problems found.'))
   return lines.join('\n')
 }

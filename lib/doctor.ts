@@ -17,6 +17,8 @@ import { hashFile } from './hash.js'
 import { readActualState, type ActualState } from '../state/read.js'
 import { isMarkedFailed, rollbackTarget } from '../state/state-file.js'
 import { sealedFileIntact, type Obtained } from '../state/seal.js'
+import { readHostFacts } from '../state/host-facts.js'
+import { NO_KVM } from './compat.js'
 
 export interface DoctorComponent {
   readonly name: string
@@ -79,6 +81,8 @@ export interface DoctorReport {
   readonly releases: readonly DoctorReleaseRow[]
   readonly service: DoctorService | null
   readonly problems: readonly string[]
+  /** What may keep the appliance from working but is not wrong with the install: no /dev/kvm, binaries whose version was not verified. */
+  readonly warnings: readonly string[]
 }
 
 /** Group- or other-writable directories and files from the root down through the release trees (invariant 7). */
@@ -240,6 +244,11 @@ export async function runDoctor(l: Layout, deep: boolean, progress?: HashProgres
   problems.push(...(await readTrustedKeys(l.root)).problems)
   problems.push(...(await evidenceKeyProblems(l)))
   const service = serviceManager === 'systemd' ? await serviceStatus(actual.state, problems) : null
+  // Warnings: what install and upgrade warned of and still holds. Not problems: the install is as sealed.
+  const warnings: string[] = []
+  if (!(await readHostFacts(l)).kvm) warnings.push(NO_KVM)
+  // The probe is not run again here (plain doctor opens no artifact): the switch recorded what it could not verify.
+  if (current !== null && last?.to === current) warnings.push(...(last.unverified ?? []))
 
   return {
     ok: problems.length === 0,
@@ -261,5 +270,6 @@ export async function runDoctor(l: Layout, deep: boolean, progress?: HashProgres
     })),
     service,
     problems,
+    warnings,
   }
 }

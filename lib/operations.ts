@@ -36,6 +36,8 @@ export interface HostFlags {
   readonly serviceManager: ServiceManager
   readonly serviceSettleS: number
   readonly serviceTimeoutS: number
+  /** How often a long wait (smoke, health, a slow hook) says it still waits; 10 s unless a spec shortens it. */
+  readonly waitNoticeMs?: number
 }
 
 const minSpeed = (flags: HostFlags): MinSpeed => ({ bytesPerS: flags.speedLimit, windowMs: flags.speedTimeS * 1000 })
@@ -168,6 +170,7 @@ export async function executePlanned(p: Planned, flags: HostFlags, report: Repor
     now: () => new Date(),
     deltas: p.deltas,
     prefetched: p.prefetched,
+    waitNoticeMs: flags.waitNoticeMs,
   })
 }
 

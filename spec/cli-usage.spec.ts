@@ -38,6 +38,13 @@ test('an unknown flag beats the missing one it was meant to be', () => {
   assert.is(usageMessage('Missing required argument: manifest', c), 'unknown flag --manfest; did you mean --manifest? See nullspace-host install --help')
 })
 
+test('--dry-run where there is none points at plan when the command takes a manifest, and only then', () => {
+  const install = ctx({ commandPath: ['install'], args: ['install', '--dryRun'], flags: ['manifest', 'root'], valueFlags: ['manifest', 'root'] })
+  assert.is(usageMessage('Unknown argument: dryRun', install), 'unknown flag --dryRun; install has no dry run: nullspace-host plan --manifest M shows what it would change, and changes nothing; see nullspace-host install --help')
+  const doctor = ctx({ commandPath: ['doctor'], args: ['doctor', '--dry-run'] })
+  assert.is(usageMessage('Unknown argument: dry-run', doctor), 'unknown flag --dry-run; see nullspace-host doctor --help')
+})
+
 test('--no-<flag> and camelCase spellings of known flags are known', () => {
   const c = ctx({ commandPath: ['plan'], args: ['plan', '--no-color', '--detailedExitcode', '--bogus'], flags: ['color', 'detailed-exitcode'] })
   assert.is(usageMessage('Unknown argument: bogus', c), 'unknown flag --bogus; see nullspace-host plan --help')

@@ -34,6 +34,35 @@ test('the tool answers completion queries: commands, subcommands, flags', async 
   for (const f of ['--manifest', '--dry-run', '--skip-ingress-smoke', '--root']) assert.ok(flags.stdout.split('\n').includes(f), `${f} not offered:\n${flags.stdout}`)
 })
 
+const ask = async (...words: string[]) => {
+  const r = await runCli(['--get-yargs-completions', 'nullspace-host', ...words], { env: { SHELL: '/bin/bash' }, timeoutMs: T })
+  assert.is(r.code, 0, r.stderr)
+  return r.stdout.split('\n').filter(Boolean)
+}
+
+test('after a path flag the tool offers nothing, so the shell completes file names (bash -o default, zsh _default)', async () => {
+  for (const words of [['install', '--manifest', ''], ['plan', '--out', 'pl'], ['manifest', 'build', '--artifact-dir', ''], ['doctor', '--root', '/t'], ['launch-gate', '--evidence-dir', '']])
+    assert.equal(await ask(...words), [], `nothing offered after ${words.join(' ')}`)
+  const bash = await runCli(['completion'], { env: { SHELL: '/bin/bash', ZSH_NAME: undefined }, timeoutMs: T })
+  assert.match(bash.stdout, /if no match was found, fall back to filename completion/)
+  assert.match(bash.stdout, /complete -o bashdefault -o default -F/)
+  const zsh = await runCli(['completion'], { env: { SHELL: '/usr/bin/zsh' }, timeoutMs: T })
+  assert.match(zsh.stdout, /_default/)
+})
+
+test('after --mode and --service-manager the tool offers their values', async () => {
+  assert.equal(await ask('launch-gate', '--mode', ''), ['localhost', 'owned-domain'])
+  assert.equal(await ask('install', '--service-manager', ''), ['auto', 'systemd', 'none'])
+  assert.equal(await ask('upgrade', '--service-manager', 'sy'), ['systemd'])
+})
+
+test('no literal $0 is offered (launch-gate runs by default and has verify)', async () => {
+  const offered = await ask('launch-gate', '')
+  assert.ok(offered.includes('verify'), offered.join(' '))
+  assert.not.ok(offered.includes('$0'), offered.join(' '))
+  for (const words of [[''], ['manifest', ''], ['upgrade', '--']]) assert.not.ok((await ask(...words)).includes('$0'), words.join(' '))
+})
+
 test('bash, having sourced the script, completes "nullspace-host inst" to install and "manifest b" to build', async () => {
   // nullspace-host on PATH, as after installing the bundle.
   const bin = tempDir('completion-bin')

@@ -7,6 +7,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { REPO, CLI, runCli, runProcess } from './helpers/cli.js'
 import { tempDir } from './helpers/tmp.js'
+import { cliLine, runInPty } from './helpers/pty.js'
 
 const DOCS = path.join(REPO, 'scripts/docs.mjs')
 const README = path.join(REPO, 'README.md')
@@ -42,11 +43,44 @@ test('a README whose reference drifted from --help fails the check, naming the l
   assert.is(fs.readFileSync(copy, 'utf8'), readme)
 })
 
-test('the help is wrapped at a fixed width, whatever the terminal says', async () => {
+test('through a pipe the help is wrapped at 80 columns, whatever COLUMNS says (README is generated that way)', async () => {
   const narrow = await runCli(['install', '--help'], { env: { COLUMNS: '40' } })
   const wide = await runCli(['install', '--help'], { env: { COLUMNS: '200' } })
   assert.is(narrow.stdout, wide.stdout)
-  assert.ok(Math.max(...narrow.stdout.split('\n').map((l) => l.length)) <= 100)
+  const widest = Math.max(...narrow.stdout.split('\n').map((l) => l.length))
+  assert.ok(widest <= 80 && widest > 70, `widest line ${widest}`)
+})
+
+test('on a terminal the help is wrapped to its width', async () => {
+  const lines = async (cols: number) => {
+    const r = await runInPty(`stty cols ${cols}; ${cliLine(['install', '--help'])}`, {}, T)
+    assert.is(r.code, 0, r.transcript)
+    return r.transcript.replaceAll('\r\n', '\n').split('\n')
+  }
+  const wide = Math.max(...(await lines(120)).map((l) => l.length))
+  assert.ok(wide > 80 && wide <= 120, `on 120 columns the widest line is ${wide}`)
+  const narrow = Math.max(...(await lines(60)).map((l) => l.length))
+  assert.ok(narrow <= 60, `on 60 columns the widest line is ${narrow}`)
+})
+
+test("a command's help lists its own flags first, then the global ones", async () => {
+  const r = await runCli(['install', '--help'])
+  const text = r.stdout
+  assert.ok(text.indexOf('Flags:\n') >= 0 && text.indexOf('Flags:\n') < text.indexOf('Global flags:'), text)
+  /** Where the flag's own line is (a description may name another flag). */
+  const at = (help: string, flag: string) => help.search(new RegExp(`^ +${flag} `, 'm'))
+  assert.ok(at(text, '--manifest') >= 0 && at(text, '--manifest') < at(text, '--root'), text)
+  const build = (await runCli(['manifest', 'build', '--help'])).stdout
+  assert.ok(at(build, '--artifact-dir') >= 0 && at(build, '--artifact-dir') < at(build, '--root'), build)
+})
+
+test('help COMMAND prints what COMMAND --help prints', async () => {
+  for (const words of [['install'], ['manifest', 'build'], ['launch-gate', 'verify'], []]) {
+    const viaHelp = await runCli(['help', ...words])
+    const viaFlag = await runCli([...words, '--help'])
+    assert.is(viaHelp.code, 0, viaHelp.stderr)
+    assert.is(viaHelp.stdout, viaFlag.stdout, words.join(' '))
+  }
 })
 
 test.run()

@@ -71,6 +71,31 @@ test('doctor --json on an installed root: ok, the active release, ten verified c
   assert.match(human.stdout, /No problems found/)
 })
 
+test('what install warned of (no /dev/kvm, firecracker and jailer versions not verified) doctor reports as warnings, not problems; the human report names the root', async () => {
+  const h = await installedHost()
+  const installWarned = (await runCli(['install', '--manifest', h.manifest, '--root', h.root])).stderr
+  const r = await doctor(h.root, '--json')
+  assert.is(r.code, 0, r.stderr)
+  const report = json<{ ok: boolean; problems: string[]; warnings: string[] }>(r)
+  assert.is(report.ok, true)
+  assert.equal(report.problems, [])
+  const kvm = '/dev/kvm is not present on this host: microVMs will not start until KVM is available'
+  const unverified = (c: string) => `${c} of release ${h.releaseId} could not be asked for its version (not an ELF binary or #! script); not verified`
+  assert.equal(report.warnings, [kvm, unverified('firecracker'), unverified('jailer')])
+  // install said the same when it ran (its no-op rerun says the kvm one again).
+  assert.ok(installWarned.includes(kvm), installWarned)
+  const human = await doctor(h.root)
+  assert.is(human.code, 0, human.stderr)
+  assert.match(human.stdout, new RegExp(`^Root ${h.root.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'))
+  assert.match(human.stdout, /^3 warning\(s\):$/m)
+  assert.ok(human.stdout.includes(`  ! ${unverified('jailer')}`), human.stdout)
+  assert.match(human.stdout, /^No problems found; 3 warning\(s\) above\.$/m)
+  // KVM made available: that warning goes.
+  fs.mkdirSync(path.join(h.root, 'dev'))
+  fs.writeFileSync(path.join(h.root, 'dev/kvm'), '')
+  assert.equal(json<{ warnings: string[] }>(await doctor(h.root, '--json')).warnings, [unverified('firecracker'), unverified('jailer')])
+})
+
 test('doctor on a root that was never installed exits 1 and says to run install', async () => {
   const root = tempDir('root')
   const r = await doctor(root, '--json')

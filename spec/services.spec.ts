@@ -99,6 +99,18 @@ test('install with systemd: reload, enable, restart, health, then the smoke is a
   })
 })
 
+test('the health wait says what it waits for and how long at most, then a line a notice interval, on stderr', async () => {
+  const { A } = await built()
+  await withAppliance(async (a) => {
+    const r = ok(await cli(['install', '--manifest', A.manifest, '--service-manager', 'systemd', '--service-settle', '2.5', '--root', a.root], { env: { ...a.sd.env, NULLSPACE_TEST_WAIT_NOTICE_MS: '1000' }, timeoutMs: 60_000 }), 'install')
+    const lines = r.stderr.split('\n')
+    assert.ok(lines.includes(`  waiting for ${UNIT} to run a new process and keep it 2.5 s (at most 60 s, --service-timeout)`), r.stderr)
+    assert.ok(lines.includes(`  still waiting for ${UNIT} to be healthy... [1s elapsed]`), r.stderr)
+    assert.ok(lines.includes(`  still waiting for ${UNIT} to be healthy... [2s elapsed]`), r.stderr)
+    assert.not.match(r.stdout, /waiting/)
+  })
+})
+
 test('upgrade restarts the unit: the smoke and the fixture see the new release from a new process; history says who and what', async () => {
   const { A, B } = await built()
   await withAppliance(async (a) => {
@@ -148,7 +160,7 @@ test('when the previous release does not come up either, the upgrade says neithe
   const flaky = await makeRelease({ id: '2026.06.09', version: '0.0.9', change: apiContents({ crashAfterMs: 1500 }, 'flaky') })
   await withAppliance(async (a) => {
     ok(await a.run('install', '--manifest', flaky.manifest, '--service-manager', 'systemd', ...SETTLE), 'install the flaky release')
-    const r = exits(await a.run('upgrade', '--manifest', broken.manifest, '--service-manager', 'systemd', '--skip-ingress-smoke', '--service-settle', '2.5', '--json'), 1, 'upgrade')
+    const r = exits(await a.run('upgrade', '--manifest', broken.manifest, '--service-manager', 'systemd', '--service-settle', '2.5', '--json'), 1, 'upgrade')
     const out = json(r)
     assert.is(out.services, 'failed')
     assert.is(out.rolled_back_to, flaky.id)

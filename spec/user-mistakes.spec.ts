@@ -41,6 +41,11 @@ test('a misspelt flag: install --manfest M', async () => {
   oneLine(r, 64, /^nullspace-host: unknown flag --manfest; did you mean --manifest\? See nullspace-host install --help$/)
 })
 
+test('a dry run asked of install: install --dry-run --manifest M points at plan', async () => {
+  const r = await cli(['install', '--dry-run', '--manifest', release.manifest])
+  oneLine(r, 64, /^nullspace-host: unknown flag --dry-run; install has no dry run: nullspace-host plan --manifest M shows what it would change, and changes nothing; see nullspace-host install --help$/)
+})
+
 test('a flag that exists nowhere: doctor --verbose', async () => {
   oneLine(await cli(['doctor', '--verbose']), 64, /unknown flag --verbose; see nullspace-host doctor --help$/)
 })

@@ -27,6 +27,8 @@ export const SwitchRecord = t.intersection([
     tool_version: t.string,
     /** Who ran the command: SUDO_USER, else the uid's name. */
     user: t.string,
+    /** Binaries of `to` that could not be asked for their version before the switch: `doctor` keeps warning of them. */
+    unverified: t.array(t.string),
   }),
 ])
 export type SwitchRecord = t.TypeOf<typeof SwitchRecord>

@@ -17,8 +17,9 @@ import { CHUNK_INDEX_KIND } from '../desired.js'
 import { type Obtained, type Seal, type SealedComponent, readSeal, writeSeal } from '../../state/seal.js'
 import { readStateFile, writeStateFile } from '../../state/state-file.js'
 import { type Journal, readJournal, writeJournal } from '../../state/journal.js'
-import { runHooks } from './hooks.js'
-import { smokeIngress } from './smoke.js'
+import { runHook } from './hooks.js'
+import { fixtureUrl, smokeIngress } from './smoke.js'
+import { formatBytes } from '../bytes.js'
 import { restartUnit, systemctl, waitHealthy } from './services.js'
 import { unitOf } from '../appliance-files.js'
 import { crashAfterBytes, crashAtBoundary } from './crash-seam.js'
@@ -44,7 +45,17 @@ export interface Reporter {
   step(step: Step, phase: 'start' | 'done', detail?: string): void
   bytes(component: string, n: number): void
   warn(text: string): void
+  /**
+   * A wait that may last (the smoke, a unit's restart and health wait, a slow hook): what it waits
+   * for and how long at most, then a line per notice interval. Progress, not a warning: --quiet drops it.
+   */
+  waiting?(text: string): void
+  /** The change was stopped by a signal: where the host stands and how to resume. Printed even with --quiet. */
+  interrupted?(text: string): void
 }
+
+/** How often a long wait says it is still waiting (terraform's "Still creating... [10s elapsed]"). */
+export const WAIT_NOTICE_MS = 10_000
 
 export interface ExecContext {
   readonly layout: Layout
@@ -65,6 +76,8 @@ export interface ExecContext {
   readonly deltas?: ReadonlyMap<string, DeltaInput>
   /** Verified bytes fetched while planning (chunk indexes), by sha256: not fetched twice. */
   readonly prefetched?: ReadonlyMap<string, Buffer>
+  /** The interval of the still-waiting lines (WAIT_NOTICE_MS unless a spec shortens it). */
+  readonly waitNoticeMs?: number
 }
 
 export interface ExecResult {
@@ -92,6 +105,8 @@ class Run {
   private readonly skipped = new Set<string>()
   private readonly obtained = new Map<string, Obtained>()
   private journal: Journal | null = null
+  /** What the probe could not verify (firecracker, jailer), kept in the switch record for `doctor`. */
+  private readonly unverified: string[] = []
   /** MainPID of each unit before this run restarted it: the health wait wants another. */
   private readonly pidBefore = new Map<string, number>()
 
@@ -110,6 +125,16 @@ class Run {
     if (plan.steps.length === 0) return this.result()
     await preflightSpace(ctx.layout, plan)
     await this.openJournal()
+    const stopSignals = this.sayWhereOnStop()
+    try {
+      return await this.executeSteps()
+    } finally {
+      stopSignals()
+    }
+  }
+
+  private async executeSteps(): Promise<ExecResult> {
+    const { plan, ctx } = this
     ctx.report.begin?.(plan)
     for (let i = 0; i < plan.steps.length; ) {
       const group = plan.steps.slice(i, i + remoteFetchRun(plan.steps, i))
@@ -130,6 +155,46 @@ class Run {
     await this.closeJournal()
     await this.removeEmptyStaging()
     return this.result()
+  }
+
+  /**
+   * Ctrl-C (or TERM, HUP) during the change: one line saying where the host stands and that the
+   * same command resumes, then the process dies of the same signal (a shell sees 130 for SIGINT).
+   * The handler removes itself and re-raises, as hooks.ts (which kills running hook groups) and
+   * the progress bars (which give the terminal back) do: every listener of the signal runs once.
+   * Returns the function that stops listening.
+   */
+  private sayWhereOnStop(): () => void {
+    const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const
+    const stop = () => {
+      for (const sig of signals) process.removeListener(sig, onSignal)
+    }
+    const onSignal = (signal: NodeJS.Signals) => {
+      stop()
+      const where = this.journal?.switched
+        ? `release ${this.plan.target_release_id} is active but its activation did not finish`
+        : `nothing was switched, ${this.activeNote()}`
+      this.ctx.report.interrupted?.(`interrupted by ${signal}: ${where}; run the same command again to ${this.journal?.switched ? 'finish' : 'resume'}`)
+      process.kill(process.pid, signal)
+    }
+    for (const sig of signals) process.once(sig, onSignal)
+    return stop
+  }
+
+  /**
+   * Runs `work`; while it lasts, says `start` (if any) at once and `still(elapsed s)` every notice interval.
+   */
+  private async noticed<T>(work: () => Promise<T>, o: { start?: string; still: (elapsedS: number) => string }): Promise<T> {
+    const say = this.ctx.report.waiting?.bind(this.ctx.report)
+    if (!say) return work()
+    const began = Date.now()
+    if (o.start) say(o.start)
+    const timer = setInterval(() => say(o.still(Math.round((Date.now() - began) / 1000))), this.ctx.waitNoticeMs ?? WAIT_NOTICE_MS)
+    try {
+      return await work()
+    } finally {
+      clearInterval(timer)
+    }
   }
 
   /**
@@ -233,24 +298,37 @@ class Run {
       case 'enable':
         await systemctl('enable', step.unit)
         return undefined
-      case 'restart':
-        this.pidBefore.set(step.unit, await restartUnit(step.unit))
+      case 'restart': {
+        const unit = step.unit
+        this.pidBefore.set(unit, await this.noticed(() => restartUnit(unit), { still: (s) => `still restarting ${unit}... [${s}s elapsed]` }))
         return undefined
+      }
       case 'health': {
-        const h = await waitHealthy({ unit: step.unit, pidBefore: this.pidBefore.get(step.unit) ?? null, settleS: step.settle_s, timeoutS: step.timeout_s })
+        const w = { unit: step.unit, pidBefore: this.pidBefore.get(step.unit) ?? null, settleS: step.settle_s, timeoutS: step.timeout_s }
+        const h = await this.noticed(() => waitHealthy(w), {
+          start: `waiting for ${w.unit} to run a new process and keep it ${w.settleS} s (at most ${w.timeoutS} s, --service-timeout)`,
+          still: (s) => `still waiting for ${w.unit} to be healthy... [${s}s elapsed]`,
+        })
         return `MainPID ${h.pid} stable for ${step.settle_s} s; healthy after ${h.seconds.toFixed(1)} s`
       }
-      case 'hooks':
-        await runHooks(
-          this.ctx.layout.host(HOOKS_DIR),
-          step.hooks,
-          { root: this.ctx.layout.root, releaseId: step.release_id, previousReleaseId: step.previous_release_id, operation: step.operation },
-          this.ctx.hookTimeoutMs,
-        )
+      case 'hooks': {
+        const env = { root: this.ctx.layout.root, releaseId: step.release_id, previousReleaseId: step.previous_release_id, operation: step.operation }
+        const atMostS = this.ctx.hookTimeoutMs / 1000
+        // In lexical order; only a hook that lasts past a notice interval is talked about.
+        for (const name of step.hooks)
+          await this.noticed(() => runHook(this.ctx.layout.host(HOOKS_DIR), name, env, this.ctx.hookTimeoutMs), {
+            still: (s) => `post-switch hook ${name} still running... [${s}s elapsed] (at most ${atMostS} s, --hook-timeout)`,
+          })
         return `${step.hooks.length} hook(s) passed`
-      case 'smoke':
-        await smokeIngress(step.url, step.release_id, step.timeout_s)
+      }
+      case 'smoke': {
+        const { url, release_id: releaseId, timeout_s: timeoutS } = step
+        await this.noticed(() => smokeIngress(url, releaseId, timeoutS), {
+          start: `waiting for ${fixtureUrl(url)} to answer release ${releaseId} (at most ${timeoutS} s, --smoke-timeout)`,
+          still: (s) => `still waiting for the ingress fixture to answer ${releaseId}... [${s}s elapsed]`,
+        })
         return 'ingress fixture answered'
+      }
       case 'record':
         return this.recordStep(step)
       case 'clean':
@@ -300,7 +378,7 @@ class Run {
       const r = await assembleDelta(this.fetchRequest(a, dest), input)
       this.bytesTransferred += r.fetched
       this.obtained.set(a.component, { how: 'delta', bytes_fetched: r.fetched, bytes_reused: r.reused })
-      return `delta: ${r.reused} bytes reused, ${r.fetched} fetched`
+      return `delta: ${formatBytes(r.reused)} reused, ${formatBytes(r.fetched)} fetched`
     } catch (e) {
       this.ctx.report.warn(`${a.component}: delta failed (${(e as Error).message}); fetching it whole`)
       return this.fetchStep(releaseId, a, false)
@@ -323,13 +401,13 @@ class Run {
       await writeFileAtomic(dest, prefetched, a.mode)
       this.bytesTransferred += a.size
       this.obtained.set(a.component, { how: 'fetched', bytes_fetched: a.size })
-      return `${a.size} bytes (read while planning)`
+      return `${formatBytes(a.size)} (read while planning)`
     }
     try {
       const r = await fetchArtifact(this.fetchRequest(a, dest))
       this.bytesTransferred += r.bytesTransferred
       this.obtained.set(a.component, { how: 'fetched', bytes_fetched: r.bytesTransferred })
-      return r.resumedFrom > 0 ? `resumed at byte ${r.resumedFrom}, ${r.bytesTransferred} bytes` : `${r.bytesTransferred} bytes`
+      return r.resumedFrom > 0 ? `resumed at ${formatBytes(r.resumedFrom)}, ${formatBytes(r.bytesTransferred)}` : formatBytes(r.bytesTransferred)
     } catch (e) {
       if (e instanceof FetchError && e.reason === 'absent' && !a.required) {
         this.skipped.add(a.component)
@@ -492,7 +570,11 @@ class Run {
       const r = answers[k]
       if (r.kind === 'wrong')
         throw operationFailed(`${b.component} of release ${step.release_id} reports version ${r.reported}, but the manifest's firecracker_version is ${b.expect}. Nothing was switched; ${this.activeNote()}`)
-      if (r.kind === 'unrunnable') this.ctx.report.warn(`${b.component} of release ${step.release_id} could not be asked for its version (${r.why}); not verified`)
+      if (r.kind === 'unrunnable') {
+        const text = `${b.component} of release ${step.release_id} could not be asked for its version (${r.why}); not verified`
+        this.unverified.push(text)
+        this.ctx.report.warn(text)
+      }
       notes.push(`${b.component} ${r.kind === 'ok' ? 'ok' : 'not verified'}`)
     }
     return notes.join(', ')
@@ -537,6 +619,7 @@ class Run {
       ...(switchedAt ? { switched_at: switchedAt } : {}),
       tool_version: this.ctx.toolVersion,
       user: this.ctx.user,
+      ...(this.unverified.length > 0 ? { unverified: [...this.unverified] } : {}),
     })
     // A release that activates and passes its checks is no longer failed; a rollback proves nothing (no smoke).
     if (step.result === 'ok' && (step.operation === 'install' || step.operation === 'upgrade')) delete state.failed[step.to]

@@ -110,7 +110,3 @@ export async function runHook(dir: string, name: string, env: HookEnv, timeoutMs
     })
   })
 }
-
-export async function runHooks(dir: string, names: readonly string[], env: HookEnv, timeoutMs: number): Promise<void> {
-  for (const name of names) await runHook(dir, name, env, timeoutMs)
-}
