@@ -7,11 +7,22 @@ import { layout, type Layout } from './layout.js'
 import { migrationWarning } from './compat.js'
 import { operationFailed } from './errors.js'
 import type { Reporter, ExecResult } from './exec/executor.js'
-import type { PlanOperation } from './plan/types.js'
+import type { Plan, PlanOperation } from './plan/types.js'
+import { ActivationFailed } from './exec/hooks.js'
 import { readActualState, type ActualState } from '../state/read.js'
 import { rollbackTarget } from '../state/state-file.js'
 import { loadSealedRelease } from '../state/sealed-release.js'
 import { interruptedRollback } from '../state/journal.js'
+
+/** A hook or unit failed after the rollback's switch: with the plan it ran, so the command can say where the host stands. */
+export class RollbackActivationFailed extends ActivationFailed {
+  constructor(
+    readonly plan: Plan,
+    cause: ActivationFailed,
+  ) {
+    super(cause.message, cause.what)
+  }
+}
 
 export interface RollbackOutcome {
   readonly from: string | null
@@ -60,6 +71,8 @@ export async function rollback(flags: HostFlags, requested: string | undefined, 
   const warnings = warning ? [warning] : []
   const noSmoke = { ...flags, smokeUrl: null }
   const planned = await planLoaded(target.operation === 'rollback' ? operation : target.operation, loaded, noSmoke, warnings)
-  const result = await executePlanned(planned, noSmoke, report)
+  const result = await executePlanned(planned, noSmoke, report).catch((e: unknown) => {
+    throw e instanceof ActivationFailed ? new RollbackActivationFailed(planned.plan, e) : e
+  })
   return { from: target.from, to: target.to, warnings, planned, result }
 }
