@@ -1,6 +1,6 @@
 // The command line: global flags, the command list, and one-line usage errors (exit 64).
 import yargs from 'yargs'
-import { EXIT, usageError } from '../lib/errors.js'
+import { usageError } from '../lib/errors.js'
 import { kebab, usageMessage, type UsageContext } from '../lib/cli-usage.js'
 import { printFailure, setJsonFailures, wantsJson, type GlobalArgs } from './common.js'
 import { checkNumberBounds, numberFlag } from './bounds.js'
