@@ -216,6 +216,12 @@ test('every failure under --json prints one document: ok false and error {code, 
       ['dry run with nothing installed', ['upgrade', '--manifest', r2.manifest, '--dry-run', '--json', '--root', empty], 1, 'refused'],
       ['doctor with a problem', ['doctor', '--json', '--root', sick], 1, 'problems'],
       ['a downgrade refused', ['plan', '--manifest', r1.manifest, '--json', '--root', root], 1, 'refused'],
+      ['apply with neither a plan nor --manifest', ['apply', '--json', '--root', root], 64, 'usage'],
+      ['a flag given twice', ['doctor', '--json', '--root', root, '--root', root], 64, 'usage'],
+      ['a saved plan that is not one', ['apply', bad, '--json', '--root', root], 64, 'usage'],
+      ['rollback --to an unknown release', ['rollback', '--to', 'nope', '--json', '--root', root], 1, 'failed'],
+      ['launch-gate verify of a folder that is no run', ['launch-gate', 'verify', empty, '--json'], 1, 'launch_gate_failed'],
+      ['manifest sign with a missing key', ['manifest', 'sign', '--manifest', r1.manifest, '--key', path.join(empty, 'nope.key'), '--json'], 64, 'usage'],
       ['build with no artifacts', ['manifest', 'build', '--artifact-dir', empty, '--output', path.join(empty, 'm.json'), '--release-id', 'x', '--version', '0.1.0', '--arch', 'x86_64', '--source-revision', 'x', '--firecracker-version', 'v1', '--firecracker-commit', 'c', '--snapshot-data-format', 'f', '--kernel-identity', 'k', '--json'], 65, 'bad_manifest'],
     ]
     for (const [what, args, exit, code] of cases) {
