@@ -11,9 +11,13 @@ export const applyCommand: CommandModule<HostArgs, Args> = {
   command: 'apply [plan]',
   describe: 'Converge the host to a manifest, or execute a plan saved by plan --out',
   builder: (y: Argv<HostArgs>) =>
-    withDeepFlag(withReleaseRuleFlags(withServiceFlags(y)))
-      .positional('plan', { type: 'string', describe: 'A plan file saved by plan --out: runs exactly its steps; refused when the host, the manifest or the file changed since' })
-      .option('manifest', { type: 'string', describe: 'Path of the release manifest.json (instead of a saved plan)' })
+    withDeepFlag(
+      withReleaseRuleFlags(
+        withServiceFlags(y)
+          .positional('plan', { type: 'string', describe: 'A plan file saved by plan --out: runs exactly its steps; refused when the host, the manifest or the file changed since' })
+          .option('manifest', { type: 'string', describe: 'Path of the release manifest.json (instead of a saved plan)' }),
+      ),
+    )
       .example('$0 apply --manifest /mnt/nullspace-release/manifest.json', 'converge the host to the manifest')
       .example('$0 plan --manifest M --out plan.json && $0 apply plan.json', 'review first, then apply exactly that plan'),
   handler: handler(async (argv: ArgumentsCamelCase<Args>) => {

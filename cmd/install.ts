@@ -11,10 +11,14 @@ export const installCommand: CommandModule<HostArgs, Args> = {
   command: 'install',
   describe: 'Fetch, verify, seal and activate a release: switch, links, rendered files, hooks',
   builder: (y: Argv<HostArgs>) =>
-    withDeepFlag(withReleaseRuleFlags(withServiceFlags(y)))
-      .option('manifest', { type: 'string', demandOption: true, describe: 'Path of the release manifest.json' })
-      .option('ingress-url', { type: 'string', describe: 'Run the ingress fixture smoke against this URL after the switch' })
-      .option('smoke-timeout', numberFlag('smoke-timeout', { default: 60, describe: 'Seconds the ingress smoke may retry' }))
+    withDeepFlag(
+      withReleaseRuleFlags(
+        withServiceFlags(y)
+          .option('manifest', { type: 'string', demandOption: true, describe: 'Path of the release manifest.json' })
+          .option('ingress-url', { type: 'string', describe: 'Run the ingress fixture smoke against this URL after the switch' })
+          .option('smoke-timeout', numberFlag('smoke-timeout', { default: 60, describe: 'Seconds the ingress smoke may retry' })),
+      ),
+    )
       .example('sudo $0 install --manifest /mnt/nullspace-release/manifest.json', 'install the appliance from a manifest'),
   handler: handler(async (argv: ArgumentsCamelCase<Args>) => {
     const { executePlanned, loadTrusted, planTrusted, withHostLock } = await import('../lib/operations.js')

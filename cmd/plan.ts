@@ -12,10 +12,12 @@ export const planCommand: CommandModule<HostArgs, Args> = {
   command: 'plan',
   describe: 'Show what apply would change on the host (changes nothing)',
   builder: (y: Argv<HostArgs>) =>
-    withReleaseRuleFlags(withServiceFlags(y))
-      .option('manifest', { type: 'string', demandOption: true, describe: 'Path of the release manifest.json' })
-      .option('out', { type: 'string', describe: 'Save the plan as JSON; `apply FILE` executes exactly its steps while the host, the manifest and the file are unchanged' })
-      .option('detailed-exitcode', { type: 'boolean', default: false, describe: 'Exit 0 when converged, 2 when there are changes, 1 on error' })
+    withReleaseRuleFlags(
+      withServiceFlags(y)
+        .option('manifest', { type: 'string', demandOption: true, describe: 'Path of the release manifest.json' })
+        .option('out', { type: 'string', describe: 'Save the plan as JSON; `apply FILE` executes exactly its steps while the host, the manifest and the file are unchanged' })
+        .option('detailed-exitcode', { type: 'boolean', default: false, describe: 'Exit 0 when converged, 2 when there are changes, 1 on error' }),
+    )
       .example('$0 plan --manifest /mnt/nullspace-release/manifest.json', 'preview an install')
       .example('$0 plan --manifest M --json --detailed-exitcode', 'gate CI on whether the host would change'),
   handler: handler(async (argv: ArgumentsCamelCase<Args>) => {
