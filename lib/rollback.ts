@@ -40,7 +40,9 @@ interface Target {
 
 function chooseTarget(actual: ActualState, requested: string | undefined): Target | null {
   const j = actual.journal
-  if (interruptedRollback(j, actual.current))
+  // Finished first, unless the operator names another release: after a rollback whose hook or unit
+  // failed, `rollback --to <the release before>` is the way back its message gives.
+  if (interruptedRollback(j, actual.current) && (requested === undefined || requested === j.to))
     return { to: j.to, from: j.from, operation: j.operation }
   const sealed = (id: string) => actual.releases.some((r) => r.id === id && r.seal.kind === 'sealed')
   if (requested !== undefined) {
