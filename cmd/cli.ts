@@ -1,8 +1,8 @@
 // The command line: global flags, the command list, and one-line usage errors (exit 64).
 import yargs from 'yargs'
-import { EXIT, usageError } from '../lib/errors.js'
+import { usageError } from '../lib/errors.js'
 import { kebab, usageMessage, type UsageContext } from '../lib/cli-usage.js'
-import { printFailure, type GlobalArgs } from './common.js'
+import { printFailure, setJsonFailures, wantsJson, type GlobalArgs } from './common.js'
 import { checkNumberBounds, numberFlag } from './bounds.js'
 import { manifest } from './manifest.js'
 import { planCommand } from './plan.js'
@@ -126,6 +126,7 @@ function singleValues(y: YargsInternals, args: string[]) {
 export async function cli(words: string[]): Promise<void> {
   // `help install` is `install --help` (and `help` alone, `--help`).
   const argv = words[0] === 'help' ? [...words.slice(1), '--help'] : words
+  setJsonFailures(wantsJson(argv))
   const y = yargs(argv)
     .scriptName('nullspace-host')
     .usage('$0 <command> [flags]\n\nInstall, verify, upgrade and roll back the nullspace single-host appliance from a release manifest.\n$0 --version prints the version of this tool; $0 help <command> is $0 <command> --help.')
@@ -173,8 +174,7 @@ export async function cli(words: string[]): Promise<void> {
         process.exit(printFailure(err instanceof Error && err.name === 'YError' ? usageError(err.message.split('\n')[0]) : err))
       }
       const line = usageMessage(msg ?? '', usageContext(internals, usage as unknown as UsageInternals, argv))
-      process.stderr.write(`nullspace-host: ${line}\n`)
-      process.exit(EXIT.usage)
+      process.exit(printFailure(usageError(line)))
     })
   const internals = y as unknown as YargsInternals
   // yargs renders the command's whole help each time it starts a command's handler, to keep it for a

@@ -2,7 +2,7 @@
 // that turns a returned exit code or a thrown `Failure` into the process's exit.
 import fs from 'node:fs'
 import path from 'node:path'
-import { EXIT, Failure, errnoCode, usageError, type ExitCode } from '../lib/errors.js'
+import { EXIT, Failure, errnoCode, usageError, type ErrorCode, type ExitCode } from '../lib/errors.js'
 import { makeOutput, type Output } from '../lib/output.js'
 import type { HostFlags } from '../lib/operations.js'
 import type { Reporter } from '../lib/exec/executor.js'
@@ -51,9 +51,40 @@ const ERRNO_ADVICE: Record<string, string> = {
   EDQUOT: 'disk quota exceeded; free space or prune old releases',
 }
 
+/**
+ * Whether failures print their JSON document: set from the raw command line before yargs parses it,
+ * since a usage error is found before any handler sees `argv.json`.
+ */
+let jsonFailures = false
+
+/** `--json` as the command line gives it (the last of --json, --json=BOOL, --no-json before `--`). */
+export function wantsJson(args: readonly string[]): boolean {
+  let json = false
+  for (const a of args) {
+    if (a === '--') break
+    if (a === '--json' || a === '--json=true') json = true
+    else if (a === '--no-json' || a === '--json=false') json = false
+  }
+  return json
+}
+
+export function setJsonFailures(on: boolean): void {
+  jsonFailures = on
+}
+
+/**
+ * With --json, a failure is one document on stdout: the command's own report fields, when it has
+ * one (Failure.document), then `ok: false` and `error` {code, message, exit}. stderr keeps its line.
+ */
+function failureDocument(code: ErrorCode, message: string, exit: ExitCode, document: object = {}): void {
+  if (!jsonFailures) return
+  process.stdout.write(`${JSON.stringify({ ...document, ok: false, error: { code, message, exit } }, null, 2)}\n`)
+}
+
 export function printFailure(e: unknown): ExitCode {
   stopAllProgress()
   if (e instanceof Failure) {
+    failureDocument(e.code, e.message, e.exit, e.document)
     process.stderr.write(`nullspace-host: ${e.message}\n`)
     for (const d of e.details) process.stderr.write(`  ${d}\n`)
     if (process.env.NULLSPACE_DEBUG === '1') process.stderr.write(`${e.stack}\n`)
@@ -61,7 +92,9 @@ export function printFailure(e: unknown): ExitCode {
   }
   const message = e instanceof Error ? e.message : String(e)
   const advice = ERRNO_ADVICE[errnoCode(e) ?? '']
-  process.stderr.write(`nullspace-host: ${message.split('\n')[0]}${advice ? `: ${advice}` : ' (set NULLSPACE_DEBUG=1 for details)'}\n`)
+  const line = `${message.split('\n')[0]}${advice ? `: ${advice}` : ' (set NULLSPACE_DEBUG=1 for details)'}`
+  failureDocument('failed', line, EXIT.failed)
+  process.stderr.write(`nullspace-host: ${line}\n`)
   if (process.env.NULLSPACE_DEBUG === '1' && e instanceof Error) process.stderr.write(`${e.stack}\n`)
   return EXIT.failed
 }
@@ -90,6 +123,7 @@ export interface HostArgs extends GlobalArgs {
   'service-manager'?: string
   'service-settle'?: number
   'service-timeout'?: number
+  deep?: boolean
 }
 
 export const SERVICE_MANAGERS = ['auto', 'systemd', 'none'] as const
@@ -104,6 +138,21 @@ export function withServiceFlags<T>(y: Argv<T>): Argv<T> {
     })
     .option('service-settle', numberFlag('service-settle', { default: 3, describe: 'Seconds a restarted unit must keep its process and restart count' }))
     .option('service-timeout', numberFlag('service-timeout', { default: 60, describe: 'Seconds a restarted unit may take to become healthy' }))
+}
+
+/**
+ * The release rules' flags (lib/compat.ts), on every command that plans an activation: the message of a
+ * refused plan names them, so plan and apply take them as install and upgrade do.
+ */
+export function withReleaseRuleFlags<T>(y: Argv<T>): Argv<T> {
+  return y
+    .option('allow-downgrade', { type: 'boolean', default: false, describe: 'Allow a lower version than the active release' })
+    .option('accept-snapshot-format-change', { type: 'boolean', default: false, describe: 'Allow a snapshot format change (existing snapshots will not restore)' })
+}
+
+/** `--deep` of the commands that converge a host to a manifest (what doctor --deep finds, they repair). */
+export function withDeepFlag<T>(y: Argv<T>): Argv<T> {
+  return y.option('deep', { type: 'boolean', default: false, describe: 'Rehash the release\'s sealed files instead of trusting their size, mtime and inode; repair any whose bytes changed' })
 }
 
 /** `--service-manager`, checked and resolved against the host (`auto`). */
@@ -134,6 +183,7 @@ export function hostFlags(argv: HostArgs, smokeUrl: string | null = null): HostF
     serviceSettleS: argv['service-settle'] ?? 3,
     serviceTimeoutS: argv['service-timeout'] ?? 60,
     waitNoticeMs: waitNoticeMs(),
+    deep: argv.deep ?? false,
   }
 }
 

@@ -1,5 +1,5 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
-import { EXIT } from '../lib/errors.js'
+import { EXIT, Failure } from '../lib/errors.js'
 import { layout } from '../lib/layout.js'
 import { type GlobalArgs, handler, hashProgress, hostRoot, outputFor, serviceManagerOf } from './common.js'
 
@@ -26,10 +26,12 @@ export const doctorCommand: CommandModule<GlobalArgs, Args> = {
     const out = outputFor(argv)
     const root = hostRoot(argv)
     const report = await runDoctor(layout(root), argv.deep, await hashProgress(out), serviceManagerOf(argv, root))
-    if (argv.json) out.document(report)
-    else out.line(renderDoctor(report, out.c))
-    // The report lists every problem; stderr gets the one line that says what to do first.
-    if (!report.ok) process.stderr.write(`nullspace-host: ${report.problems[0]}${report.problems.length > 1 ? ` (and ${report.problems.length - 1} more problem(s) in the report)` : ''}\n`)
-    return report.ok ? EXIT.ok : EXIT.failed
+    if (!argv.json) out.line(renderDoctor(report, out.c))
+    if (report.ok) {
+      if (argv.json) out.document(report)
+      return EXIT.ok
+    }
+    // The report lists every problem; stderr gets the one line that says what to do first (with --json, beside the report).
+    throw new Failure(EXIT.failed, `${report.problems[0]}${report.problems.length > 1 ? ` (and ${report.problems.length - 1} more problem(s) in the report)` : ''}`, [], { code: 'problems', document: report })
   }),
 }

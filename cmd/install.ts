@@ -1,6 +1,6 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
 import { EXIT } from '../lib/errors.js'
-import { type HostArgs, handler, hostFlags, outputFor, stepReporter, withServiceFlags } from './common.js'
+import { type HostArgs, handler, hostFlags, outputFor, stepReporter, withDeepFlag, withReleaseRuleFlags, withServiceFlags } from './common.js'
 import { numberFlag } from './bounds.js'
 
 interface Args extends HostArgs {
@@ -11,12 +11,14 @@ export const installCommand: CommandModule<HostArgs, Args> = {
   command: 'install',
   describe: 'Fetch, verify, seal and activate a release: switch, links, rendered files, hooks',
   builder: (y: Argv<HostArgs>) =>
-    withServiceFlags(y)
-      .option('manifest', { type: 'string', demandOption: true, describe: 'Path of the release manifest.json' })
-      .option('ingress-url', { type: 'string', describe: 'Run the ingress fixture smoke against this URL after the switch' })
-      .option('smoke-timeout', numberFlag('smoke-timeout', { default: 60, describe: 'Seconds the ingress smoke may retry' }))
-      .option('allow-downgrade', { type: 'boolean', default: false, describe: 'Allow a lower version than the active release' })
-      .option('accept-snapshot-format-change', { type: 'boolean', default: false, describe: 'Allow a snapshot format change (existing snapshots will not restore)' })
+    withDeepFlag(
+      withReleaseRuleFlags(
+        withServiceFlags(y)
+          .option('manifest', { type: 'string', demandOption: true, describe: 'Path of the release manifest.json' })
+          .option('ingress-url', { type: 'string', describe: 'Run the ingress fixture smoke against this URL after the switch' })
+          .option('smoke-timeout', numberFlag('smoke-timeout', { default: 60, describe: 'Seconds the ingress smoke may retry' })),
+      ),
+    )
       .example('sudo $0 install --manifest /mnt/nullspace-release/manifest.json', 'install the appliance from a manifest'),
   handler: handler(async (argv: ArgumentsCamelCase<Args>) => {
     const { executePlanned, loadTrusted, planTrusted, withHostLock } = await import('../lib/operations.js')
@@ -26,7 +28,7 @@ export const installCommand: CommandModule<HostArgs, Args> = {
     const trusted = await loadTrusted(argv.manifest, flags)
     return withHostLock(flags, 'install', async () => {
       const planned = await planTrusted('install', trusted, flags)
-      const result = await executePlanned(planned, flags, await stepReporter(out)).catch((e: unknown) => activationFailed(out, planned.plan, e))
+      const result = await executePlanned(planned, flags, await stepReporter(out)).catch((e: unknown) => activationFailed(planned.plan, e))
       printApplied(out, planned.plan, result)
       return EXIT.ok
     })

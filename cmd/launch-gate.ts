@@ -68,10 +68,10 @@ const verifyCommand: CommandModule<GlobalArgs, VerifyArgs> = {
       }
     }
     const report = await verifyEvidence(argv.dir, key)
-    if (argv.json) out.document(report)
-    else out.line(renderVerify(report, out.c))
+    if (!argv.json) out.line(renderVerify(report, out.c))
+    else if (report.ok) out.document(report)
     if (report.ok) return EXIT.ok
-    throw new Failure(EXIT.failed, `${report.dir} does not verify: ${report.problems[0]}${report.problems.length > 1 ? ` (and ${report.problems.length - 1} more)` : ''}`)
+    throw new Failure(EXIT.failed, `${report.dir} does not verify: ${report.problems[0]}${report.problems.length > 1 ? ` (and ${report.problems.length - 1} more)` : ''}`, [], { code: 'launch_gate_failed', document: report })
   }),
 }
 
@@ -123,13 +123,16 @@ const runCommand: CommandModule<HostArgs, GateArgs> = {
       if (!argv.json) out.line(renderGate(doc, null, out.c))
       throw new Failure(EXIT.failed, `cannot write the evidence under ${evidenceDir}: ${(e as Error).message}; the gate result is not recorded`)
     }
-    if (argv.json) out.document({ ...doc, run_dir: written.dir })
-    else out.line(renderGate(doc, written, out.c))
+    if (!argv.json) out.line(renderGate(doc, written, out.c))
+    else if (doc.ok) out.document({ ...doc, run_dir: written.dir })
     if (doc.ok) return EXIT.ok
     const failed = doc.checks.filter((c) => c.status === 'fail')
-    process.stderr.write(`nullspace-host: launch gate failed: ${failed.map((c) => `${c.name}: ${c.detail}`).join(' | ')}\n`)
     // An invalid or untrusted manifest is exit 65, as for every command that acts on the host's releases.
-    return doc.failed_checks.includes('manifest.trusted') ? EXIT.badManifest : EXIT.failed
+    const untrusted = doc.failed_checks.includes('manifest.trusted')
+    throw new Failure(untrusted ? EXIT.badManifest : EXIT.failed, `launch gate failed: ${failed.map((c) => `${c.name}: ${c.detail}`).join(' | ')}`, [], {
+      code: untrusted ? 'bad_manifest' : 'launch_gate_failed',
+      document: { ...doc, run_dir: written.dir },
+    })
   }),
 }
 

@@ -77,6 +77,9 @@ export const manifestBuild: CommandModule<GlobalArgs, Args> = {
     })
     if (E.isLeft(built)) throw built.left
     const digest = await writeManifest(argv.output, built.right)
+    // Valid, but every host refuses http: unless it runs with --allow-http: say so now, not at install time.
+    if (argv['base-url']?.startsWith('http://'))
+      out.warn(`--base-url ${argv['base-url']} is http:, which every host refuses unless it runs with --allow-http; publish the artifacts over https:// instead`)
     const output = path.resolve(argv.output)
     const id = built.right.manifest.manifest_id
     if (argv.json) out.document({ ok: true, output, manifest_id: id, digest, chunk_indexes: built.right.indexes.map((ix) => ix.path) })

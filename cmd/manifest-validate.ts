@@ -1,5 +1,5 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
-import { EXIT } from '../lib/errors.js'
+import { EXIT, Failure } from '../lib/errors.js'
 import { layout } from '../lib/layout.js'
 import { type GlobalArgs, handler, hostRoot, outputFor } from './common.js'
 
@@ -24,8 +24,8 @@ export const manifestValidate: CommandModule<GlobalArgs, Args> = {
     const out = outputFor(argv)
     const loaded = await loadManifest(argv.manifest, { now: Date.now(), allowHttp: argv['allow-http'], allowExpired: argv['allow-expired'] })
     if (E.isLeft(loaded)) {
-      if (argv.json) out.document({ ok: false, manifest: argv.manifest, problems: [loaded.left.message, ...loaded.left.details] })
-      throw loaded.left
+      const { exit, message, details, code } = loaded.left
+      throw new Failure(exit, message, details, { code, document: { manifest: argv.manifest, problems: [message, ...details] } })
     }
     const { manifest, digest, path } = loaded.right
     // With an explicit --root, the manifest must also satisfy that host's signature policy.

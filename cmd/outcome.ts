@@ -40,13 +40,14 @@ export function printApplied(out: Output, plan: Plan, result: ExecResult): void 
 
 /**
  * An activation that failed after its switch (hook, unit, smoke) with no automatic rollback (install,
- * apply, rollback): the JSON outcome says so, and the error says where the host stands.
+ * apply, rollback): the error says where the host stands, and its JSON document what was done.
  */
-export function activationFailed(out: Output, plan: Plan, e: unknown): never {
+export function activationFailed(plan: Plan, e: unknown): never {
   if (!(e instanceof ActivationFailed)) throw e
   const to = plan.target_release_id
-  if (out.json)
-    out.document({ ok: false, release_id: to, previous_release_id: plan.current_release_id, changed: true, services: e.what === 'service' ? 'failed' : servicesOutcome(plan), failure: e.message, warnings: plan.warnings })
   const back = plan.operation === 'rollback' || plan.operation === 'auto-rollback' ? 'rollback --to ID' : 'rollback'
-  throw new Failure(EXIT.failed, `${e.message}. Release ${to} is active but not proven; fix the cause and run the same command again, or switch back with: nullspace-host ${back}`)
+  throw new Failure(EXIT.failed, `${e.message}. Release ${to} is active but not proven; fix the cause and run the same command again, or switch back with: nullspace-host ${back}`, [], {
+    code: 'activation_failed',
+    document: { release_id: to, previous_release_id: plan.current_release_id, changed: true, services: e.what === 'service' ? 'failed' : servicesOutcome(plan), failure: e.message, warnings: plan.warnings },
+  })
 }

@@ -1,8 +1,8 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
-import { EXIT } from '../lib/errors.js'
+import { EXIT, Failure } from '../lib/errors.js'
 import { DEFAULT_INGRESS_URL } from '../lib/exec/smoke.js'
 import { formatBytes } from '../lib/bytes.js'
-import { type HostArgs, handler, hostFlags, outputFor, stepReporter, withServiceFlags } from './common.js'
+import { type HostArgs, handler, hostFlags, outputFor, stepReporter, withReleaseRuleFlags, withServiceFlags } from './common.js'
 import { numberFlag } from './bounds.js'
 
 interface Args extends HostArgs {
@@ -16,19 +16,19 @@ export const upgradeCommand: CommandModule<HostArgs, Args> = {
   command: 'upgrade',
   describe: 'Move the host to a new release: verify, fetch what differs, switch, hooks, ingress smoke; roll back on failure',
   builder: (y: Argv<HostArgs>) =>
-    withServiceFlags(y)
-      .option('manifest', { type: 'string', demandOption: true, describe: 'Path of the new release manifest.json' })
-      .option('dry-run', { type: 'boolean', default: false, describe: 'Validate and print the plan and every compatibility finding; change nothing' })
-      .option('skip-ingress-smoke', { type: 'boolean', default: false, describe: 'Do not run the ingress fixture smoke after the switch' })
-      .option('ingress-url', { type: 'string', default: DEFAULT_INGRESS_URL, describe: 'Base URL of the ingress the smoke checks' })
-      .option('smoke-timeout', numberFlag('smoke-timeout', { default: 60, describe: 'Seconds the ingress smoke may retry' }))
-      .option('allow-downgrade', { type: 'boolean', default: false, describe: 'Allow a lower version than the active release' })
-      .option('accept-snapshot-format-change', { type: 'boolean', default: false, describe: 'Allow a snapshot format change (existing snapshots will not restore)' })
+    withReleaseRuleFlags(
+      withServiceFlags(y)
+        .option('manifest', { type: 'string', demandOption: true, describe: 'Path of the new release manifest.json' })
+        .option('dry-run', { type: 'boolean', default: false, describe: 'Validate and print the plan and every compatibility finding; change nothing' })
+        .option('skip-ingress-smoke', { type: 'boolean', default: false, describe: 'Do not run the ingress fixture smoke after the switch' })
+        .option('ingress-url', { type: 'string', default: DEFAULT_INGRESS_URL, describe: 'Base URL of the ingress the smoke checks' })
+        .option('smoke-timeout', numberFlag('smoke-timeout', { default: 60, describe: 'Seconds the ingress smoke may retry' })),
+    )
       .option('auto-rollback', { type: 'boolean', default: true, describe: 'Switch back when a hook or the smoke fails (--no-auto-rollback stays on the new release)' })
       .example('sudo $0 upgrade --manifest /mnt/nullspace-release-next/manifest.json --dry-run', 'validate a future release without switching')
       .example('sudo $0 upgrade --manifest /mnt/nullspace-release-next/manifest.json', 'apply an upgrade'),
   handler: handler(async (argv: ArgumentsCamelCase<Args>) => {
-    const { loadTrusted, planManifest, withHostLock } = await import('../lib/operations.js')
+    const { blockedFailure, loadTrusted, planManifest, withHostLock } = await import('../lib/operations.js')
     const { upgrade } = await import('../lib/upgrade.js')
     const { renderPlan } = await import('../lib/plan/render.js')
     const { servicesOutcome, servicesSentence } = await import('./outcome.js')
@@ -36,9 +36,13 @@ export const upgradeCommand: CommandModule<HostArgs, Args> = {
     const flags = hostFlags(argv, argv['skip-ingress-smoke'] ? null : argv['ingress-url'] ?? DEFAULT_INGRESS_URL)
     if (argv['dry-run']) {
       const { plan } = await planManifest('upgrade', argv.manifest, flags)
-      if (argv.json) out.document((await import('../lib/plan/saved.js')).planDocument(plan))
-      else out.line(renderPlan(plan, out.c))
-      return plan.blockers.length > 0 ? EXIT.failed : EXIT.ok
+      const document = (await import('../lib/plan/saved.js')).planDocument(plan)
+      // Refused with the message the real upgrade would give (both read the plan's blockers).
+      const refused = blockedFailure(plan, document)
+      if (!argv.json) out.line(renderPlan(plan, out.c))
+      if (refused) throw refused
+      if (argv.json) out.document(document)
+      return EXIT.ok
     }
     const trusted = await loadTrusted(argv.manifest, flags)
     return withHostLock(flags, 'upgrade', async () => {
@@ -58,10 +62,10 @@ export const upgradeCommand: CommandModule<HostArgs, Args> = {
           ? `upgrade to ${to} failed: ${outcome.failure}. Rolled back to ${outcome.rolledBackTo}; ${to} is marked failed`
           : `upgrade to ${to} failed: ${outcome.failure}. ${to} stays active and is marked failed; roll back with: nullspace-host rollback`
       const services = outcome.servicesFailed || outcome.rollbackFailure ? 'failed' : servicesOutcome(plan)
-      if (argv.json)
-        out.document({ ok: false, from, to, changed: true, services, failure: outcome.failure, rolled_back_to: outcome.rolledBackTo, rollback_failure: outcome.rollbackFailure, warnings: [...plan.warnings, ...outcome.warnings] })
-      process.stderr.write(`nullspace-host: ${message}\n`)
-      return EXIT.failed
+      throw new Failure(EXIT.failed, message, [], {
+        code: 'activation_failed',
+        document: { from, to, changed: true, services, failure: outcome.failure, rolled_back_to: outcome.rolledBackTo, rollback_failure: outcome.rollbackFailure, warnings: [...plan.warnings, ...outcome.warnings] },
+      })
     })
   }),
 }

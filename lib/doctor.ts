@@ -3,6 +3,7 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import type { Layout } from './layout.js'
+import type { FailureJson } from './errors.js'
 import { API_UNIT, EVIDENCE_KEY, MANIFEST_FILE, NAME_MAX, PATH_MAX, RELEASES } from './layout.js'
 import type { ServiceManager } from './plan/types.js'
 import { type UnitStatus, unitStatus } from './exec/services.js'
@@ -15,6 +16,7 @@ import { linksOf } from './desired.js'
 import { renderApplianceFiles } from './appliance-files.js'
 import { hashFile } from './hash.js'
 import { readActualState, type ActualState } from '../state/read.js'
+import { holderAlive, readLock } from '../state/lock.js'
 import { isMarkedFailed, rollbackTarget } from '../state/state-file.js'
 import { sealedFileIntact, type Obtained } from '../state/seal.js'
 import { readHostFacts } from '../state/host-facts.js'
@@ -70,6 +72,8 @@ export interface DoctorService {
 
 export interface DoctorReport {
   readonly ok: boolean
+  /** Only when problems were found (exit 1): what every failure under --json carries. */
+  readonly error?: FailureJson
   readonly root: string
   readonly deep: boolean
   readonly active: { readonly release_id: string; readonly manifest_id: string; readonly version: string; readonly manifest_digest: string; readonly sealed_at: string; readonly signed: boolean } | null
@@ -204,7 +208,7 @@ export async function runDoctor(l: Layout, deep: boolean, progress?: HashProgres
       }
       if (status === 'modified') problems.push(`${c.name}: ${c.install_path} changed since it was sealed (size, mtime or inode); run doctor --deep, or install --manifest M to repair`)
       if (status === 'missing') problems.push(`${c.name}: ${c.install_path} is missing from release ${current}; run install --manifest M to repair`)
-      if (status === 'mismatch') problems.push(`${c.name}: ${c.install_path} fails its sha256; run install --manifest M to repair`)
+      if (status === 'mismatch') problems.push(`${c.name}: ${c.install_path} fails its sha256; run install --manifest M --deep to repair (a stat check alone does not see it)`)
       components.push({ ...base, status, evidence, obtained: s.obtained })
     }
   }
@@ -234,7 +238,13 @@ export async function runDoctor(l: Layout, deep: boolean, progress?: HashProgres
   const last = actual.state.history.at(-1)
   if (current !== null && last !== undefined && last.to !== current) problems.push(`state.json last recorded ${last.to} as active, but current names ${current}; run the last command again to record it`)
   if (actual.journalProblem !== null) problems.push(actual.journalProblem)
-  if (actual.journal && !actual.journal.done) problems.push(`an interrupted ${actual.journal.operation} to ${actual.journal.to} did not finish; run the same command again`)
+  if (actual.journal && !actual.journal.done) {
+    // An unfinished journal whose command still holds the lock is a change under way, not one to redo.
+    const holder = await readLock(l.lockFile)
+    const j = actual.journal
+    if (holder !== null && holder.pid > 0 && holderAlive(holder)) problems.push(`${/^[aeiou]/.test(j.operation) ? 'an' : 'a'} ${j.operation} to ${j.to} is in progress (pid ${holder.pid}, since ${j.started_at}); wait for it to finish, then run doctor again`)
+    else problems.push(`an interrupted ${j.operation} to ${j.to} did not finish; run the same command again`)
+  }
   for (const u of actual.unsafePaths) problems.push(`${u.path} ${u.problem}`)
   for (const p of actual.tooLong)
     problems.push(`${p}: name too long for this filesystem (ENAMETOOLONG: a segment over ${NAME_MAX} bytes or a path over ${PATH_MAX}); a release names a path this host cannot hold: upgrade or roll back to a release that passes manifest validate`)

@@ -38,6 +38,8 @@ export interface HostFlags {
   readonly serviceTimeoutS: number
   /** How often a long wait (smoke, health, a slow hook) says it still waits; 10 s unless a spec shortens it. */
   readonly waitNoticeMs?: number
+  /** Rehash the target release's sealed files while reading the host (install/apply --deep), so changed bytes are repaired. */
+  readonly deep?: boolean
 }
 
 const minSpeed = (flags: HostFlags): MinSpeed => ({ bytesPerS: flags.speedLimit, windowMs: flags.speedTimeS * 1000 })
@@ -69,8 +71,9 @@ export async function loadTrusted(file: string, flags: HostFlags): Promise<Trust
   return { loaded: loaded.right, signature }
 }
 
-export async function readFor(l: Layout, desired: DesiredState): Promise<ActualState> {
+export async function readFor(l: Layout, desired: DesiredState, rehash = false): Promise<ActualState> {
   return readActualState(l, {
+    rehash,
     releaseId: desired.releaseId,
     installPaths: desired.components.map((c) => c.installPath),
     linkPaths: desired.links.map((x) => x.path),
@@ -105,7 +108,7 @@ export async function planTrusted(operation: PlanOperation, trusted: TrustedMani
 export async function planLoaded(operation: PlanOperation, loaded: LoadedManifest, flags: HostFlags, extraWarnings: readonly string[] = []): Promise<Planned> {
   const l = layout(flags.root)
   const desired = desiredState(loaded)
-  const [actual, facts] = await Promise.all([readFor(l, desired), readHostFacts(l)])
+  const [actual, facts] = await Promise.all([readFor(l, desired, flags.deep === true), readHostFacts(l)])
   const activating = operation === 'install' || operation === 'upgrade'
   const host = activating ? hostFindings(loaded.manifest, facts) : { warnings: [], blockers: [] }
   const release = activating ? await releaseFindings(actual.currentManifest, loaded.manifest, flags) : { warnings: [], blockers: [] }
@@ -122,12 +125,20 @@ export async function planLoaded(operation: PlanOperation, loaded: LoadedManifes
   return { layout: l, loaded, desired, actual, plan, deltas: delta.inputs, prefetched: delta.prefetched }
 }
 
-/** A plan with blockers is refused as a whole: exit 65 when the manifest itself is refused. */
-export function refuseBlocked(plan: Plan): void {
-  if (plan.blockers.length === 0) return
+/**
+ * A plan with blockers is refused as a whole (exit 65 when the manifest itself is refused); null
+ * when nothing blocks it. `document` is the plan as --json shows it, for the failure's document.
+ */
+export function blockedFailure(plan: Plan, document?: object): Failure | null {
+  if (plan.blockers.length === 0) return null
   const exit = plan.blockers.some((b) => b.exit === 65) ? EXIT.badManifest : EXIT.failed
   const [first, ...rest] = plan.blockers.map((b) => b.message)
-  throw new Failure(exit, `${first}${rest.length ? ` (and ${rest.length} more)` : ''}. Nothing was changed.`, rest)
+  return new Failure(exit, `${first}${rest.length ? ` (and ${rest.length} more)` : ''}. Nothing was changed.`, rest, { code: exit === EXIT.badManifest ? 'bad_manifest' : 'refused', document })
+}
+
+export function refuseBlocked(plan: Plan): void {
+  const refused = blockedFailure(plan)
+  if (refused) throw refused
 }
 
 export async function withHostLock<T>(flags: HostFlags, command: string, body: () => Promise<T>): Promise<T> {

@@ -7,11 +7,22 @@ import { layout, type Layout } from './layout.js'
 import { migrationWarning } from './compat.js'
 import { operationFailed } from './errors.js'
 import type { Reporter, ExecResult } from './exec/executor.js'
-import type { PlanOperation } from './plan/types.js'
+import type { Plan, PlanOperation } from './plan/types.js'
+import { ActivationFailed } from './exec/hooks.js'
 import { readActualState, type ActualState } from '../state/read.js'
 import { rollbackTarget } from '../state/state-file.js'
 import { loadSealedRelease } from '../state/sealed-release.js'
 import { interruptedRollback } from '../state/journal.js'
+
+/** A hook or unit failed after the rollback's switch: with the plan it ran, so the command can say where the host stands. */
+export class RollbackActivationFailed extends ActivationFailed {
+  constructor(
+    readonly plan: Plan,
+    cause: ActivationFailed,
+  ) {
+    super(cause.message, cause.what)
+  }
+}
 
 export interface RollbackOutcome {
   readonly from: string | null
@@ -29,7 +40,9 @@ interface Target {
 
 function chooseTarget(actual: ActualState, requested: string | undefined): Target | null {
   const j = actual.journal
-  if (interruptedRollback(j, actual.current))
+  // Finished first, unless the operator names another release: after a rollback whose hook or unit
+  // failed, `rollback --to <the release before>` is the way back its message gives.
+  if (interruptedRollback(j, actual.current) && (requested === undefined || requested === j.to))
     return { to: j.to, from: j.from, operation: j.operation }
   const sealed = (id: string) => actual.releases.some((r) => r.id === id && r.seal.kind === 'sealed')
   if (requested !== undefined) {
@@ -60,6 +73,8 @@ export async function rollback(flags: HostFlags, requested: string | undefined, 
   const warnings = warning ? [warning] : []
   const noSmoke = { ...flags, smokeUrl: null }
   const planned = await planLoaded(target.operation === 'rollback' ? operation : target.operation, loaded, noSmoke, warnings)
-  const result = await executePlanned(planned, noSmoke, report)
+  const result = await executePlanned(planned, noSmoke, report).catch((e: unknown) => {
+    throw e instanceof ActivationFailed ? new RollbackActivationFailed(planned.plan, e) : e
+  })
   return { from: target.from, to: target.to, warnings, planned, result }
 }

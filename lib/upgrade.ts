@@ -46,7 +46,6 @@ export async function upgrade(trusted: TrustedManifest, flags: HostFlags, o: Upg
     const why = j.operation === 'auto-rollback' ? 'the upgrade before it had failed' : 'an operator asked for it'
     throw operationFailed(`an interrupted ${j.operation} to ${done.to} was finished first (${why}), so ${done.to} stays active. Run upgrade again to upgrade from it`)
   }
-  if (current === null) throw operationFailed('no active release to upgrade: this host is not installed yet; run install --manifest M first')
 
   const planned = await planTrusted('upgrade', trusted, flags)
   try {
@@ -70,7 +69,7 @@ export async function upgrade(trusted: TrustedManifest, flags: HostFlags, o: Upg
       const why = again instanceof Error ? again.message : String(again)
       // The previous release's units do not come up either: it stays active, switching again would only flap.
       if (again instanceof ActivationFailed && again.what === 'service') return { ...failed, rolledBackTo: from, rollbackFailure: why, warnings: [] }
-      throw new Failure(EXIT.failed, `upgrade to ${to} failed (${e.message}), and the automatic rollback to ${from} failed too: ${why}. Run: nullspace-host rollback --to ${from}`)
+      throw new Failure(EXIT.failed, `upgrade to ${to} failed (${e.message}), and the automatic rollback to ${from} failed too: ${why}. Run: nullspace-host rollback --to ${from}`, [], { code: 'activation_failed' })
     }
   }
 }

@@ -343,14 +343,14 @@ test('a release id already sealed with another manifest: exit 65, a release id n
 
 // ---- the host lock -----------------------------------------------------------------------
 
-test('a lock held by a live process: install exits 1 at once naming its pid', async () => {
+test('a lock held by a live process: install exits 75 (EX_TEMPFAIL) at once naming its pid', async () => {
   const h = await installedHost()
   const r2 = await nextRelease()
   const live = holder()
   try {
     const lock = writeLock(h.root, live)
     const held = fs.readFileSync(lock)
-    await leavesHostAlone(h, async () => failsWith(await install(h.root, r2.manifest), 1, new RegExp(`pid ${live.pid}\\b`), /--lock-timeout/))
+    await leavesHostAlone(h, async () => failsWith(await install(h.root, r2.manifest), 75, new RegExp(`pid ${live.pid}\\b`), /--lock-timeout/))
     assert.equal(fs.readFileSync(lock), held, "the holder's lock is left alone")
   } finally {
     await stop(live.child)

@@ -1,6 +1,6 @@
 // Concurrency (DESIGN.md section 6, invariant 5): eight install/upgrade/rollback commands
 // started at once on one root. Exactly the lock rules hold: every command exits 0 or with the
-// lock error (exit 1, naming the holder's pid, which is one of the others); the final state is
+// lock error (exit 75, naming the holder's pid, which is one of the others); the final state is
 // consistent (doctor --deep clean, `current` names a sealed release, nothing left behind) and
 // state.json's history is exactly the switches the successful commands report, each once, in
 // the order they finished. With --lock-timeout 30 all eight succeed one after another.
@@ -101,7 +101,7 @@ async function race(extra: string[]): Promise<RunResult> {
   const locked = children.filter((c) => c.code !== 0)
   for (const c of locked) {
     const m = /locked by pid (\d+)/.exec(c.stderr)
-    assert.is(c.code, 1, `${c.args.join(' ')}: a command that did not succeed must fail with the lock error (exit 1), got ${c.code} ${c.signal ?? ''}\n${c.stderr}`)
+    assert.is(c.code, 75, `${c.args.join(' ')}: a command that did not succeed must fail with the lock error (exit 75), got ${c.code} ${c.signal ?? ''}\n${c.stderr}`)
     assert.ok(m, `${c.args.join(' ')}: the lock error names the holder's pid\n${c.stderr}`)
     assert.ok(pids.has(Number(m![1])) && Number(m![1]) !== c.pid, `${c.args.join(' ')}: holder pid ${m![1]} is one of the other commands (${[...pids].join(', ')})`)
     assert.is(c.stderr.trim().split('\n').length, 1, `${c.args.join(' ')}: one line\n${c.stderr}`)

@@ -626,7 +626,8 @@ test('an evidence key that group or other can read signs nothing: --evidence-key
     fs.chmodSync(k.key, 0o644)
     const flag = exits(await gate(root, s, ['--evidence-key', k.key]), 64, '--evidence-key readable by group and others')
     assert.match(flag.stderr, /^nullspace-host: .*\.key: readable by group and others \(mode 0644\); .*: chmod 600 .*\.key$/m)
-    assert.is(flag.stdout, '')
+    // The gate runs with --json: its refusal is the one failure document, and nothing else is on stdout.
+    assert.equal(json(flag).error.code, 'usage')
     assert.not.ok(fs.existsSync(path.join(root, 'var/lib/nullspace/evidence')), 'nothing was checked or written')
     assert.is(s.hosts.length, 0, 'neither the console nor the ingress was asked')
 

@@ -154,6 +154,21 @@ test('a release whose API exits at once fails its health wait: rolled back, the 
   })
 })
 
+test('a rollback to a release whose API fails its health wait says the switch happened and how to finish (issue 21)', async () => {
+  const { A, broken } = await built()
+  await withAppliance(async (a) => {
+    ok(await a.run('install', '--manifest', A.manifest, '--service-manager', 'systemd', ...SETTLE), 'install A')
+    ok(await a.run('artifacts', 'fetch', '--manifest', broken.manifest), 'fetch and seal the broken release')
+    const r = exits(await a.run('rollback', '--to', '2026.06.12', '--service-manager', 'systemd', ...SETTLE, '--json'), 1, 'rollback --to the broken release')
+    assert.match(r.stderr, /Release 2026\.06\.12 is active but not proven; fix the cause and run the same command again, or switch back with: nullspace-host rollback --to ID/)
+    const out = json(r)
+    assert.equal([out.ok, out.services, out.error.code, out.error.exit], [false, 'failed', 'activation_failed', 1])
+    assert.is(currentOf(a.root), '2026.06.12')
+    ok(await a.run('rollback', '--to', A_ID, '--service-manager', 'systemd', ...SETTLE), 'switch back as the message says')
+    assert.is((await a.fixture())?.release_id, A_ID)
+  })
+})
+
 test('when the previous release does not come up either, the upgrade says neither runs and switches nothing more', async () => {
   const { broken } = await built()
   // Healthy for 1.5 s after each start: it passes a 0.5 s settle, not a 2.5 s one.

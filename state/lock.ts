@@ -5,7 +5,7 @@
 import fs from 'node:fs/promises'
 import { constants, readFileSync } from 'node:fs'
 import path from 'node:path'
-import { errnoCode, operationFailed } from '../lib/errors.js'
+import { EXIT, Failure, errnoCode } from '../lib/errors.js'
 import { fsyncDir, mkdirUnder } from '../lib/fsx.js'
 
 export interface LockHolder {
@@ -77,8 +77,10 @@ export async function acquireLock(root: string, file: string, command: string, t
         continue
       }
       if (Date.now() >= deadline) {
-        throw operationFailed(
-          `the host is locked by pid ${holder.pid} (${holder.command || 'nullspace-host'}); wait for it to finish or pass --lock-timeout SECONDS`,
+        // Its own exit (75, EX_TEMPFAIL): nothing failed, and the same command can be retried.
+        throw new Failure(
+          EXIT.busy,
+          `the host is locked by pid ${holder.pid} (${holder.command || 'nullspace-host'}); nothing was changed; wait for it to finish and run the same command again, or pass --lock-timeout SECONDS`,
         )
       }
       await sleep(100)

@@ -9,6 +9,7 @@ import { Manifest } from '../lib/manifest/codec.js'
 import { RELEASE_ID } from '../lib/manifest/codec.js'
 import { errnoCode } from '../lib/errors.js'
 import { isTempName } from '../lib/fsx.js'
+import { hashFile } from '../lib/hash.js'
 import { type SealRead, readSeal } from './seal.js'
 import { type StateFile, readStateFile } from './state-file.js'
 import { type Journal, inspectJournal, withSwitchSeen } from './journal.js'
@@ -28,7 +29,12 @@ export type PathState =
       readonly tooLong?: true
     }
   | { readonly kind: 'symlink'; readonly target: string }
-  | { readonly kind: 'file'; readonly stat: FileStat }
+  | {
+      readonly kind: 'file'
+      readonly stat: FileStat
+      /** The bytes' sha256, read only when asked (install/apply --deep): a change that kept size, mtime and inode shows here. */
+      readonly sha256?: string
+    }
   | { readonly kind: 'directory' }
   | { readonly kind: 'other' }
 
@@ -83,6 +89,8 @@ export interface Interest {
   readonly releaseId?: string
   readonly installPaths?: readonly string[]
   readonly linkPaths?: readonly string[]
+  /** Rehash the installed files of `releaseId` when it is sealed (--deep), instead of trusting their stat. */
+  readonly rehash?: boolean
 }
 
 /**
@@ -132,11 +140,16 @@ async function readText(p: string): Promise<string | null> {
   }
 }
 
-async function readRelease(dir: string, id: string): Promise<ReleaseOnDisk> {
+async function readRelease(dir: string, id: string, rehash: boolean): Promise<ReleaseOnDisk> {
   const seal = await readSeal(dir)
   const files = keyedByName<PathState>()
   if (seal.kind === 'sealed') {
-    for (const c of seal.seal.components) if (c.status === 'installed') files[c.install_path] = await pathState(path.join(dir, c.install_path))
+    for (const c of seal.seal.components) {
+      if (c.status !== 'installed') continue
+      const file = path.join(dir, c.install_path)
+      const st = await pathState(file)
+      files[c.install_path] = rehash && st.kind === 'file' ? { ...st, sha256: (await hashFile(file)).sha256 } : st
+    }
   }
   return { id, seal, files }
 }
@@ -237,7 +250,7 @@ export async function readActualState(l: Layout, interest: Interest = {}): Promi
   for (const name of names) {
     if (!RELEASE_ID.test(name)) continue
     const st = await pathState(l.release(name))
-    if (st.kind === 'directory') releases.push(await readRelease(l.release(name), name))
+    if (st.kind === 'directory') releases.push(await readRelease(l.release(name), name, interest.rehash === true && name === interest.releaseId))
   }
 
   const currentLink = await pathState(l.current)

@@ -45,7 +45,15 @@ export type SealedComponent = t.TypeOf<typeof SealedComponent>
 
 /** A sealed file is trusted while its size, mtime and inode are what the seal recorded. */
 export function sealedFileIntact(c: SealedComponent, st: PathState | undefined): boolean {
-  return c.status === 'installed' && st?.kind === 'file' && st.stat.size === c.size && st.stat.mtimeMs === c.mtime_ms && st.stat.ino === c.ino
+  return (
+    c.status === 'installed' &&
+    st?.kind === 'file' &&
+    st.stat.size === c.size &&
+    st.stat.mtimeMs === c.mtime_ms &&
+    st.stat.ino === c.ino &&
+    // Rehashed (--deep): bytes changed under an unchanged stat are not intact either.
+    (st.sha256 === undefined || st.sha256 === c.sha256)
+  )
 }
 
 export const Seal = t.type({

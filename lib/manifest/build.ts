@@ -121,9 +121,14 @@ export async function buildManifest(o: BuildOptions): Promise<E.Either<Failure, 
   }
   const components: Component[] = []
   const indexes: BuiltManifest['indexes'][number][] = []
+  const unusable: { file: string; failure: Failure }[] = []
   for (const layout of KIND_LAYOUT) {
     const hashed = await hashArtifact(o.artifactDir, layout, o.chunkIndex)
-    if (E.isLeft(hashed)) return hashed
+    // Every missing or empty artifact is named at once: a release directory is fixed in one pass.
+    if (E.isLeft(hashed)) {
+      unusable.push({ file: layout.file, failure: hashed.left })
+      continue
+    }
     const component = describeComponent(layout, hashed.right, o)
     const index = hashed.right.index
     if (index) {
@@ -132,6 +137,14 @@ export async function buildManifest(o: BuildOptions): Promise<E.Either<Failure, 
       components.push({ ...component, chunks: { url: artifactUrl(o, file), sha256: createHash('sha256').update(index).digest('hex'), size: index.length, chunk_size: DEFAULT_CHUNK_SIZE } })
     } else components.push(component)
   }
+  if (unusable.length === 1) return E.left(unusable[0].failure)
+  if (unusable.length > 1)
+    return E.left(
+      manifestError(
+        `--artifact-dir ${o.artifactDir}: ${unusable.length} artifacts are missing, empty or unreadable: ${unusable.map((u) => u.file).join(', ')}; every file of the artifact table must be there`,
+        unusable.map((u) => u.failure.message),
+      ),
+    )
   const sha = (kind: string) => `sha256:${components.find((c) => c.kind === kind)!.sha256}`
   const manifest: Manifest = {
     schema_version: 1,

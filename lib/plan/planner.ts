@@ -115,7 +115,8 @@ function repairSteps(desired: DesiredState, release: ReleaseOnDisk): Step[] {
     if (!s || s.status === 'skipped') return []
     const st = release.files[c.installPath]
     if (sealedFileIntact(s, st)) return []
-    const what = st === undefined || st.kind === 'absent' ? 'is missing' : st.kind === 'file' ? 'changed since it was sealed' : `is now a ${st.kind}`
+    const what =
+      st === undefined || st.kind === 'absent' ? 'is missing' : st.kind !== 'file' ? `is now a ${st.kind}` : st.sha256 !== undefined && st.sha256 !== s.sha256 ? 'fails its sha256 (rehashed)' : 'changed since it was sealed'
     return [{ id: `repair:${c.name}`, action: 'repair', target: c.name, reason: `${c.installPath} ${what}: rehash, and fetch again if the bytes differ`, bytes: 0, release_id: release.id, artifact: artifactRef(c) }]
   })
 }
@@ -212,6 +213,9 @@ function pathBlockers(desired: DesiredState, actual: ActualState, operation: Pla
   return blockers
 }
 
+/** Why `upgrade` refuses a host with no active release. */
+export const NOT_INSTALLED = 'no active release to upgrade: this host is not installed yet; run install --manifest M first'
+
 export function plan(desired: DesiredState, actual: ActualState, o: PlanOptions): Plan {
   const id = desired.releaseId
   const existing = actual.releases.find((r) => r.id === id)
@@ -222,6 +226,8 @@ export function plan(desired: DesiredState, actual: ActualState, o: PlanOptions)
   // What `upgrade` would do on this host (lib/upgrade.ts), so that a dry run says it too.
   if (o.operation === 'upgrade' && interruptedRollback(actual.journal, actual.current))
     blockers.push({ message: `an interrupted ${actual.journal.operation} to ${actual.journal.to} is not finished: upgrade finishes it first and upgrades nothing; run upgrade (or rollback) once, then upgrade`, exit: 1 })
+  // The upgrade and its dry run refuse through this one blocker, so both say the same thing.
+  else if (o.operation === 'upgrade' && actual.current === null && actual.currentLink.kind === 'absent') blockers.push({ message: NOT_INSTALLED, exit: 1 })
   const steps: Step[] = []
   // First: a temp file inside a staged release would otherwise be sealed into the release with it.
   if (actual.tempLeftovers.length > 0)

@@ -57,9 +57,9 @@ export async function readSavedPlan(file: string): Promise<SavedPlan> {
   if (E.isLeft(decoded)) throw new Failure(EXIT.usage, `${file}: not a saved plan: ${problemsFromErrors(decoded.left).map(formatProblem)[0]}`)
   const { plan_digest: recorded, ...fields } = json as Record<string, unknown>
   const again = `plan --manifest ${decoded.right.manifest.path} --out ${file}`
-  if (typeof recorded !== 'string') throw operationFailed(`plan is stale: ${file} has no plan_digest (saved by an older nullspace-host); run ${again} again and review it`)
+  if (typeof recorded !== 'string') throw operationFailed(`plan is stale: ${file} has no plan_digest (saved by an older nullspace-host); run ${again} again and review it`, [], 'stale_plan')
   // Nothing in an edited file is to be trusted, its manifest path included: the advice names none.
-  if (recorded !== digestOf(fields)) throw operationFailed(`plan is stale: ${file} was edited after plan --out wrote it (its content no longer matches its plan_digest); nothing was changed; run plan --manifest M --out ${file} again and review it`)
+  if (recorded !== digestOf(fields)) throw operationFailed(`plan is stale: ${file} was edited after plan --out wrote it (its content no longer matches its plan_digest); nothing was changed; run plan --manifest M --out ${file} again and review it`, [], 'stale_plan')
   return decoded.right
 }
 

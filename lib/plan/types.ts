@@ -1,6 +1,8 @@
 // The plan is data (Terraform's model): the text renderer, the JSON writer and the executor
 // all read this one structure, so what `plan` shows is exactly what `apply` does.
 
+import type { FailureJson } from '../errors.js'
+
 export type PlanOperation = 'install' | 'fetch' | 'upgrade' | 'rollback' | 'auto-rollback'
 
 interface StepBase {
@@ -98,6 +100,9 @@ export interface Plan {
 export interface PlanDocument extends Plan {
   /** `sha256:` of the canonical JSON (sorted keys) of every other field: `apply F` refuses an edited plan. */
   readonly plan_digest: string
+  /** Only in a refused plan's --json document (blockers): false, beside `error`. */
+  readonly ok?: false
+  readonly error?: FailureJson
 }
 
 export interface PlanOptionsJson {
