@@ -16,6 +16,7 @@ import { releasesCommand } from './releases.js'
 import { pruneCommand } from './prune.js'
 import { historyCommand } from './history.js'
 import { launchGateCommand } from './launch-gate.js'
+import { backupCommand } from './backup.js'
 
 /** Help is wrapped at a fixed width, so README's generated command reference is the same on every terminal. */
 const HELP_WIDTH = 100
@@ -118,6 +119,7 @@ export async function cli(argv: string[]): Promise<void> {
     .command(pruneCommand)
     .command(historyCommand)
     .command(launchGateCommand)
+    .command(backupCommand)
     .completion('completion', 'Print the bash or zsh completion script (the shell is read from $SHELL)')
     .middleware((a) => {
       singleValues(internals, argv)(a)
