@@ -1,6 +1,6 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
 import { EXIT, operationFailed, usageError } from '../lib/errors.js'
-import { type HostArgs, handler, hostFlags, outputFor, stepReporter, withServiceFlags } from './common.js'
+import { type HostArgs, handler, hostFlags, outputFor, stepReporter, withServiceFlags, withBackupGuardFlags } from './common.js'
 
 interface Args extends HostArgs {
   plan?: string
@@ -11,7 +11,7 @@ export const applyCommand: CommandModule<HostArgs, Args> = {
   command: 'apply [plan]',
   describe: 'Converge the host to a manifest, or execute a plan saved by plan --out',
   builder: (y: Argv<HostArgs>) =>
-    withServiceFlags(y)
+    withBackupGuardFlags(withServiceFlags(y))
       .positional('plan', { type: 'string', describe: 'A plan file saved by plan --out: runs exactly its steps; refused when the host, the manifest or the file changed since' })
       .option('manifest', { type: 'string', describe: 'Path of the release manifest.json (instead of a saved plan)' })
       .example('$0 apply --manifest /mnt/nullspace-release/manifest.json', 'converge the host to the manifest')

@@ -90,6 +90,8 @@ export interface HostArgs extends GlobalArgs {
   'service-manager'?: string
   'service-settle'?: number
   'service-timeout'?: number
+  'backup-check'?: boolean
+  'backup-max-age'?: number
 }
 
 const SERVICE_MANAGERS = ['auto', 'systemd', 'none'] as const
@@ -104,6 +106,13 @@ export function withServiceFlags<T>(y: Argv<T>): Argv<T> {
     })
     .option('service-settle', numberFlag('service-settle', { default: 3, describe: 'Seconds a restarted unit must keep its process and restart count' }))
     .option('service-timeout', numberFlag('service-timeout', { default: 60, describe: 'Seconds a restarted unit may take to become healthy' }))
+}
+
+/** The migration guard's flags (DESIGN.md section 8.2), on every command that may activate a release or plans to. */
+export function withBackupGuardFlags<T>(y: Argv<T>): Argv<T> {
+  return y
+    .option('backup-check', { type: 'boolean', default: true, describe: 'Refuse an irreversible migration without a fresh verified backup of the active release (--no-backup-check: proceed without one)' })
+    .option('backup-max-age', numberFlag('backup-max-age', { default: 24, describe: 'Hours a verified backup counts as fresh for the migration guard' }))
 }
 
 /** `--service-manager`, checked and resolved against the host (`auto`). */
@@ -133,6 +142,8 @@ export function hostFlags(argv: HostArgs, smokeUrl: string | null = null): HostF
     serviceManager: serviceManagerOf(argv, root),
     serviceSettleS: argv['service-settle'] ?? 3,
     serviceTimeoutS: argv['service-timeout'] ?? 60,
+    backupCheck: argv['backup-check'] ?? true,
+    backupMaxAgeH: argv['backup-max-age'] ?? 24,
   }
 }
 

@@ -2,7 +2,7 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
 import { EXIT } from '../lib/errors.js'
 import { DEFAULT_INGRESS_URL } from '../lib/exec/smoke.js'
 import { formatBytes } from '../lib/bytes.js'
-import { type HostArgs, handler, hostFlags, outputFor, stepReporter, withServiceFlags } from './common.js'
+import { type HostArgs, handler, hostFlags, outputFor, stepReporter, withServiceFlags, withBackupGuardFlags } from './common.js'
 import { numberFlag } from './bounds.js'
 
 interface Args extends HostArgs {
@@ -10,13 +10,14 @@ interface Args extends HostArgs {
   'dry-run': boolean
   'skip-ingress-smoke': boolean
   'auto-rollback': boolean
+  backup: boolean
 }
 
 export const upgradeCommand: CommandModule<HostArgs, Args> = {
   command: 'upgrade',
   describe: 'Move the host to a new release: verify, fetch what differs, switch, hooks, ingress smoke; roll back on failure',
   builder: (y: Argv<HostArgs>) =>
-    withServiceFlags(y)
+    withBackupGuardFlags(withServiceFlags(y))
       .option('manifest', { type: 'string', demandOption: true, describe: 'Path of the new release manifest.json' })
       .option('dry-run', { type: 'boolean', default: false, describe: 'Validate and print the plan and every compatibility finding; change nothing' })
       .option('skip-ingress-smoke', { type: 'boolean', default: false, describe: 'Do not run the ingress fixture smoke after the switch' })
@@ -24,6 +25,7 @@ export const upgradeCommand: CommandModule<HostArgs, Args> = {
       .option('smoke-timeout', numberFlag('smoke-timeout', { default: 60, describe: 'Seconds the ingress smoke may retry' }))
       .option('allow-downgrade', { type: 'boolean', default: false, describe: 'Allow a lower version than the active release' })
       .option('accept-snapshot-format-change', { type: 'boolean', default: false, describe: 'Allow a snapshot format change (existing snapshots will not restore)' })
+      .option('backup', { type: 'boolean', default: false, describe: 'Take and verify a backup of the active release first (the migration guard then passes); a backup that does not verify stops the upgrade' })
       .option('auto-rollback', { type: 'boolean', default: true, describe: 'Switch back when a hook or the smoke fails (--no-auto-rollback stays on the new release)' })
       .example('sudo $0 upgrade --manifest /mnt/nullspace-release-next/manifest.json --dry-run', 'validate a future release without switching')
       .example('sudo $0 upgrade --manifest /mnt/nullspace-release-next/manifest.json', 'apply an upgrade'),
@@ -42,13 +44,15 @@ export const upgradeCommand: CommandModule<HostArgs, Args> = {
     }
     const trusted = await loadTrusted(argv.manifest, flags)
     return withHostLock(flags, 'upgrade', async () => {
+      const backup = argv.backup ? await (await import('../lib/backup/ops.js')).backupBeforeUpgrade(flags, (t) => out.warn(t)) : null
+      if (backup) out.line(`Backup ${backup} taken and verified.`)
       const outcome = await upgrade(trusted, flags, { autoRollback: argv['auto-rollback'] }, await stepReporter(out))
       const { plan } = outcome.planned
       const from = plan.current_release_id
       const to = plan.target_release_id
       if (outcome.kind === 'upgraded') {
         const changed = plan.steps.length > 0
-        if (argv.json) out.document({ ok: true, from, to, changed, services: servicesOutcome(plan), steps: plan.steps.map((s) => s.id), bytes_transferred: outcome.result.bytesTransferred, warnings: plan.warnings })
+        if (argv.json) out.document({ ok: true, from, to, changed, backup, services: servicesOutcome(plan), steps: plan.steps.map((s) => s.id), bytes_transferred: outcome.result.bytesTransferred, warnings: plan.warnings })
         else out.line(changed ? `Upgraded to ${to}${from && from !== to ? ` (from ${from})` : ''}. ${formatBytes(outcome.result.bytesTransferred)} transferred.${servicesSentence(plan)}` : `No changes. The host matches release ${to}.`)
         return EXIT.ok
       }
@@ -59,7 +63,7 @@ export const upgradeCommand: CommandModule<HostArgs, Args> = {
           : `upgrade to ${to} failed: ${outcome.failure}. ${to} stays active and is marked failed; roll back with: nullspace-host rollback`
       const services = outcome.servicesFailed || outcome.rollbackFailure ? 'failed' : servicesOutcome(plan)
       if (argv.json)
-        out.document({ ok: false, from, to, changed: true, services, failure: outcome.failure, rolled_back_to: outcome.rolledBackTo, rollback_failure: outcome.rollbackFailure, warnings: [...plan.warnings, ...outcome.warnings] })
+        out.document({ ok: false, from, to, changed: true, backup, services, failure: outcome.failure, rolled_back_to: outcome.rolledBackTo, rollback_failure: outcome.rollbackFailure, warnings: [...plan.warnings, ...outcome.warnings] })
       process.stderr.write(`nullspace-host: ${message}\n`)
       return EXIT.failed
     })
