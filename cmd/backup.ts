@@ -117,6 +117,41 @@ const pruneCommand: CommandModule<GlobalArgs, PruneArgs> = {
   }),
 }
 
+const restoreCommand: CommandModule<GlobalArgs, RestoreArgs> = {
+  command: 'restore <backup>',
+  describe: 'Put a verified backup of the active release back: stop the units, restore every entry, run the post-restore hooks on its dump, start and health-check the units',
+  builder: (y: Argv<GlobalArgs>) =>
+    withServiceFlags(withDest(y))
+      .positional('backup', { type: 'string', demandOption: true, describe: 'A backup id (see backup list) or one of its files' })
+      .option('yes', { type: 'boolean', default: false, describe: 'Confirm: the restore replaces the configuration, state and data files the backup holds' })
+      .option('key', { type: 'string', describe: 'Public key the record must be signed by (default: that of the evidence key under --root)' })
+      .example('sudo $0 backup restore 20260610T120000Z-2026.06.10 --yes', 'restore a backup of the active release'),
+  handler: handler(async (argv: ArgumentsCamelCase<RestoreArgs & { key?: string }>) => {
+    if (!argv.yes) throw usageError(`backup restore replaces the configuration, state and data the backup holds; pass --yes to confirm (nullspace-host backup restore ${argv.backup} --yes)`)
+    const { withHostLock } = await import('../lib/operations.js')
+    const { restoreBackup } = await import('../lib/backup/restore.js')
+    const { withEvent } = await import('../lib/backup/events.js')
+    const { locateBackup } = await import('../lib/backup/verify.js')
+    const { backupsDir } = await import('../lib/backup/create.js')
+    const { verifyingKey } = await import('../lib/backup/keys.js')
+    const { BACKUP_ID } = await import('../lib/backup/record.js')
+    const out = outputFor(argv)
+    const flags = hostFlags(argv)
+    const l = layout(flags.root)
+    const f = locateBackup(argv.backup, backupsDir(l, argv.dest))
+    const key = await verifyingKey(l, argv.key)
+    const r = await withHostLock(flags, 'backup restore', () =>
+      withEvent(l, { op: 'restore', backup_id: f.id, release_id: BACKUP_ID.exec(f.id)?.[2] ?? '' }, () =>
+        restoreBackup(l, f, { key: key?.key ?? null, serviceManager: flags.serviceManager, settleS: flags.serviceSettleS, timeoutS: flags.serviceTimeoutS, hookTimeoutMs: flags.hookTimeoutS * 1000 }),
+      ),
+    )
+    if (r.services === 'not managed') out.warn('services not restarted (service manager: none)')
+    if (argv.json) out.document({ ok: true, ...r })
+    else out.line(`Restored backup ${r.backup_id} of release ${r.release_id}: ${r.restored} entries put back${r.hooks.length ? `, post-restore hooks ${r.hooks.join(', ')} ran` : ''}.`)
+    return EXIT.ok
+  }),
+}
+
 export const backupCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   command: 'backup <command>',
   describe: 'Back up the appliance before irreversible migrations, verify, list, restore and prune backups',
@@ -126,9 +161,7 @@ export const backupCommand: CommandModule<GlobalArgs, GlobalArgs> = {
       .command(verifyCommand)
       .command(listCommand)
       .command(pruneCommand)
+      .command(restoreCommand)
       .demandCommand(1, 'name a backup subcommand: create, verify, list, restore, prune'),
   handler: () => {},
 }
-
-export type { RestoreArgs }
-export { withServiceFlags }
