@@ -37,7 +37,9 @@ export const upgradeCommand: CommandModule<HostArgs, Args> = {
     const out = outputFor(argv)
     const flags = hostFlags(argv, argv['skip-ingress-smoke'] ? null : argv['ingress-url'] ?? DEFAULT_INGRESS_URL)
     if (argv['dry-run']) {
-      const { plan } = await planManifest('upgrade', argv.manifest, flags)
+      // With --backup the run takes and verifies a backup before it plans: the guard is met then, so the preview does not block on it.
+      const { plan } = await planManifest('upgrade', argv.manifest, argv.backup ? { ...flags, backupCheck: false } : flags)
+      if (argv.backup) out.warn('--backup: the upgrade takes and verifies a backup of the active release before any change (the migration guard is then met)')
       if (argv.json) out.document((await import('../lib/plan/saved.js')).planDocument(plan))
       else out.line(renderPlan(plan, out.c))
       return plan.blockers.length > 0 ? EXIT.failed : EXIT.ok

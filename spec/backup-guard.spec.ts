@@ -59,6 +59,9 @@ test('upgrade --backup takes and verifies a backup first, then upgrades; rollbac
   within(T, 'upgrade --backup', (async () => {
     const { r2 } = await releases()
     const root = await fresh()
+    // The preview of an upgrade --backup does not block on the backup it is about to take.
+    const preview = ok(await upgrade(root, r2, ...NONE, '--backup', '--dry-run', '--json'), 'upgrade --backup --dry-run')
+    assert.equal((JSON.parse(preview.stdout) as { blockers: unknown[] }).blockers, [])
     const r = ok(await upgrade(root, r2, ...NONE, '--backup', '--json'), 'upgrade --backup')
     const doc = JSON.parse(r.stdout) as { ok: boolean; to: string; backup: string }
     assert.is(doc.to, 'r2')
