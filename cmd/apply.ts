@@ -1,6 +1,6 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
 import { EXIT, operationFailed, usageError } from '../lib/errors.js'
-import { type HostArgs, handler, hostFlags, outputFor, stepReporter, withDeepFlag, withReleaseRuleFlags, withServiceFlags } from './common.js'
+import { type HostArgs, handler, hostFlags, outputFor, stepReporter, withBackupGuardFlags, withDeepFlag, withReleaseRuleFlags, withServiceFlags } from './common.js'
 
 interface Args extends HostArgs {
   plan?: string
@@ -13,7 +13,7 @@ export const applyCommand: CommandModule<HostArgs, Args> = {
   builder: (y: Argv<HostArgs>) =>
     withDeepFlag(
       withReleaseRuleFlags(
-        withServiceFlags(y)
+        withBackupGuardFlags(withServiceFlags(y))
           .positional('plan', { type: 'string', describe: 'A plan file saved by plan --out: runs exactly its steps; refused when the host, the manifest or the file changed since' })
           .option('manifest', { type: 'string', describe: 'Path of the release manifest.json (instead of a saved plan)' }),
       ),

@@ -5,7 +5,7 @@ import { usageError } from '../lib/errors.js'
 
 export interface Bound {
   /** What the number counts, for the message. */
-  readonly unit: 'seconds' | 'days' | 'bytes per second'
+  readonly unit: 'seconds' | 'hours' | 'days' | 'bytes per second'
   readonly min: number
   /** The flag must be more than `min`, not equal to it (a stall window of 0 s cannot receive a byte). */
   readonly aboveMin?: boolean
@@ -33,6 +33,8 @@ export const NUMBER_BOUNDS = {
   'speed-time': { unit: 'seconds', min: 0, aboveMin: true, max: MAX_WAIT_S, example: 60 },
   // expires_at = now + days: ten years is past any release's useful life, and far inside what a Date holds.
   'expires-in': { unit: 'days', min: 0, aboveMin: true, max: 3650, example: 90 },
+  // A year: an older backup of the active release is no guard for today's data.
+  'backup-max-age': { unit: 'hours', min: 0, aboveMin: true, max: 8760, example: 24 },
 } as const satisfies Record<string, Bound>
 
 export type BoundedFlag = keyof typeof NUMBER_BOUNDS

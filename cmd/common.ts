@@ -124,6 +124,8 @@ export interface HostArgs extends GlobalArgs {
   'service-settle'?: number
   'service-timeout'?: number
   deep?: boolean
+  'backup-check'?: boolean
+  'backup-max-age'?: number
 }
 
 export const SERVICE_MANAGERS = ['auto', 'systemd', 'none'] as const
@@ -155,6 +157,13 @@ export function withDeepFlag<T>(y: Argv<T>): Argv<T> {
   return y.option('deep', { type: 'boolean', default: false, describe: 'Rehash the release\'s sealed files instead of trusting their size, mtime and inode; repair any whose bytes changed' })
 }
 
+/** The migration guard's flags (DESIGN.md section 8.2), on every command that may activate a release or plans to. */
+export function withBackupGuardFlags<T>(y: Argv<T>): Argv<T> {
+  return y
+    .option('backup-check', { type: 'boolean', default: true, describe: 'Refuse an irreversible migration without a fresh verified backup of the active release (--no-backup-check: proceed without one)' })
+    .option('backup-max-age', numberFlag('backup-max-age', { default: 24, describe: 'Hours a verified backup counts as fresh for the migration guard' }))
+}
+
 /** `--service-manager`, checked and resolved against the host (`auto`). */
 export function serviceManagerOf(argv: { 'service-manager'?: string }, root: string): ServiceManager {
   const requested = argv['service-manager'] ?? (process.env.NULLSPACE_SERVICE_MANAGER || 'auto')
@@ -184,6 +193,8 @@ export function hostFlags(argv: HostArgs, smokeUrl: string | null = null): HostF
     serviceTimeoutS: argv['service-timeout'] ?? 60,
     waitNoticeMs: waitNoticeMs(),
     deep: argv.deep ?? false,
+    backupCheck: argv['backup-check'] ?? true,
+    backupMaxAgeH: argv['backup-max-age'] ?? 24,
   }
 }
 

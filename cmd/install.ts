@@ -1,6 +1,6 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
 import { EXIT } from '../lib/errors.js'
-import { type HostArgs, handler, hostFlags, outputFor, stepReporter, withDeepFlag, withReleaseRuleFlags, withServiceFlags } from './common.js'
+import { type HostArgs, handler, hostFlags, outputFor, stepReporter, withBackupGuardFlags, withDeepFlag, withReleaseRuleFlags, withServiceFlags } from './common.js'
 import { numberFlag } from './bounds.js'
 
 interface Args extends HostArgs {
@@ -13,7 +13,7 @@ export const installCommand: CommandModule<HostArgs, Args> = {
   builder: (y: Argv<HostArgs>) =>
     withDeepFlag(
       withReleaseRuleFlags(
-        withServiceFlags(y)
+        withBackupGuardFlags(withServiceFlags(y))
           .option('manifest', { type: 'string', demandOption: true, describe: 'Path of the release manifest.json' })
           .option('ingress-url', { type: 'string', describe: 'Run the ingress fixture smoke against this URL after the switch' })
           .option('smoke-timeout', numberFlag('smoke-timeout', { default: 60, describe: 'Seconds the ingress smoke may retry' })),

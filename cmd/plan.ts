@@ -1,6 +1,6 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
 import { EXIT } from '../lib/errors.js'
-import { type HostArgs, handler, hostFlags, outputFor, withReleaseRuleFlags, withServiceFlags } from './common.js'
+import { type HostArgs, handler, hostFlags, outputFor, withBackupGuardFlags, withReleaseRuleFlags, withServiceFlags } from './common.js'
 
 interface Args extends HostArgs {
   manifest: string
@@ -13,7 +13,7 @@ export const planCommand: CommandModule<HostArgs, Args> = {
   describe: 'Show what apply would change on the host (changes nothing)',
   builder: (y: Argv<HostArgs>) =>
     withReleaseRuleFlags(
-      withServiceFlags(y)
+      withBackupGuardFlags(withServiceFlags(y))
         .option('manifest', { type: 'string', demandOption: true, describe: 'Path of the release manifest.json' })
         .option('out', { type: 'string', describe: 'Save the plan as JSON; `apply FILE` executes exactly its steps while the host, the manifest and the file are unchanged' })
         .option('detailed-exitcode', { type: 'boolean', default: false, describe: 'Exit 0 when converged, 2 when there are changes, 1 on error' }),

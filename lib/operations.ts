@@ -13,7 +13,8 @@ import { readActualState, type ActualState } from '../state/read.js'
 import { acquireLock, type HeldLock } from '../state/lock.js'
 import { EXIT, Failure, operationFailed } from './errors.js'
 import type { ExecResult, Reporter } from './exec/executor.js'
-import { hostFindings, releaseFindings } from './compat.js'
+import { type Findings, hostFindings, releaseFindings } from './compat.js'
+import { backupGuard, needsBackup, verifiedBackupOf } from './backup/guard.js'
 import { gatherDeltaInputs } from './chunks/inputs.js'
 import type { DeltaInput } from './chunks/assemble.js'
 import { invokingUser, onPath, readHostFacts } from '../state/host-facts.js'
@@ -40,6 +41,9 @@ export interface HostFlags {
   readonly waitNoticeMs?: number
   /** Rehash the target release's sealed files while reading the host (install/apply --deep), so changed bytes are repaired. */
   readonly deep?: boolean
+  /** The migration guard (DESIGN.md section 8.2): false with --no-backup-check. */
+  readonly backupCheck: boolean
+  readonly backupMaxAgeH: number
 }
 
 const minSpeed = (flags: HostFlags): MinSpeed => ({ bytesPerS: flags.speedLimit, windowMs: flags.speedTimeS * 1000 })
@@ -112,10 +116,11 @@ export async function planLoaded(operation: PlanOperation, loaded: LoadedManifes
   const activating = operation === 'install' || operation === 'upgrade'
   const host = activating ? hostFindings(loaded.manifest, facts) : { warnings: [], blockers: [] }
   const release = activating ? await releaseFindings(actual.currentManifest, loaded.manifest, flags) : { warnings: [], blockers: [] }
+  const guard = activating ? await guardFindings(l, actual, loaded, flags) : { warnings: [], blockers: [] }
   const options = {
     ...planOptions(operation, flags),
     warnings: [...host.warnings, ...release.warnings, ...extraWarnings],
-    blockers: [...host.blockers, ...release.blockers],
+    blockers: [...host.blockers, ...release.blockers, ...guard.blockers],
     probe_binaries: activating && loaded.manifest.architecture === facts.architecture,
   }
   const first = planSteps(desired, actual, options)
@@ -123,6 +128,14 @@ export async function planLoaded(operation: PlanOperation, loaded: LoadedManifes
   if (delta.inputs.size === 0 && delta.warnings.length === 0) return { layout: l, loaded, desired, actual, plan: first }
   const plan = planSteps(desired, actual, { ...options, warnings: [...options.warnings, ...delta.warnings], deltas: delta.summaries })
   return { layout: l, loaded, desired, actual, plan, deltas: delta.inputs, prefetched: delta.prefetched }
+}
+
+/** The migration guard's finding: the backups are looked for only when the guard applies. */
+async function guardFindings(l: Layout, actual: ActualState, loaded: LoadedManifest, flags: HostFlags): Promise<Findings> {
+  const active = actual.current === loaded.manifest.release_id ? null : actual.currentManifest
+  const guarding = flags.backupCheck && active !== null && needsBackup(active, loaded.manifest)
+  const fresh = guarding ? await verifiedBackupOf(l, active.release_id, flags.backupMaxAgeH, new Date()) : null
+  return backupGuard(active, loaded.manifest, fresh, { check: flags.backupCheck, maxAgeH: flags.backupMaxAgeH })
 }
 
 /**

@@ -1,7 +1,7 @@
 // `releases list` and `prune`: which releases a host keeps, and what removing one frees.
 // Pure over an inventory read by state/inventory.ts.
 import type { HostInventory, ReleaseInventory } from '../state/inventory.js'
-import { isMarkedFailed, rollbackTarget } from '../state/state-file.js'
+import { isMarkedFailed, isPinned, rollbackTarget } from '../state/state-file.js'
 
 export interface ReleaseRow {
   readonly release_id: string
@@ -11,6 +11,9 @@ export interface ReleaseRow {
   readonly active: boolean
   readonly rollback_target: boolean
   readonly failed: boolean
+  /** Pinned with `releases pin`: prune never removes it. */
+  readonly pinned: boolean
+  readonly pin_reason: string | null
   /** Bytes of this release's files, each inode once. */
   readonly bytes: number
   /** Bytes only this release holds: what removing it alone frees. */
@@ -60,6 +63,8 @@ export function listReleases(inv: HostInventory): ReleaseListing {
       active: r.id === a.current,
       rollback_target: r.id === target,
       failed: isMarkedFailed(a.state, r.id),
+      pinned: isPinned(a.state, r.id),
+      pin_reason: isPinned(a.state, r.id) ? a.state.pins![r.id].reason ?? null : null,
       bytes: sum(i.inodes.values()),
       unique_bytes: bytesFreed([i]),
     }
@@ -74,7 +79,7 @@ export interface PrunePlan {
   readonly bytes_freed: number
 }
 
-/** Keeps the `keep` most recently active good releases, plus `current` and the rollback target, always. */
+/** Keeps the `keep` most recently active good releases, plus `current`, the rollback target and every pinned release, always. */
 export function planPrune(inv: HostInventory, keep: number): PrunePlan {
   const a = inv.actual
   const target = rollbackTargetOf(inv)
@@ -83,7 +88,8 @@ export function planPrune(inv: HostInventory, keep: number): PrunePlan {
     .filter((r) => r.seal.kind === 'sealed' && !isMarkedFailed(a.state, r.id))
     .sort((x, y) => lastActive(y.id) - lastActive(x.id) || (y.seal.kind === 'sealed' && x.seal.kind === 'sealed' ? y.seal.seal.sealed_at.localeCompare(x.seal.seal.sealed_at) : 0) || y.id.localeCompare(x.id))
     .map((r) => r.id)
-  const kept = new Set([...good.slice(0, keep), ...[a.current, target].filter((x): x is string => x !== null)])
+  const pinned = a.releases.map((r) => r.id).filter((id) => isPinned(a.state, id))
+  const kept = new Set([...good.slice(0, keep), ...[a.current, target].filter((x): x is string => x !== null), ...pinned])
   const remove = a.releases.map((r) => r.id).filter((id) => !kept.has(id))
   return {
     keep: a.releases.map((r) => r.id).filter((id) => kept.has(id)),

@@ -5,6 +5,7 @@ import type { HostFlags, Planned } from './operations.js'
 import { executePlanned, planLoaded } from './operations.js'
 import { layout, type Layout } from './layout.js'
 import { migrationWarning } from './compat.js'
+import { verifiedBackupOf } from './backup/guard.js'
 import { operationFailed } from './errors.js'
 import type { Reporter, ExecResult } from './exec/executor.js'
 import type { Plan, PlanOperation } from './plan/types.js'
@@ -70,7 +71,9 @@ export async function rollback(flags: HostFlags, requested: string | undefined, 
     throw operationFailed('no previous release to roll back to: state.json records no earlier release that is still sealed and not marked failed (see releases list, or pass --to ID)')
   const loaded = await loadSealedRelease(l, target.to)
   const warning = migrationWarning(await manifestOf(l, target.from), loaded.manifest)
-  const warnings = warning ? [warning] : []
+  // Name the backup to restore: one of the release rolled back to (a restore needs its schema active).
+  const backup = warning ? await verifiedBackupOf(l, target.to, null, new Date()) : null
+  const warnings = warning ? [`${warning}; ${backup ? `the newest verified backup of ${target.to} is ${backup}: nullspace-host backup restore ${backup} --yes` : `no verified backup of ${target.to} is on this host`}`] : []
   const noSmoke = { ...flags, smokeUrl: null }
   const planned = await planLoaded(target.operation === 'rollback' ? operation : target.operation, loaded, noSmoke, warnings)
   const result = await executePlanned(planned, noSmoke, report).catch((e: unknown) => {

@@ -20,7 +20,8 @@ const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('he
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /** Same bytes in every release unless overridden, so r1 and r2 differ only where a test says. */
-const contents = (tag: string): Record<string, string> => Object.fromEntries(KIND_LAYOUT.map((k) => [k.file, `${k.file} ${tag}\n`]))
+/** Every file tagged but the migration bundle, which releases share (the migration guard is backup-guard.spec's business). */
+const contents = (tag: string): Record<string, string> => Object.fromEntries(KIND_LAYOUT.map((k) => [k.file, k.kind === 'migration_bundle' ? `${k.file}\n` : `${k.file} ${tag}\n`]))
 
 /**
  * What an operator would compare before and after: everything under opt/nullspace (but the

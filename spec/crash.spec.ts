@@ -51,7 +51,8 @@ async function rootWith(manifests: string[]): Promise<string> {
   const key = manifests.join('|')
   if (!template.has(key)) {
     const t = tempDir('template')
-    for (const m of manifests) ok(await cli(['install', '--manifest', m], t), `install ${m}`)
+    // B changes the migration bundle on purpose; the migration guard is backup-guard.spec's business.
+    for (const m of manifests) ok(await cli(['install', '--manifest', m, '--no-backup-check'], t), `install ${m}`)
     template.set(key, t)
   }
   const root = tempDir('crash')
@@ -103,7 +104,7 @@ test('install killed in the middle of downloads resumes and fetches only the mis
 test('upgrade killed at every step boundary: the rerun finishes it and never flips back', async () => {
   const probe = await rootWith([A.manifest])
   const ingress = await startIngressFixture(probe)
-  const steps = await stepCount(['upgrade', '--dry-run', '--manifest', B.manifest, '--ingress-url', ingress.url], probe)
+  const steps = await stepCount(['upgrade', '--dry-run', '--manifest', B.manifest, '--ingress-url', ingress.url, '--no-backup-check'], probe)
   await ingress.close()
   assert.ok(steps.includes(`switch:${B_ID}`))
   for (let n = 1; n <= steps.length + 1; n++) {
@@ -111,7 +112,7 @@ test('upgrade killed at every step boundary: the rerun finishes it and never fli
     installHook(root)
     const fixture = await startIngressFixture(root)
     try {
-      const args = ['upgrade', '--manifest', B.manifest, '--ingress-url', fixture.url, '--smoke-timeout', '10']
+      const args = ['upgrade', '--manifest', B.manifest, '--ingress-url', fixture.url, '--smoke-timeout', '10', '--no-backup-check']
       const first = await cli(args, root, crashAt(n))
       assert.is(first.signal, 'SIGKILL', `boundary ${n}`)
       const switched = steps.indexOf(`switch:${B_ID}`) + 1 < n

@@ -25,7 +25,7 @@ const releases = () =>
     r4: await makeRelease({ id: 'r4', version: '0.4.0', change: { 'nullspace-api': 'api r4\n', 'migrations.tar.gz': 'migrations r4: 0002_add_column\n' } }),
   }))())
 
-const up = async (root: string, rel: Rel) => ok(await upgrade(root, rel, '--skip-ingress-smoke'), `upgrade to ${rel.id}`)
+const up = async (root: string, rel: Rel, ...extra: string[]) => ok(await upgrade(root, rel, '--skip-ingress-smoke', ...extra), `upgrade to ${rel.id}`)
 
 test('rollback returns to the previous release: current, links, rendered files and history', () =>
   within(T, 'rollback', (async () => {
@@ -179,7 +179,8 @@ test('rollback across a changed migration bundle warns on stderr and in --json w
   within(T, 'migration warning', (async () => {
     const { r1, r4 } = await releases()
     const root = await installedRoot(r1)
-    await up(root, r4)
+    // r4's migrations are irreversible: without a backup, the migration guard (backup-guard.spec) needs its override.
+    await up(root, r4, '--no-backup-check')
     const r = ok(await rollback(root, '--json'), 'rollback --json across the migration bundle')
     const out = JSON.parse(r.stdout)
     assert.equal([out.ok, out.from, out.to], [true, 'r4', 'r1'])
@@ -200,15 +201,18 @@ test('an automatic rollback across a changed migration bundle warns too (human a
     const ingress = await startFixtureIngress({ status: 500 })
     try {
       const root = await installedRoot(r1)
-      const j = exits(await upgrade(root, r4, '--ingress-url', ingress.url, '--smoke-timeout', '1', '--json'), 1, 'failing upgrade --json')
+      // --backup: the migration guard wants a verified backup of r1, and the warning then names it.
+      const j = exits(await upgrade(root, r4, '--ingress-url', ingress.url, '--smoke-timeout', '1', '--json', '--backup'), 1, 'failing upgrade --json')
       const out = JSON.parse(j.stdout)
       assert.is(out.rolled_back_to, 'r1')
       assert.ok(out.warnings.some((w: string) => /migrations are not rolled back/i.test(w)), `--json warnings[]: ${out.warnings.join(' | ')}`)
+      assert.ok(out.warnings.some((w: string) => w.includes(`nullspace-host backup restore ${out.backup} --yes`)), `the backup to restore is named: ${out.warnings.join(' | ')}`)
 
       const other = await installedRoot(r1)
-      const h = exits(await upgrade(other, r4, '--ingress-url', ingress.url, '--smoke-timeout', '1'), 1, 'failing upgrade (human)')
+      const h = exits(await upgrade(other, r4, '--ingress-url', ingress.url, '--smoke-timeout', '1', '--backup'), 1, 'failing upgrade (human)')
       assert.match(h.stderr, /rolled back to r1/i)
       assert.match(h.stderr, /migrations are not rolled back/i, 'the operator is told the migrations the hooks ran stay applied')
+      assert.match(h.stderr, /nullspace-host backup restore \d{8}T\d{6}Z-r1 --yes/)
     } finally {
       await ingress.close()
     }

@@ -47,7 +47,8 @@ function treeOf(root: string): Record<string, string> {
 }
 
 /** The same artifact bytes for every release, so a second release differs only where a test says. */
-const contents = (tag: string) => Object.fromEntries(KIND_LAYOUT.map((k) => [k.file, `${k.file} ${tag}\n`]))
+/** Every file tagged but the migration bundle, which releases share (the migration guard is backup-guard.spec's business). */
+const contents = (tag: string) => Object.fromEntries(KIND_LAYOUT.map((k) => [k.file, k.kind === 'migration_bundle' ? `${k.file}\n` : `${k.file} ${tag}\n`]))
 
 async function keygen(): Promise<{ id: string; key: string; pub: string }> {
   const dir = tempDir('keys')

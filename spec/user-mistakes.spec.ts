@@ -99,7 +99,7 @@ test('no command at all', async () => {
 })
 
 test('a command group without its subcommand: releases', async () => {
-  oneLine(await cli(['releases']), 64, /name a releases command: list; see nullspace-host releases --help$/)
+  oneLine(await cli(['releases']), 64, /name a releases command: list, pin, unpin; see nullspace-host releases --help$/)
 })
 
 test('plan without a manifest', async () => {

@@ -33,11 +33,35 @@ export const SwitchRecord = t.intersection([
 ])
 export type SwitchRecord = t.TypeOf<typeof SwitchRecord>
 
-export const StateFile = t.type({
-  format_version: t.literal(1),
-  history: t.array(SwitchRecord),
-  failed: t.record(t.string, t.type({ at: t.string, reason: t.string })),
-})
+/** A backup taken, verified or restored (DESIGN.md section 8.3): history of its own, beside the switches. */
+export const BackupEvent = t.intersection([
+  t.type({
+    op: t.union([t.literal('backup'), t.literal('verify'), t.literal('restore')]),
+    at: t.string,
+    backup_id: t.string,
+    release_id: t.string,
+    result: t.union([t.literal('ok'), t.literal('failed')]),
+  }),
+  t.partial({ reason: t.string, tool_version: t.string, user: t.string }),
+])
+export type BackupEvent = t.TypeOf<typeof BackupEvent>
+
+export const Pin = t.intersection([t.type({ at: t.string }), t.partial({ reason: t.string, user: t.string })])
+export type Pin = t.TypeOf<typeof Pin>
+
+export const StateFile = t.intersection([
+  t.type({
+    format_version: t.literal(1),
+    history: t.array(SwitchRecord),
+    failed: t.record(t.string, t.type({ at: t.string, reason: t.string })),
+  }),
+  // Absent in files written before backups and pins: such a file has neither.
+  t.partial({
+    events: t.array(BackupEvent),
+    /** Releases prune never removes, by release id. */
+    pins: t.record(t.string, Pin),
+  }),
+])
 export type StateFile = t.TypeOf<typeof StateFile>
 
 export const emptyState = (): StateFile => ({ format_version: 1, history: [], failed: Object.create(null) as StateFile['failed'] })
@@ -67,7 +91,19 @@ export async function readStateFile(file: string): Promise<StateFile> {
   // Keyed by release ids from disk: no prototype, so no id ever reads or writes a member of one.
   const failed = Object.create(null) as StateFile['failed']
   for (const [id, mark] of Object.entries(decoded.right.failed)) failed[id] = mark
-  return { ...decoded.right, failed }
+  const pins = Object.create(null) as NonNullable<StateFile['pins']>
+  for (const [id, pin] of Object.entries(decoded.right.pins ?? {})) pins[id] = pin
+  return { ...decoded.right, failed, ...(decoded.right.pins === undefined ? {} : { pins }) }
+}
+
+/** Whether a release is pinned (own entries only, as isMarkedFailed). */
+export const isPinned = (state: StateFile, id: string): boolean => state.pins !== undefined && Object.hasOwn(state.pins, id)
+
+/** Appends a backup event in one atomic write (the caller holds the host lock). */
+export async function recordBackupEvent(file: string, event: BackupEvent): Promise<void> {
+  const state = await readStateFile(file)
+  state.events = [...(state.events ?? []), event]
+  await writeStateFile(file, state)
 }
 
 export async function writeStateFile(file: string, state: StateFile): Promise<void> {

@@ -17,6 +17,10 @@ export interface HookEnv {
   readonly releaseId: string
   readonly previousReleaseId: string | null
   readonly operation: string
+  /** Backup hooks (pre-backup.d, post-restore.d): the dump directory they write or read. */
+  readonly backupDir?: string
+  /** What the hooks are called in messages; default `post-switch`. */
+  readonly kind?: string
 }
 
 /** A hook, a unit's restart or health wait, or the smoke failed after a switch: the release is active but not proven. */
@@ -78,6 +82,7 @@ export async function runHook(dir: string, name: string, env: HookEnv, timeoutMs
         NULLSPACE_RELEASE_ID: env.releaseId,
         NULLSPACE_PREVIOUS_RELEASE_ID: env.previousReleaseId ?? '',
         NULLSPACE_OPERATION: env.operation,
+        ...(env.backupDir === undefined ? {} : { NULLSPACE_BACKUP_DIR: env.backupDir }),
       },
     })
     for (const out of [child.stdout, child.stderr]) out?.on('data', (d: Buffer) => process.stderr.write(d))
@@ -93,12 +98,12 @@ export async function runHook(dir: string, name: string, env: HookEnv, timeoutMs
     const timer = setTimeout(() => {
       if (pgid !== undefined) killGroup(pgid)
       forget()
-      reject(new ActivationFailed(`post-switch hook ${name} did not finish within ${timeoutMs / 1000} s (--hook-timeout)`, 'hook'))
+      reject(new ActivationFailed(`${env.kind ?? 'post-switch'} hook ${name} did not finish within ${timeoutMs / 1000} s (--hook-timeout)`, 'hook'))
     }, timeoutMs)
     child.on('error', (e) => {
       clearTimeout(timer)
       forget()
-      reject(new ActivationFailed(`post-switch hook ${name} could not be started: ${e.message}`, 'hook'))
+      reject(new ActivationFailed(`${env.kind ?? 'post-switch'} hook ${name} could not be started: ${e.message}`, 'hook'))
     })
     child.on('exit', (code, signal) => {
       clearTimeout(timer)
@@ -106,7 +111,12 @@ export async function runHook(dir: string, name: string, env: HookEnv, timeoutMs
       for (const out of [child.stdout, child.stderr]) (out as Socket | null)?.unref()
       forget()
       if (code === 0) resolve()
-      else reject(new ActivationFailed(`post-switch hook ${name} failed (${signal ? `killed by ${signal}` : `exit ${code}`})`, 'hook'))
+      else reject(new ActivationFailed(`${env.kind ?? 'post-switch'} hook ${name} failed (${signal ? `killed by ${signal}` : `exit ${code}`})`, 'hook'))
     })
   })
+}
+
+/** Runs `names` in order; the first failure stops the rest (the backup and restore hooks). */
+export async function runHooks(dir: string, names: readonly string[], env: HookEnv, timeoutMs: number): Promise<void> {
+  for (const name of names) await runHook(dir, name, env, timeoutMs)
 }

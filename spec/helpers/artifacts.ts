@@ -35,10 +35,14 @@ export const buildArgs = (dir: string, out: string, releaseId: string, version: 
   '--kernel-identity', 'linux-6.1-nullspace',
 ]
 
-/** Writes the ten artifact files; contents default to text naming the file and release. */
+/**
+ * Writes the ten artifact files; contents default to text naming the file and release, except the
+ * migration bundle: releases share it unless a spec changes it, as the migration guard (an
+ * irreversible bundle that differs needs a verified backup) is backup-guard.spec's business.
+ */
 export function writeArtifacts(dir: string, releaseId: string, contents: Record<string, string | Buffer> = {}): void {
   fs.mkdirSync(dir, { recursive: true })
-  for (const { file } of KIND_LAYOUT) fs.writeFileSync(path.join(dir, file), contents[file] ?? `${file} of ${releaseId}\n`)
+  for (const { file } of KIND_LAYOUT) fs.writeFileSync(path.join(dir, file), contents[file] ?? (file === 'migrations.tar.gz' ? `${file}\n` : `${file} of ${releaseId}\n`))
 }
 
 export async function buildRelease(spec: ReleaseSpec = {}): Promise<BuiltRelease> {
