@@ -63,8 +63,10 @@ const verifyCommand: CommandModule<GlobalArgs, VerifyArgs> = {
     const own = f.dir === dir
     const verify = () => checkBackup(l, f, { key: key?.key ?? null, keepDrill: false, now: () => new Date() }, own)
     const r = own ? await withHostLock(flags, 'backup verify', verify) : await verify()
-    if (argv.json) out.document({ ok: r.ok, backup_id: r.backup_id, release_id: r.record?.release_id ?? null, problem: r.problem, signature: r.signature, verified_at: r.verified_at, entries: r.record?.entries.length ?? null })
-    if (!r.ok) throw new Failure(EXIT.failed, `backup ${r.backup_id} does not verify: ${r.problem}; do not rely on it (its .verified.json was removed)`)
+    const report = { backup_id: r.backup_id, release_id: r.record?.release_id ?? null, problem: r.problem, signature: r.signature, verified_at: r.verified_at, entries: r.record?.entries.length ?? null }
+    // A failure's document is printed once, by the failure (with `ok: false` and `error`).
+    if (!r.ok) throw new Failure(EXIT.failed, `backup ${r.backup_id} does not verify: ${r.problem}; do not rely on it (its .verified.json was removed)`, [], { document: report })
+    if (argv.json) out.document({ ok: true, ...report })
     if (r.signature.status !== 'valid') out.warn(`${f.record}: signature ${r.signature.status}${r.signature.status === 'not checked' ? ' (no --key and no evidence key under --root)' : ''}`)
     out.line(`Backup ${r.backup_id} verified: ${r.record!.entries.length} entries match the record and restore${r.signature.status === 'valid' ? `; signed by key ${r.signature.key_id}` : ''}`)
     return EXIT.ok

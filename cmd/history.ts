@@ -9,7 +9,7 @@ interface Args extends GlobalArgs {
 
 export const historyCommand: CommandModule<GlobalArgs, Args> = {
   command: 'history',
-  describe: 'The switches recorded on this host, newest first: when, what, from, to, result, why it failed, who',
+  describe: 'The switches, backups, verifications and restores recorded on this host, newest first: when, what, from, to, result, why it failed, who',
   builder: (y: Argv<GlobalArgs>) =>
     y
       .option('limit', { type: 'number', describe: 'Show at most N entries (the newest)' })
