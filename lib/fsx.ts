@@ -40,6 +40,26 @@ export async function writeFileAtomic(target: string, data: string | Uint8Array,
   await fsyncDir(path.dirname(target))
 }
 
+/** Copies the file `from` over `target` so a reader sees the old file or the new one (a backup's entry put back). */
+export async function copyFileAtomic(from: string, target: string, mode: number): Promise<void> {
+  const tmp = tempName(target)
+  try {
+    await fs.copyFile(from, tmp, constants.COPYFILE_EXCL)
+    const fh = await fs.open(tmp, constants.O_RDONLY | constants.O_NOFOLLOW)
+    try {
+      await fh.chmod(mode)
+      await fh.sync()
+    } finally {
+      await fh.close()
+    }
+    await fs.rename(tmp, target)
+  } catch (e) {
+    await fs.rm(tmp, { force: true })
+    throw e
+  }
+  await fsyncDir(path.dirname(target))
+}
+
 /** Points the symlink `link` at `target` atomically: a temp link renamed over it (DESIGN.md section 3). */
 export async function switchSymlink(link: string, target: string): Promise<void> {
   const tmp = tempName(link)

@@ -4,15 +4,13 @@
 // around it (systemd), the post-restore hooks load the dump, then the units start and are
 // health-checked. The caller holds the host lock.
 import fs from 'node:fs/promises'
-import { constants } from 'node:fs'
 import path from 'node:path'
-import { randomBytes } from 'node:crypto'
 import type { KeyObject } from 'node:crypto'
 import { E } from '../commonjs.cjs'
 import type { Layout } from '../layout.js'
 import type { ServiceManager } from '../plan/types.js'
 import { operationFailed } from '../errors.js'
-import { fsyncDir, isUnreadable, mkdirUnder, readRegularFile, switchSymlink } from '../fsx.js'
+import { copyFileAtomic, isUnreadable, mkdirUnder, readRegularFile, switchSymlink } from '../fsx.js'
 import { readHookDir } from '../../state/hooks.js'
 import { runHooks } from '../exec/hooks.js'
 import { systemctl, waitHealthy } from '../exec/services.js'
@@ -56,22 +54,7 @@ async function putBack(l: Layout, e: BackupEntry, from: string, to: string): Pro
     return
   }
   if (e.type === 'symlink') return switchSymlink(to, e.target!)
-  const tmp = path.join(path.dirname(to), `.${path.basename(to)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`)
-  try {
-    await fs.copyFile(from, tmp, constants.COPYFILE_EXCL)
-    const fh = await fs.open(tmp, constants.O_RDONLY | constants.O_NOFOLLOW)
-    try {
-      await fh.chmod(e.mode)
-      await fh.sync()
-    } finally {
-      await fh.close()
-    }
-    await fs.rename(tmp, to)
-  } catch (err) {
-    await fs.rm(tmp, { force: true })
-    throw err
-  }
-  await fsyncDir(path.dirname(to))
+  await copyFileAtomic(from, to, e.mode)
 }
 
 export async function restoreBackup(l: Layout, f: BackupFiles, o: RestoreOptions): Promise<Restored> {
