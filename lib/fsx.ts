@@ -1,7 +1,7 @@
 // The dangerous filesystem moves, written once (systemd's fs-util is the model): temp name
 // in the same directory, fsync, rename, fsync the directory. No other module calls
 // fs.rename or fs.symlink directly.
-import fs from 'node:fs/promises'
+import fs, { type FileHandle } from 'node:fs/promises'
 import { constants } from 'node:fs'
 import path from 'node:path'
 import { randomBytes } from 'node:crypto'
@@ -20,13 +20,16 @@ export async function fsyncPath(p: string): Promise<void> {
 
 export const fsyncDir = fsyncPath
 
-/** Writes `data` to `target` so a reader sees the old file or the new one, never a torn one. */
-export async function writeFileAtomic(target: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+/**
+ * The discipline, once: `fill` creates the temp file beside `target` and returns it open; it is
+ * given its mode, synced, closed and renamed over `target`, and the directory is synced. On any
+ * failure the temp file is removed and `target` is as it was.
+ */
+async function replaceAtomic(target: string, mode: number, fill: (tmp: string) => Promise<FileHandle>): Promise<void> {
   const tmp = tempName(target)
   try {
-    const fh = await fs.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode)
+    const fh = await fill(tmp)
     try {
-      await fh.writeFile(data)
       await fh.chmod(mode)
       await fh.sync()
     } finally {
@@ -40,24 +43,26 @@ export async function writeFileAtomic(target: string, data: string | Uint8Array,
   await fsyncDir(path.dirname(target))
 }
 
-/** Copies the file `from` over `target` so a reader sees the old file or the new one (a backup's entry put back). */
-export async function copyFileAtomic(from: string, target: string, mode: number): Promise<void> {
-  const tmp = tempName(target)
-  try {
-    await fs.copyFile(from, tmp, constants.COPYFILE_EXCL)
-    const fh = await fs.open(tmp, constants.O_RDONLY | constants.O_NOFOLLOW)
+/** Writes `data` to `target` so a reader sees the old file or the new one, never a torn one. */
+export function writeFileAtomic(target: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+  return replaceAtomic(target, mode, async (tmp) => {
+    const fh = await fs.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode)
     try {
-      await fh.chmod(mode)
-      await fh.sync()
-    } finally {
+      await fh.writeFile(data)
+      return fh
+    } catch (e) {
       await fh.close()
+      throw e
     }
-    await fs.rename(tmp, target)
-  } catch (e) {
-    await fs.rm(tmp, { force: true })
-    throw e
-  }
-  await fsyncDir(path.dirname(target))
+  })
+}
+
+/** Copies the file `from` over `target` so a reader sees the old file or the new one (a backup's entry put back). */
+export function copyFileAtomic(from: string, target: string, mode: number): Promise<void> {
+  return replaceAtomic(target, mode, async (tmp) => {
+    await fs.copyFile(from, tmp, constants.COPYFILE_EXCL)
+    return fs.open(tmp, constants.O_RDONLY | constants.O_NOFOLLOW)
+  })
 }
 
 /** Points the symlink `link` at `target` atomically: a temp link renamed over it (DESIGN.md section 3). */
