@@ -7,7 +7,7 @@ import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sig
 import { t, E } from './commonjs.cjs'
 import { Failure, errnoCode, manifestError, usageError } from './errors.js'
 import { formatProblem, problemsFromErrors } from './manifest/problems.js'
-import { isUnreadable, readRegularFile, type RegularFileOptions, writeFileAtomic } from './fsx.js'
+import { isUnreadable, readRegularFile, type RegularFileOptions, type UnreadableFile, writeFileAtomic } from './fsx.js'
 import { TRUSTED_KEYS_DIR } from './layout.js'
 import { exposedSecretProblem, symlinkProblem, trustMaterialProblems, unsafeOwnerOrMode } from './trust-material.js'
 
@@ -182,16 +182,24 @@ export type SignatureCheck = E.Either<string, { readonly keyId: string; readonly
  * signature must not hang the command holding the host lock, nor /dev/zero fill its memory).
  */
 export async function checkSignature(bytes: Buffer, sigFile: string, keys: ReadonlyMap<string, KeyObject>, o: RegularFileOptions = { followSymlink: true }): Promise<SignatureCheck> {
-  const raw = await readRegularFile(sigFile, MAX_SIGNATURE_BYTES, o)
-  if (isUnreadable(raw)) return E.left(raw.missing ? `no signature file ${sigFile}` : `${sigFile} ${raw.why}`)
+  return verifySignatureBytes(bytes, await readRegularFile(sigFile, MAX_SIGNATURE_BYTES, o), sigFile, keys)
+}
+
+/**
+ * The one check of a detached signature document `raw` (named `sigLabel` in messages: a path or
+ * a URL) over `bytes`, wherever the signature came from: a file beside the manifest, or a
+ * download of `<url>.sig`.
+ */
+export function verifySignatureBytes(bytes: Buffer, raw: Buffer | UnreadableFile, sigLabel: string, keys: ReadonlyMap<string, KeyObject>): SignatureCheck {
+  if (isUnreadable(raw)) return E.left(raw.missing ? `no signature file ${sigLabel}` : `${sigLabel} ${raw.why}`)
   let json: unknown
   try {
     json = JSON.parse(raw.toString('utf8'))
   } catch {
-    return E.left(`${sigFile} is not valid JSON`)
+    return E.left(`${sigLabel} is not valid JSON`)
   }
   const decoded = SignatureFile.decode(json)
-  if (E.isLeft(decoded)) return E.left(`${sigFile} is malformed: ${problemsFromErrors(decoded.left).map(formatProblem)[0]}`)
+  if (E.isLeft(decoded)) return E.left(`${sigLabel} is malformed: ${problemsFromErrors(decoded.left).map(formatProblem)[0]}`)
   const sig = decoded.right
   const key = keys.get(sig.key_id)
   if (!key) return E.left(`signed by key ${sig.key_id}, which is not among the trusted keys (${[...keys.keys()].join(', ')})`)
@@ -200,20 +208,32 @@ export async function checkSignature(bytes: Buffer, sigFile: string, keys: Reado
   return E.right({ keyId: sig.key_id, bytes: raw })
 }
 
+/** Reads the detached signature of a document; `label` names it in messages. */
+export interface SignatureSource {
+  readonly label: string
+  read(): Promise<Buffer | UnreadableFile>
+}
+
+/** The signature beside a local document: `<file>.sig`, a regular file of at most MAX_SIGNATURE_BYTES. */
+export const signatureBeside = (file: string): SignatureSource => ({
+  label: `${file}.sig`,
+  read: () => readRegularFile(`${file}.sig`, MAX_SIGNATURE_BYTES, { followSymlink: true }),
+})
+
 /**
  * The host's policy: with any trusted key present, a manifest must carry a valid detached
- * signature `<manifest>.sig`; trust material that is unsafe refuses every manifest (never
- * fail open). Returns the signature bytes to seal with the release.
+ * signature (`<manifest>.sig` unless `sig` says where else it comes from); trust material that
+ * is unsafe refuses every manifest (never fail open). `source` is the manifest's path or URL, for
+ * messages. Returns the signature bytes to seal with the release.
  */
-export async function enforceManifestSignature(manifestPath: string, bytes: Buffer, root: string): Promise<Buffer | null> {
+export async function enforceManifestSignature(source: string, bytes: Buffer, root: string, sig: SignatureSource = signatureBeside(source)): Promise<Buffer | null> {
   const trust = await readTrustedKeys(root)
   if (trust.problems.length > 0) {
     const more = trust.problems.length > 1 ? ` (and ${trust.problems.length - 1} more problem${trust.problems.length > 2 ? 's' : ''} below)` : ''
-    throw manifestError(`${manifestPath}: untrusted manifest: the host's trust material is unsafe: ${trust.problems[0]}${more}; every manifest is refused until it is fixed. Nothing was changed`, trust.problems.slice(1))
+    throw manifestError(`${source}: untrusted manifest: the host's trust material is unsafe: ${trust.problems[0]}${more}; every manifest is refused until it is fixed. Nothing was changed`, trust.problems.slice(1))
   }
-  const sigFile = `${manifestPath}.sig`
   if (trust.keys.size === 0) return null
-  const check = await checkSignature(bytes, sigFile, trust.keys)
-  if (E.isLeft(check)) throw manifestError(`${manifestPath}: untrusted manifest: ${check.left}; this host requires a signature by one of ${trust.dir}/*.pub. Nothing was changed`)
+  const check = verifySignatureBytes(bytes, await sig.read(), sig.label, trust.keys)
+  if (E.isLeft(check)) throw manifestError(`${source}: untrusted manifest: ${check.left}; this host requires a signature by one of ${trust.dir}/*.pub. Nothing was changed`)
   return check.right.bytes
 }
