@@ -6,12 +6,13 @@ import { EXIT, Failure, errnoCode, usageError, type ErrorCode, type ExitCode } f
 import { makeOutput, type Output } from '../lib/output.js'
 import type { HostFlags } from '../lib/operations.js'
 import type { Reporter } from '../lib/exec/executor.js'
-import type { ServiceManager, Step } from '../lib/plan/types.js'
+import type { ServiceManager } from '../lib/plan/types.js'
 import type { Argv } from 'yargs'
 import { resolveServiceManager } from '../state/host-facts.js'
 import { numberFlag } from './bounds.js'
 import type { HashProgress } from '../lib/doctor.js'
 import type { ProgressDisplay } from '../lib/progress.js'
+import { hasArtifact } from '../lib/plan/artifact.js'
 
 export interface GlobalArgs {
   root: string
@@ -225,7 +226,7 @@ function stopAllProgress(): void {
 }
 
 /** Steps that obtain an artifact (fetch, link, adopt, repair, ...): the executor reports their bytes as they arrive. */
-const transfers = (step: Step): step is Extract<Step, { artifact: unknown }> => 'artifact' in step
+const transfers = hasArtifact
 
 /**
  * The human reporter: each step as it finishes on stdout and, when a TTY may be drawn on

@@ -5,7 +5,7 @@ import fs, { type FileHandle } from 'node:fs/promises'
 import { constants } from 'node:fs'
 import path from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { EXIT, Failure } from './errors.js'
+import { EXIT, Failure, errnoCode } from './errors.js'
 
 const tempName = (target: string) => path.join(path.dirname(target), `.${path.basename(target)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`)
 
@@ -83,6 +83,51 @@ export async function renameDurable(from: string, to: string): Promise<void> {
   await fs.rename(from, to)
   await fsyncDir(path.dirname(to))
   if (path.dirname(from) !== path.dirname(to)) await fsyncDir(path.dirname(from))
+}
+
+/** fsync every file and directory below `dir`, children first. */
+export async function fsyncTree(dir: string): Promise<void> {
+  for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
+    const p = path.join(dir, entry.name)
+    if (entry.isDirectory()) await fsyncTree(p)
+    else if (entry.isFile()) await fsyncPath(p)
+  }
+  await fsyncDir(dir)
+}
+
+/** Makes `dest` a hard link to `src`, removing whatever `dest` was first. */
+export async function replaceWithHardLink(src: string, dest: string): Promise<void> {
+  await fs.rm(dest, { force: true })
+  await fs.link(src, dest)
+}
+
+/**
+ * Removes the tree `dir` so no reader sees half of it: renamed durably to `aside` (a name in the
+ * same filesystem, cleared first), then deleted. With `missingOk`, a `dir` that is not there is no error.
+ */
+export async function removeTreeAside(dir: string, aside: string, o: { missingOk?: boolean } = {}): Promise<void> {
+  await fs.rm(aside, { recursive: true, force: true })
+  try {
+    await renameDurable(dir, aside)
+  } catch (e) {
+    if (o.missingOk && errnoCode(e) === 'ENOENT') return
+    throw e
+  }
+  await fs.rm(aside, { recursive: true, force: true })
+}
+
+/**
+ * A plain rename(2), not made durable, for a move whose loss in a crash is harmless (a dead
+ * holder's lock taken over). False when `from` is not there.
+ */
+export async function renameIfPresent(from: string, to: string): Promise<boolean> {
+  try {
+    await fs.rename(from, to)
+    return true
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') return false
+    throw e
+  }
 }
 
 /** Leftover temp names from writeFileAtomic/switchSymlink (a crash between create and rename). */

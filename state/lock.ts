@@ -6,7 +6,7 @@ import fs from 'node:fs/promises'
 import { constants, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { EXIT, Failure, errnoCode } from '../lib/errors.js'
-import { fsyncDir, mkdirUnder } from '../lib/fsx.js'
+import { fsyncDir, mkdirUnder, renameIfPresent } from '../lib/fsx.js'
 
 export interface LockHolder {
   readonly pid: number
@@ -106,12 +106,7 @@ async function removeAbandonedTemps(file: string): Promise<void> {
 
 async function takeOverStale(file: string, stale: LockHolder): Promise<void> {
   const aside = `${file}.stale-${process.pid}`
-  try {
-    await fs.rename(file, aside)
-  } catch (e) {
-    if (errnoCode(e) === 'ENOENT') return
-    throw e
-  }
+  if (!(await renameIfPresent(file, aside))) return
   const moved = await readLock(aside)
   if (moved && (moved.pid !== stale.pid || moved.start_time !== stale.start_time) && holderAlive(moved)) {
     // Another process took the lock between our read and our rename: give it back.

@@ -3,11 +3,12 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import type { Layout } from '../layout.js'
 import type { Plan } from '../plan/types.js'
+import { obtainsArtifact } from '../plan/artifact.js'
 import { operationFailed } from '../errors.js'
 
 /** Bytes a plan may write: fetches, plus the worst case of repairs and adoptions; a delta writes the whole file, not only the bytes it fetches. */
 export function bytesNeeded(plan: Plan): number {
-  return plan.steps.reduce((n, s) => n + (s.action === 'fetch' && !s.staged ? s.bytes : s.action === 'repair' || s.action === 'adopt' || s.action === 'delta' ? s.artifact.size : 0), 0)
+  return plan.steps.reduce((n, s) => n + (!obtainsArtifact(s) ? 0 : s.action === 'fetch' ? (s.staged ? 0 : s.bytes) : s.artifact.size), 0)
 }
 
 async function nearestExisting(p: string): Promise<string> {

@@ -3,14 +3,11 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import type { Layout } from '../layout.js'
-import { renameDurable } from '../fsx.js'
+import { removeTreeAside } from '../fsx.js'
 
 export async function removeRelease(l: Layout, id: string): Promise<void> {
   await fs.mkdir(l.staging, { recursive: true, mode: 0o755 })
-  const aside = path.join(l.staging, `.prune-${id}`)
-  await fs.rm(aside, { recursive: true, force: true })
-  await renameDurable(l.release(id), aside)
-  await fs.rm(aside, { recursive: true, force: true })
+  await removeTreeAside(l.release(id), path.join(l.staging, `.prune-${id}`))
 }
 
 export async function removeStaging(l: Layout): Promise<void> {

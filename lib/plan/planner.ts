@@ -8,6 +8,7 @@ import { sealedFileIntact } from '../../state/seal.js'
 import { interruptedRollback } from '../../state/journal.js'
 import { isMarkedFailed } from '../../state/state-file.js'
 import { hostFingerprint } from './fingerprint.js'
+import { obtainsArtifact } from './artifact.js'
 import { unitOf } from '../appliance-files.js'
 import type { ArtifactRef, Blocker, HookOperation, Plan, PlanOperation, PlanOptionsJson, Step } from './types.js'
 
@@ -278,7 +279,7 @@ export function plan(desired: DesiredState, actual: ActualState, o: PlanOptions)
       steps.push({ id: `record:${actual.current}`, action: 'record', target: 'state.json', reason: `current names ${actual.current} but state.json does not record it; the link is the truth`, bytes: 0, operation: op, from: last?.to ?? null, to: actual.current, result: 'recovered' })
   }
 
-  const fetched = steps.filter((s) => s.action === 'fetch' || s.action === 'delta' || s.action === 'adopt' || s.action === 'repair')
+  const fetched = steps.filter(obtainsArtifact)
   const linked = steps.filter((s): s is Extract<Step, { action: 'link' }> => s.action === 'link')
   return {
     format_version: 1,
