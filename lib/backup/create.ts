@@ -158,8 +158,8 @@ export async function createBackup(l: Layout, o: CreateOptions): Promise<Created
     if (key) await writeNew(sigTmp, Buffer.from(`${JSON.stringify(signBytes(recordBytes, key), null, 2)}\n`))
     await fs.rm(work, { recursive: true, force: true })
     // The record names the backup: it is renamed last, so a reader never sees a record without its archive.
-    await fs.rename(archiveTmp, final.archive)
-    if (key) await fs.rename(sigTmp, final.sig)
+    await renameDurable(archiveTmp, final.archive)
+    if (key) await renameDurable(sigTmp, final.sig)
     await renameDurable(recordTmp, final.record)
     return { dir, record, signed: key !== null, warnings }
   } catch (e) {
