@@ -177,7 +177,7 @@ export async function runDoctor(l: Layout, deep: boolean, progress?: HashProgres
   else if (current === null) problems.push(`${l.current} is not a symlink to a release id`)
   else if (!release) problems.push(`current names ${current}, which is not a release directory`)
   else if (release.seal.kind !== 'sealed') problems.push(`the active release ${current} is not sealed: ${release.seal.kind === 'invalid' ? release.seal.reason : 'its seal is missing'}; run install --manifest M again`)
-  else if (m === null) problems.push(`the active release ${current} has no readable ${MANIFEST_FILE}`)
+  else if (m === null) problems.push(actual.currentManifestProblem ?? `the active release ${current} has no readable ${MANIFEST_FILE}`)
   else {
     const seal = release.seal.seal
     const bytes = await fs.readFile(path.join(l.release(current), MANIFEST_FILE))

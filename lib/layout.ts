@@ -32,6 +32,10 @@ export const HOOKS_DIR = '/etc/nullspace/hooks/post-switch.d'
 export const TRUSTED_KEYS_DIR = '/etc/nullspace/trusted-keys'
 export const EVIDENCE_KEY = '/etc/nullspace/evidence-key'
 export const STATE_DIR = '/var/lib/nullspace'
+/** Names in STATE_DIR. */
+export const STATE_FILE = 'state.json'
+export const JOURNAL_FILE = 'journal.json'
+export const LOCK_FILE = 'lock'
 export const DEFAULT_EVIDENCE_DIR = '/var/lib/nullspace/evidence/launch-gate'
 
 /** Every path the tool touches under one root. */
@@ -62,14 +66,24 @@ export function layout(root: string): Layout {
     staging: path.join(releases, STAGING),
     parts: path.join(releases, STAGING, PARTS),
     stateDir,
-    stateFile: path.join(stateDir, 'state.json'),
-    journalFile: path.join(stateDir, 'journal.json'),
-    lockFile: path.join(stateDir, 'lock'),
+    stateFile: path.join(stateDir, STATE_FILE),
+    journalFile: path.join(stateDir, JOURNAL_FILE),
+    lockFile: path.join(stateDir, LOCK_FILE),
     release: (id) => path.join(releases, id),
     staged: (id) => path.join(releases, STAGING, id),
     host: (hostPath) => path.join(r, hostPath),
   }
 }
+
+/** `/a/b/c` -> `/a`, `/a/b`, `/a/b/c`. */
+const withAncestors = (hostDir: string): string[] => hostDir.split('/').slice(1).map((_, i, segs) => `/${segs.slice(0, i + 1).join('/')}`)
+
+/**
+ * The host directories the executor writes into, with their parents, in this order: the releases,
+ * the state directory, /etc/nullspace (rendered files, hooks, keys) and the unit directory. Each
+ * must be a real directory (or absent), never a symlink.
+ */
+export const WRITTEN_HOST_DIRS: readonly string[] = [...new Set([RELEASES_HOST_DIR, STATE_DIR, path.posix.dirname(APPLIANCE_ENV), path.posix.dirname(API_UNIT)].flatMap(withAncestors))]
 
 /** The relative text of a compatibility link at `activePath` that reaches `installPath` through `current`. */
 export function compatLinkTarget(activePath: string, installPath: string): string {

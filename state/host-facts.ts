@@ -6,9 +6,40 @@ import { accessSync, constants, statSync, type Stats } from 'node:fs'
 import path from 'node:path'
 import type { ServiceManager } from '../lib/plan/types.js'
 import { errnoCode } from '../lib/errors.js'
-import { type KvmProbe, type OsRelease, parseOsRelease } from '../lib/launch-gate/checks.js'
 import type { Layout } from '../lib/layout.js'
 import { type HostFacts, hostArchitecture } from '../lib/compat.js'
+
+/** The fields of `<root>/etc/os-release` the gate reads; `file` is null when there is none. */
+export interface OsRelease {
+  readonly file: string | null
+  readonly id: string | null
+  readonly version_id: string | null
+  readonly pretty_name: string | null
+}
+
+export interface KvmProbe {
+  readonly path: string
+  readonly kind: 'absent' | 'character-device' | 'other'
+  /** What it is when not a character device (file, directory, ...). */
+  readonly other?: string
+  readonly device?: { readonly major: number; readonly minor: number }
+  /** Why opening it read-write failed; null when it opened (or was not tried). */
+  readonly open_error: string | null
+}
+
+export function parseOsRelease(text: string): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const raw of text.split('\n')) {
+    const m = /^\s*([A-Z0-9_]+)=(.*?)\s*$/.exec(raw)
+    if (!m) continue
+    let v = m[2]!
+    const q = v[0]
+    if ((q === '"' || q === "'") && v.endsWith(q) && v.length >= 2) v = v.slice(1, -1)
+    if (q === '"') v = v.replace(/\\(["\\$`])/g, '$1')
+    out[m[1]!] = v
+  }
+  return out
+}
 
 export async function readHostFacts(l: Layout): Promise<HostFacts> {
   const kvm = await fs.stat(l.host('/dev/kvm')).then(

@@ -1,42 +1,20 @@
 // Reads the actual state of a host root: releases and their seals, `current`, links,
 // rendered files, partial downloads, the state file and the journal. Only reads.
 import fs from 'node:fs/promises'
-import type { Stats } from 'node:fs'
 import path from 'node:path'
-import { E } from '../lib/commonjs.cjs'
-import { type Layout, MANIFEST_FILE, PARTS, STAGING, HOOKS_DIR, API_UNIT, APPLIANCE_ENV, RELEASES_HOST_DIR, STATE_DIR } from '../lib/layout.js'
-import { Manifest } from '../lib/manifest/codec.js'
-import { RELEASE_ID } from '../lib/manifest/codec.js'
+import { type Layout, MANIFEST_FILE, PARTS, STAGING, HOOKS_DIR, API_UNIT, APPLIANCE_ENV, NULLSPACE_DIR, RELEASES_HOST_DIR, STATE_DIR, WRITTEN_HOST_DIRS } from '../lib/layout.js'
+import { Manifest, RELEASE_ID } from '../lib/manifest/codec.js'
 import { errnoCode } from '../lib/errors.js'
 import { isTempName } from '../lib/fsx.js'
 import { hashFile } from '../lib/hash.js'
 import { type SealRead, readSeal } from './seal.js'
+import { readSealedManifest } from './sealed-release.js'
+import { type PathState, pathState } from './path-state.js'
 import { type StateFile, readStateFile } from './state-file.js'
 import { type Journal, inspectJournal, withSwitchSeen } from './journal.js'
 import { type UnsafeHookPath, readHookDir } from './hooks.js'
 
-export interface FileStat {
-  readonly size: number
-  readonly mtimeMs: number
-  readonly ino: number
-  readonly mode: number
-}
-
-export type PathState =
-  | {
-      readonly kind: 'absent'
-      /** The name is longer than the filesystem allows (ENAMETOOLONG): nothing can be there. */
-      readonly tooLong?: true
-    }
-  | { readonly kind: 'symlink'; readonly target: string }
-  | {
-      readonly kind: 'file'
-      readonly stat: FileStat
-      /** The bytes' sha256, read only when asked (install/apply --deep): a change that kept size, mtime and inode shows here. */
-      readonly sha256?: string
-    }
-  | { readonly kind: 'directory' }
-  | { readonly kind: 'other' }
+export { type FileStat, type PathState, pathState } from './path-state.js'
 
 export interface ReleaseOnDisk {
   readonly id: string
@@ -58,8 +36,16 @@ export interface ActualState {
   readonly currentLink: PathState
   /** The release `current` names, when it is a symlink to a release id. */
   readonly current: string | null
-  /** The active release's manifest (trusted from its seal), for its links and facts. */
+  /**
+   * The active release's manifest, for its links and facts: only when its bytes hash to the digest
+   * its seal recorded (trusted from its seal), else null.
+   */
   readonly currentManifest: Manifest | null
+  /**
+   * Set when `current` names a sealed release whose manifest.json is missing or no longer hashes to
+   * its seal's digest (changed since it was sealed): the planner refuses to judge a new release against it.
+   */
+  readonly currentManifestProblem: string | null
   readonly state: StateFile
   readonly journal: Journal | null
   /** Set when journal.json exists but cannot be read or decoded: the planner refuses every change (fail closed). */
@@ -72,8 +58,13 @@ export interface ActualState {
   readonly parts: Readonly<Record<string, PartOnDisk>>
   /** Release ids with a staging directory, and what each holds at each install path. */
   readonly staging: Readonly<Record<string, Readonly<Record<string, PathState>>>>
-  /** Leftover temp names (crash between create and rename) in the releases directory. */
-  readonly tempLeftovers: readonly string[]
+  /**
+   * Temp-named files (fsx's `.<name>.tmp-<pid>-<hex>`) as sorted host paths, found where this tool
+   * writes: beside `current`, in each release, anywhere under `.staging`, in the state directory,
+   * /etc/nullspace, the unit directory and each link's directory. Which of them are this tool's
+   * abandoned temps the planner decides (lib/plan/temp-leftovers.ts).
+   */
+  readonly tempFiles: readonly string[]
   /** Host paths the tool writes through that are symlinks or not directories: a planted path. */
   readonly unsafePaths: readonly { readonly path: string; readonly problem: string }[]
   /** Post-switch hooks that may run (run-parts names, safe to run as root), in lexical order. */
@@ -98,27 +89,6 @@ export interface Interest {
  * prototype, so a release named `constructor` or an install path `toString` finds only its own entry.
  */
 const keyedByName = <T>(): Record<string, T> => Object.create(null) as Record<string, T>
-
-function toStat(st: Stats): FileStat {
-  return { size: st.size, mtimeMs: Math.trunc(st.mtimeMs), ino: st.ino, mode: st.mode & 0o7777 }
-}
-
-export async function pathState(p: string): Promise<PathState> {
-  let st: Stats
-  try {
-    st = await fs.lstat(p)
-  } catch (e) {
-    const code = errnoCode(e)
-    if (code === 'ENOENT' || code === 'ENOTDIR') return { kind: 'absent' }
-    // A path sealed by an older tool that did not measure paths: reported, never thrown.
-    if (code === 'ENAMETOOLONG') return { kind: 'absent', tooLong: true }
-    throw e
-  }
-  if (st.isSymbolicLink()) return { kind: 'symlink', target: await fs.readlink(p) }
-  if (st.isFile()) return { kind: 'file', stat: toStat(st) }
-  if (st.isDirectory()) return { kind: 'directory' }
-  return { kind: 'other' }
-}
 
 async function readDirNames(dir: string): Promise<string[]> {
   try {
@@ -154,14 +124,19 @@ async function readRelease(dir: string, id: string, rehash: boolean): Promise<Re
   return { id, seal, files }
 }
 
-async function readCurrentManifest(dir: string): Promise<Manifest | null> {
-  const text = await readText(path.join(dir, MANIFEST_FILE))
-  if (text === null) return null
-  try {
-    const decoded = Manifest.decode(JSON.parse(text))
-    return E.isRight(decoded) ? decoded.right : null
-  } catch {
-    return null
+/** The active release's manifest when its seal vouches for it; a problem when the seal is there and the manifest is missing or changed. */
+async function readCurrentManifest(l: Layout, release: ReleaseOnDisk | undefined): Promise<{ manifest: Manifest | null; problem: string | null }> {
+  if (release === undefined || release.seal.kind !== 'sealed') return { manifest: null, problem: null }
+  const read = await readSealedManifest(l.release(release.id), release.seal.seal)
+  switch (read.kind) {
+    case 'trusted':
+      return { manifest: read.loaded.manifest, problem: null }
+    case 'missing':
+      return { manifest: null, problem: `the active release ${release.id} has no readable ${MANIFEST_FILE}` }
+    case 'mismatch':
+      return { manifest: null, problem: `${release.id}/${MANIFEST_FILE} does not match its seal (${read.digest}, sealed ${release.seal.seal.manifest_digest})` }
+    default:
+      return { manifest: null, problem: null }
   }
 }
 
@@ -184,43 +159,33 @@ async function readParts(dir: string): Promise<Record<string, PartOnDisk>> {
 }
 
 /**
- * Temp files of writes a killed run never renamed into place (writeFileAtomic, switchSymlink),
- * as host paths: beside `current`, in each release (a seal rewritten by a repair), anywhere
- * under `.staging`, in /etc/nullspace and /var/lib/nullspace, and the temps of the files this
- * tool renders or links in directories it shares with others. Only runs that hold the host
- * lock write these, so under the lock every one of them is abandoned. Never through a
- * symlink: a link planted anywhere here must not be walked, nor what is behind it removed.
+ * Temp-named files in the directories listed on ActualState.tempFiles, as host paths. Never
+ * through a symlink: a link planted anywhere here must not be walked.
  */
-async function readTempLeftovers(l: Layout, releaseIds: readonly string[], linkPaths: Iterable<string>): Promise<string[]> {
+async function readTempFiles(l: Layout, releaseIds: readonly string[], linkPaths: Iterable<string>): Promise<string[]> {
   const found: string[] = []
   const entries = async (hostDir: string) =>
     (await pathState(l.host(hostDir))).kind === 'directory' ? await fs.readdir(l.host(hostDir), { withFileTypes: true }) : []
-  /** Temp-named files in `hostDir` (`deep`: and in its subdirectories); with `only`, just the temps of those file names. */
-  const sweep = async (hostDir: string, o: { deep?: boolean; only?: readonly string[] } = {}): Promise<void> => {
+  /** Temp-named files in `hostDir` (`deep`: and in its subdirectories). */
+  const sweep = async (hostDir: string, deep = false): Promise<void> => {
     for (const d of await entries(hostDir)) {
       const p = path.posix.join(hostDir, d.name)
       if (d.isDirectory()) {
-        if (o.deep) await sweep(p, o)
-      } else if (isTempName(d.name) && (o.only === undefined || o.only.some((f) => d.name.startsWith(`.${f}.tmp-`)))) found.push(p)
+        if (deep) await sweep(p, deep)
+      } else if (isTempName(d.name)) found.push(p)
     }
   }
-  await sweep(RELEASES_HOST_DIR)
-  for (const id of releaseIds) await sweep(path.posix.join(RELEASES_HOST_DIR, id))
-  await sweep(path.posix.join(RELEASES_HOST_DIR, STAGING), { deep: true })
-  await sweep(STATE_DIR, { only: ['state.json', 'journal.json'] })
-  await sweep(path.posix.dirname(APPLIANCE_ENV))
-  await sweep(path.posix.dirname(API_UNIT), { only: [path.posix.basename(API_UNIT)] })
-  const linkDirs = new Map<string, string[]>()
-  for (const p of linkPaths) linkDirs.set(path.posix.dirname(p), [...(linkDirs.get(path.posix.dirname(p)) ?? []), path.posix.basename(p)])
-  // A link directory already swept whole (/etc/nullspace) would only list the same files again: the Set drops them.
-  for (const [dir, only] of linkDirs) await sweep(dir, { only })
+  const dirs = new Set([RELEASES_HOST_DIR, ...releaseIds.map((id) => path.posix.join(RELEASES_HOST_DIR, id)), STATE_DIR, path.posix.dirname(APPLIANCE_ENV), path.posix.dirname(API_UNIT)])
+  for (const p of linkPaths) dirs.add(path.posix.dirname(p))
+  for (const dir of dirs) await sweep(dir)
+  await sweep(path.posix.join(RELEASES_HOST_DIR, STAGING), true)
   return [...new Set(found)].sort()
 }
 
 /** Directories the executor writes into; each must be a real directory (or absent), never a symlink. */
 function writtenDirs(l: Layout, interest: Interest): string[] {
-  const dirs = new Set(['/opt', '/opt/nullspace', '/opt/nullspace/releases', '/var', '/var/lib', '/var/lib/nullspace', '/etc', '/etc/nullspace', '/etc/systemd', '/etc/systemd/system'])
-  for (const link of interest.linkPaths ?? []) for (let d = path.posix.dirname(link); d.startsWith('/opt/nullspace/'); d = path.posix.dirname(d)) dirs.add(d)
+  const dirs = new Set(WRITTEN_HOST_DIRS)
+  for (const link of interest.linkPaths ?? []) for (let d = path.posix.dirname(link); d.startsWith(`${NULLSPACE_DIR}/`); d = path.posix.dirname(d)) dirs.add(d)
   const out = [...dirs].map((d) => l.host(d))
   out.push(l.staging, l.parts)
   if (interest.releaseId !== undefined) {
@@ -255,7 +220,10 @@ export async function readActualState(l: Layout, interest: Interest = {}): Promi
 
   const currentLink = await pathState(l.current)
   const current = releaseNamedBy(currentLink)
-  const currentManifest = current !== null && releases.some((r) => r.id === current) ? await readCurrentManifest(l.release(current)) : null
+  const { manifest: currentManifest, problem: currentManifestProblem } = await readCurrentManifest(
+    l,
+    releases.find((r) => r.id === current),
+  )
 
   const linkPaths = new Set([...(interest.linkPaths ?? []), ...(currentManifest?.components.flatMap((c) => (c.active_path ? [c.active_path] : [])) ?? [])])
   const links = keyedByName<PathState>()
@@ -291,6 +259,7 @@ export async function readActualState(l: Layout, interest: Interest = {}): Promi
     currentLink,
     current,
     currentManifest,
+    currentManifestProblem,
     state: await readStateFile(l.stateFile),
     journal: withSwitchSeen(journal.kind === 'journal' ? journal.journal : null, current),
     journalProblem: journal.kind === 'corrupt' ? journal.problem : null,
@@ -298,7 +267,7 @@ export async function readActualState(l: Layout, interest: Interest = {}): Promi
     rendered,
     parts: await readParts(l.parts),
     staging,
-    tempLeftovers: await readTempLeftovers(l, releases.map((r) => r.id), linkPaths),
+    tempFiles: await readTempFiles(l, releases.map((r) => r.id), linkPaths),
     unsafePaths,
     hooks: hooks.runnable,
     unsafeHooks: hooks.unsafe,

@@ -8,7 +8,7 @@ import { formatProblem, problemsFromErrors } from '../lib/manifest/problems.js'
 import { writeFileAtomic } from '../lib/fsx.js'
 import { SEAL_FILE } from '../lib/layout.js'
 import { errnoCode } from '../lib/errors.js'
-import type { PathState } from './read.js'
+import type { PathState } from './path-state.js'
 
 export const Obtained = t.union([
   t.type({ how: t.literal('fetched'), bytes_fetched: t.number }),

@@ -8,25 +8,51 @@ import { MANIFEST_FILE } from '../lib/layout.js'
 import { Manifest } from '../lib/manifest/codec.js'
 import { type LoadedManifest, manifestDigest } from '../lib/manifest/load.js'
 import { operationFailed } from '../lib/errors.js'
-import { readSeal } from './seal.js'
+import { type Seal, readSeal } from './seal.js'
+
+/** A sealed release's manifest.json as read against its seal. */
+export type SealedManifest =
+  | { readonly kind: 'trusted'; readonly loaded: LoadedManifest }
+  | { readonly kind: 'missing'; readonly file: string }
+  /** The bytes hash to `digest`, not to the seal's manifest_digest: changed since the seal was written. */
+  | { readonly kind: 'mismatch'; readonly file: string; readonly digest: string }
+  | { readonly kind: 'not-json'; readonly file: string }
+  | { readonly kind: 'undecodable'; readonly file: string }
+
+/** Reads `<dir>/manifest.json` and trusts it only when its bytes hash to the digest `seal` recorded. */
+export async function readSealedManifest(dir: string, seal: Seal): Promise<SealedManifest> {
+  const file = path.join(dir, MANIFEST_FILE)
+  const bytes = await fs.readFile(file).catch(() => null)
+  if (bytes === null) return { kind: 'missing', file }
+  const digest = manifestDigest(bytes)
+  if (digest !== seal.manifest_digest) return { kind: 'mismatch', file, digest }
+  let json: unknown
+  try {
+    json = JSON.parse(bytes.toString('utf8'))
+  } catch {
+    return { kind: 'not-json', file }
+  }
+  const decoded = Manifest.decode(json)
+  if (E.isLeft(decoded)) return { kind: 'undecodable', file }
+  return { kind: 'trusted', loaded: { manifest: decoded.right, bytes, digest, path: file } }
+}
 
 export async function loadSealedRelease(l: Layout, id: string): Promise<LoadedManifest> {
   const dir = l.release(id)
   const seal = await readSeal(dir)
   if (seal.kind !== 'sealed')
     throw operationFailed(`release ${id} is not a sealed release on this host (${seal.kind === 'invalid' ? seal.reason : 'no seal'}); see releases list`)
-  const file = path.join(dir, MANIFEST_FILE)
-  const bytes = await fs.readFile(file).catch(() => null)
-  if (bytes === null) throw operationFailed(`release ${id} has no ${MANIFEST_FILE}; it cannot be activated`)
-  const digest = manifestDigest(bytes)
-  if (digest !== seal.seal.manifest_digest) throw operationFailed(`${file} does not match the seal of release ${id} (${digest}, sealed ${seal.seal.manifest_digest})`)
-  let json: unknown
-  try {
-    json = JSON.parse(bytes.toString('utf8'))
-  } catch {
-    throw operationFailed(`${file} is not valid JSON`)
+  const read = await readSealedManifest(dir, seal.seal)
+  switch (read.kind) {
+    case 'trusted':
+      return read.loaded
+    case 'missing':
+      throw operationFailed(`release ${id} has no ${MANIFEST_FILE}; it cannot be activated`)
+    case 'mismatch':
+      throw operationFailed(`${read.file} does not match the seal of release ${id} (${read.digest}, sealed ${seal.seal.manifest_digest})`)
+    case 'not-json':
+      throw operationFailed(`${read.file} is not valid JSON`)
+    case 'undecodable':
+      throw operationFailed(`${read.file} no longer decodes as a manifest`)
   }
-  const decoded = Manifest.decode(json)
-  if (E.isLeft(decoded)) throw operationFailed(`${file} no longer decodes as a manifest`)
-  return { manifest: decoded.right, bytes, digest, path: file }
 }

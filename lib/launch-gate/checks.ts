@@ -5,6 +5,9 @@ import type { DoctorReport } from '../doctor.js'
 import type { Manifest, RuntimeCompatibility } from '../manifest/codec.js'
 import { firecrackerMinor } from '../compat.js'
 import type { GetResult } from './http.js'
+import type { KvmProbe, OsRelease } from '../../state/host-facts.js'
+
+export type { KvmProbe, OsRelease }
 
 export type GateMode = 'localhost' | 'owned-domain'
 export const GATE_MODES: readonly GateMode[] = ['localhost', 'owned-domain']
@@ -46,24 +49,6 @@ export const pass = (detail: string): Outcome => ({ status: 'pass', detail })
 export const fail = (detail: string): Outcome => ({ status: 'fail', detail })
 export const skip = (detail: string): Outcome => ({ status: 'skip', detail })
 
-/** The fields of `<root>/etc/os-release` the gate reads; `file` is null when there is none. */
-export interface OsRelease {
-  readonly file: string | null
-  readonly id: string | null
-  readonly version_id: string | null
-  readonly pretty_name: string | null
-}
-
-export interface KvmProbe {
-  readonly path: string
-  readonly kind: 'absent' | 'character-device' | 'other'
-  /** What it is when not a character device (file, directory, ...). */
-  readonly other?: string
-  readonly device?: { readonly major: number; readonly minor: number }
-  /** Why opening it read-write failed; null when it opened (or was not tried). */
-  readonly open_error: string | null
-}
-
 /** The host facts launch-gate.json records. */
 export interface GateHostFacts {
   readonly root: string
@@ -96,20 +81,6 @@ export interface EvidenceKeyFacts {
   readonly key_id: string | null
   /** Why a configured key cannot be used. */
   readonly problem: string | null
-}
-
-export function parseOsRelease(text: string): Record<string, string> {
-  const out: Record<string, string> = {}
-  for (const raw of text.split('\n')) {
-    const m = /^\s*([A-Z0-9_]+)=(.*?)\s*$/.exec(raw)
-    if (!m) continue
-    let v = m[2]!
-    const q = v[0]
-    if ((q === '"' || q === "'") && v.endsWith(q) && v.length >= 2) v = v.slice(1, -1)
-    if (q === '"') v = v.replace(/\\(["\\$`])/g, '$1')
-    out[m[1]!] = v
-  }
-  return out
 }
 
 export function judgeOs(os: OsRelease): Outcome {

@@ -9,6 +9,7 @@ import { interruptedRollback } from '../../state/journal.js'
 import { isMarkedFailed } from '../../state/state-file.js'
 import { hostFingerprint } from './fingerprint.js'
 import { obtainsArtifact } from './artifact.js'
+import { abandonedTemps } from './temp-leftovers.js'
 import { unitOf } from '../appliance-files.js'
 import type { ArtifactRef, Blocker, HookOperation, Plan, PlanOperation, PlanOptionsJson, Step } from './types.js'
 
@@ -224,6 +225,12 @@ export function plan(desired: DesiredState, actual: ActualState, o: PlanOptions)
   const warnings: string[] = [...(o.warnings ?? [])]
   // An unreadable journal may hold an unfinished operation: finishing or starting one on a guess is failing open.
   if (actual.journalProblem !== null) blockers.push({ message: actual.journalProblem, exit: 1 })
+  // The release rules judge the new release against the active one's manifest: not against one its seal no longer vouches for.
+  if ((o.operation === 'install' || o.operation === 'upgrade') && actual.currentManifestProblem !== null && actual.current !== id)
+    blockers.push({
+      message: `${actual.currentManifestProblem}: the release rules (downgrade, snapshot formats, architecture, a backup before a migration) cannot be checked against the active release; put back the manifest.json it was sealed with, or roll back`,
+      exit: 1,
+    })
   // What `upgrade` would do on this host (lib/upgrade.ts), so that a dry run says it too.
   if (o.operation === 'upgrade' && interruptedRollback(actual.journal, actual.current))
     blockers.push({ message: `an interrupted ${actual.journal.operation} to ${actual.journal.to} is not finished: upgrade finishes it first and upgrades nothing; run upgrade (or rollback) once, then upgrade`, exit: 1 })
@@ -231,8 +238,8 @@ export function plan(desired: DesiredState, actual: ActualState, o: PlanOptions)
   else if (o.operation === 'upgrade' && actual.current === null && actual.currentLink.kind === 'absent') blockers.push({ message: NOT_INSTALLED, exit: 1 })
   const steps: Step[] = []
   // First: a temp file inside a staged release would otherwise be sealed into the release with it.
-  if (actual.tempLeftovers.length > 0)
-    steps.push({ id: 'clean:temp', action: 'clean', target: 'releases', reason: 'temp files left by an interrupted run', bytes: 0, paths: actual.tempLeftovers })
+  const leftovers = abandonedTemps(actual)
+  if (leftovers.length > 0) steps.push({ id: 'clean:temp', action: 'clean', target: 'releases', reason: 'temp files left by an interrupted run', bytes: 0, paths: leftovers })
 
   const sealed = existing?.seal.kind === 'sealed' ? existing.seal.seal : null
   if (sealed && sealed.manifest_digest !== desired.manifestDigest) {

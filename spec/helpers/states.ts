@@ -57,8 +57,9 @@ export function sealedRelease(m: Manifest): ReleaseOnDisk {
 
 export function emptyHost(): ActualState {
   return {
-    root: '/tmp/root', releases: [], currentLink: { kind: 'absent' }, current: null, currentManifest: null, state: emptyState(), journal: null,
-    links: {}, rendered: { '/etc/nullspace/appliance.env': null, '/etc/systemd/system/nullspace-api.service': null }, parts: {}, staging: {}, tempLeftovers: [], unsafePaths: [], hooks: [], unsafeHooks: [], journalProblem: null, tooLong: [],
+    root: '/tmp/root', releases: [], currentLink: { kind: 'absent' }, current: null, currentManifest: null,
+    currentManifestProblem: null, state: emptyState(), journal: null,
+    links: {}, rendered: { '/etc/nullspace/appliance.env': null, '/etc/systemd/system/nullspace-api.service': null }, parts: {}, staging: {}, tempFiles: [], unsafePaths: [], hooks: [], unsafeHooks: [], journalProblem: null, tooLong: [],
   }
 }
 
