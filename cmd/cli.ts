@@ -2,7 +2,7 @@
 import yargs from 'yargs'
 import { usageError } from '../lib/errors.js'
 import { kebab, usageMessage, type UsageContext } from '../lib/cli-usage.js'
-import { printFailure, setJsonFailures, wantsJson, type GlobalArgs } from './common.js'
+import { printFailure, setJsonFailures, wantsJson } from './common.js'
 import { checkNumberBounds, numberFlag } from './bounds.js'
 import { manifest } from './manifest.js'
 import { planCommand } from './plan.js'

@@ -10,7 +10,7 @@ import type { Manifest } from '../lib/manifest/codec.js'
 import { manifestOf } from './helpers/states.js'
 import { tempDir } from './helpers/tmp.js'
 import {
-  RELEASES, activeView, cli, currentOf, exits, historyOf, install, installedRoot, makeRelease, ok, treeOf, upgrade, versionScript, within, type Rel,
+  RELEASES, activeView, currentOf, exits, historyOf, install, installedRoot, makeRelease, ok, treeOf, upgrade, versionScript, within, type Rel,
 } from './helpers/hosts.js'
 
 const T = 90_000

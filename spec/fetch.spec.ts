@@ -106,7 +106,7 @@ async function fails(p: Promise<unknown>, reason: FetchError['reason'], ...names
   throw new Error('the fetch should have failed, and it succeeded')
 }
 
-function assertInstalled(c: Case, r: FetchResult): void {
+function assertInstalled(c: Case, _result: FetchResult): void {
   assert.ok(fs.readFileSync(c.req.dest).equals(c.data), 'dest holds exactly the artifact bytes')
   assert.is(fs.statSync(c.req.dest).mode & 0o777, c.req.mode)
   assert.not.ok(fs.existsSync(partOf(c.req)), 'no part left')

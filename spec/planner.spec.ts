@@ -3,7 +3,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { plan, type PlanOptions } from '../lib/plan/planner.js'
 import type { Step } from '../lib/plan/types.js'
-import { convergedHost, desiredOf, emptyHost, manifestOf, sealedRelease } from './helpers/states.js'
+import { convergedHost, desiredOf, emptyHost, manifestOf } from './helpers/states.js'
 
 const opts = (operation: PlanOptions['operation'] = 'install'): PlanOptions => ({
   operation, allow_http: false, allow_expired: false, allow_downgrade: false, accept_snapshot_format_change: false, smoke_url: null, smoke_timeout_s: 60, service_manager: 'none', service_settle_s: 3, service_timeout_s: 60,

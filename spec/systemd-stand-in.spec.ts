@@ -77,6 +77,7 @@ function ok(r: CliResult, what: string): CliResult {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /** GET the ingress fixture once (2 s deadline): status and parsed body, or null when nothing answers. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the fixture answer as JSON, whatever it holds
 function fixtureOnce(port: number): Promise<{ status: number; body: any } | null> {
   return new Promise((resolve) => {
     const req = http.get({ host: '127.0.0.1', port, path: '/.well-known/nullspace/ingress-fixture', timeout: 2_000 }, (res) => {
@@ -90,6 +91,7 @@ function fixtureOnce(port: number): Promise<{ status: number; body: any } | null
 }
 
 /** The fixture's answer once the API listens (5 s deadline). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the fixture answer as JSON, whatever it holds
 async function fixture(a: App): Promise<{ status: number; body: any }> {
   for (const end = Date.now() + 5_000; Date.now() < end; await sleep(50)) {
     const r = await fixtureOnce(a.port)

@@ -4,7 +4,7 @@
 import os from 'node:os'
 import path from 'node:path'
 import { E } from '../commonjs.cjs'
-import { EVIDENCE_KEY, TRUSTED_KEYS_DIR, layout, type Layout } from '../layout.js'
+import { EVIDENCE_KEY, TRUSTED_KEYS_DIR, layout } from '../layout.js'
 import { loadTrusted, type HostFlags } from '../operations.js'
 import { loadManifest } from '../manifest/load.js'
 import { readTrustedKeys, SignatureFile } from '../signature.js'
