@@ -19,7 +19,7 @@ export const upgradeCommand: CommandModule<HostArgs, Args> = {
   builder: (y: Argv<HostArgs>) =>
     withReleaseRuleFlags(
       withBackupGuardFlags(withServiceFlags(y))
-        .option('manifest', { type: 'string', demandOption: true, describe: 'Path of the new release manifest.json' })
+        .option('manifest', { type: 'string', demandOption: true, describe: 'Path or URL of the new release manifest.json; a URL is https:, http: with --allow-http, or file:' })
         .option('dry-run', { type: 'boolean', default: false, describe: 'Validate and print the plan and every compatibility finding; change nothing' })
         .option('skip-ingress-smoke', { type: 'boolean', default: false, describe: 'Do not run the ingress fixture smoke after the switch' })
         .option('ingress-url', { type: 'string', default: DEFAULT_INGRESS_URL, describe: 'Base URL of the ingress the smoke checks' })
@@ -28,7 +28,8 @@ export const upgradeCommand: CommandModule<HostArgs, Args> = {
     )
       .option('auto-rollback', { type: 'boolean', default: true, describe: 'Switch back when a hook or the smoke fails (--no-auto-rollback stays on the new release)' })
       .example('sudo $0 upgrade --manifest /mnt/nullspace-release-next/manifest.json --dry-run', 'validate a future release without switching')
-      .example('sudo $0 upgrade --manifest /mnt/nullspace-release-next/manifest.json', 'apply an upgrade'),
+      .example('sudo $0 upgrade --manifest /mnt/nullspace-release-next/manifest.json', 'apply an upgrade')
+      .example('sudo $0 upgrade --manifest https://releases.example.com/2026.07.01/manifest.json', 'upgrade from a published manifest (its signature is fetched from <url>.sig)'),
   handler: handler(async (argv: ArgumentsCamelCase<Args>) => {
     const { blockedFailure, loadTrusted, planManifest, withHostLock } = await import('../lib/operations.js')
     const { upgrade } = await import('../lib/upgrade.js')

@@ -34,7 +34,7 @@ export async function readSealedManifest(dir: string, seal: Seal): Promise<Seale
   }
   const decoded = Manifest.decode(json)
   if (E.isLeft(decoded)) return { kind: 'undecodable', file }
-  return { kind: 'trusted', loaded: { manifest: decoded.right, bytes, digest, path: file } }
+  return { kind: 'trusted', loaded: { manifest: decoded.right, bytes, digest, path: file, url: null } }
 }
 
 export async function loadSealedRelease(l: Layout, id: string): Promise<LoadedManifest> {
