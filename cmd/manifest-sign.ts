@@ -9,7 +9,7 @@ interface Args extends GlobalArgs {
 
 export const manifestSign: CommandModule<GlobalArgs, Args> = {
   command: 'sign',
-  describe: 'Write a detached ed25519 signature M.sig over the manifest bytes',
+  describe: 'Add a detached ed25519 signature over the manifest bytes to M.sig (a second key appends; the same key replaces its own)',
   builder: (y: Argv<GlobalArgs>) =>
     y
       .option('manifest', { type: 'string', demandOption: true, describe: 'Path of the manifest.json to sign' })
@@ -18,15 +18,15 @@ export const manifestSign: CommandModule<GlobalArgs, Args> = {
   handler: handler(async (argv: ArgumentsCamelCase<Args>) => {
     const { E } = await import('../lib/commonjs.cjs')
     const { readManifestBytes } = await import('../lib/manifest/load.js')
-    const { readPrivateKey, signBytes, writeSignature } = await import('../lib/signature.js')
+    const { appendSignature, readPrivateKey, signBytes } = await import('../lib/signature.js')
     const out = outputFor(argv)
     const bytes = await readManifestBytes(argv.manifest)
     if (E.isLeft(bytes)) throw bytes.left
     const sig = signBytes(bytes.right, await readPrivateKey(argv.key))
     const file = `${argv.manifest}.sig`
-    await writeSignature(file, sig)
-    if (argv.json) out.document({ ok: true, signature: file, key_id: sig.key_id })
-    else out.line(`wrote ${file} (key ${sig.key_id})`)
+    const count = await appendSignature(file, sig)
+    if (argv.json) out.document({ ok: true, signature: file, key_id: sig.key_id, signatures: count })
+    else out.line(`wrote ${file} (key ${sig.key_id}${count > 1 ? `; ${count} signatures` : ''})`)
     return EXIT.ok
   }),
 }
