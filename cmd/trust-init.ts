@@ -18,7 +18,7 @@ export const trustInit: CommandModule<GlobalArgs, Args> = {
     const { initRoot } = await import('../lib/trust/install.js')
     const out = outputFor(argv)
     const flags = hostFlags(argv)
-    const r = await withHostLock(flags, 'trust init', () => initRoot(flags.root, argv.file, new Date()))
+    const r = await initRoot(flags.root, argv.file, new Date(), (body) => withHostLock(flags, 'trust init', body))
     if (argv.json) out.document({ ok: true, ...r })
     else out.line(`Installed trust root version ${r.version} at ${r.file}: manifests now need signatures by ${r.threshold} of ${r.key_ids.length} keys (${r.key_ids.join(', ')}); it expires ${r.expires_at}`)
     return EXIT.ok

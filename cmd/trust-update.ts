@@ -18,7 +18,7 @@ export const trustUpdate: CommandModule<GlobalArgs, Args> = {
     const { updateRoot } = await import('../lib/trust/install.js')
     const out = outputFor(argv)
     const flags = hostFlags(argv)
-    const r = await withHostLock(flags, 'trust update', () => updateRoot(flags.root, argv.file, new Date()))
+    const r = await updateRoot(flags.root, argv.file, new Date(), (body) => withHostLock(flags, 'trust update', body))
     if (argv.json) out.document({ ok: true, ...r })
     else out.line(`Updated the trust root from version ${r.previous_version} to ${r.version} at ${r.file}: manifests now need signatures by ${r.threshold} of ${r.key_ids.length} keys (${r.key_ids.join(', ')}); it expires ${r.expires_at}`)
     return EXIT.ok

@@ -46,24 +46,48 @@ async function install(hostRoot: string, c: Candidate, previous: number | null):
   return { file: rootFile(hostRoot), version: c.root.version, previous_version: previous, threshold: c.root.threshold, key_ids: [...c.root.keys.keys()], expires_at: c.root.expiresAt }
 }
 
-/** Installs a first root; refused (exit 1) when one is installed, since replacing it is trust update's, with its checks. */
-export async function initRoot(hostRoot: string, file: string, now: Date): Promise<InstalledReport> {
+/** Runs `body` holding the host lock (lib/operations.ts withHostLock). */
+export type Locked = <T>(body: () => Promise<T>) => Promise<T>
+
+async function noRootYet(hostRoot: string): Promise<void> {
   const installed = await readInstalledRoot(hostRoot)
   if (installed.state !== 'absent')
     throw new Failure(EXIT.failed, `a trust root is already installed at ${installed.file}${installed.state === 'installed' ? ` (version ${installed.root.version})` : ''}; a new root replaces it only through trust update FILE, signed by the keys of the installed one. ${NOTHING_CHANGED}`, [], { code: 'refused' })
-  const c = await readCandidate(file)
-  const ok = checkFirstRoot(c.root, c.sigs, file, now)
-  if (E.isLeft(ok)) throw manifestError(`${ok.left}. ${NOTHING_CHANGED}`)
-  return install(hostRoot, c, null)
 }
 
-/** Installs version N+1 of the root, signed by a threshold of the installed root's keys and of its own. */
-export async function updateRoot(hostRoot: string, file: string, now: Date): Promise<InstalledReport> {
+async function currentRoot(hostRoot: string): Promise<TrustRoot> {
   const installed = await readInstalledRoot(hostRoot)
   if (installed.state === 'absent') throw operationFailed(`no trust root is installed at ${installed.file}; install a first one with trust init FILE. ${NOTHING_CHANGED}`, [], 'refused')
   if (installed.state === 'unusable') throw manifestError(`the installed trust root cannot be used: ${installed.problems[0]}; fix it before installing a new one. ${NOTHING_CHANGED}`)
+  return installed.root
+}
+
+/**
+ * Installs a first root; refused (exit 1) when one is installed, since replacing it is trust
+ * update's, with its checks. Judged once before the lock (bad input creates nothing, not even the
+ * lock's directory) and again under it, against the host as it then is.
+ */
+export async function initRoot(hostRoot: string, file: string, now: Date, locked: Locked): Promise<InstalledReport> {
+  await noRootYet(hostRoot)
   const c = await readCandidate(file)
-  const ok = checkRootUpdate(installed.root, c.root, c.sigs, file, now)
-  if (E.isLeft(ok)) throw manifestError(`${ok.left}. ${NOTHING_CHANGED}; the installed root is still version ${installed.root.version}`)
-  return install(hostRoot, c, installed.root.version)
+  const ok = checkFirstRoot(c.root, c.sigs, file, now)
+  if (E.isLeft(ok)) throw manifestError(`${ok.left}. ${NOTHING_CHANGED}`)
+  return locked(async () => {
+    await noRootYet(hostRoot)
+    return install(hostRoot, c, null)
+  })
+}
+
+/** Installs version N+1 of the root, signed by a threshold of the installed root's keys and of its own; judged before the lock and under it. */
+export async function updateRoot(hostRoot: string, file: string, now: Date, locked: Locked): Promise<InstalledReport> {
+  const judge = async (c: Candidate) => {
+    const current = await currentRoot(hostRoot)
+    const ok = checkRootUpdate(current, c.root, c.sigs, file, now)
+    if (E.isLeft(ok)) throw manifestError(`${ok.left}. ${NOTHING_CHANGED}; the installed root is still version ${current.version}`)
+    return current
+  }
+  await currentRoot(hostRoot)
+  const c = await readCandidate(file)
+  await judge(c)
+  return locked(async () => install(hostRoot, c, (await judge(c)).version))
 }

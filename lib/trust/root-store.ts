@@ -46,9 +46,12 @@ export async function readInstalledRoot(hostRoot: string): Promise<InstalledRoot
  */
 export async function installRootFiles(hostRoot: string, rootBytes: Buffer, sigBytes: Buffer): Promise<string[]> {
   const dir = trustDir(hostRoot)
-  await mkdirUnder(hostRoot, dir, 0o755)
-  const unsafe = await trustMaterialProblems(hostRoot, dir)
-  if (unsafe.length > 0) return unsafe
+  // Judged before anything is created in it, and again once the directory exists.
+  for (const step of ['before', 'after'] as const) {
+    if (step === 'after') await mkdirUnder(hostRoot, dir, 0o755)
+    const unsafe = await trustMaterialProblems(hostRoot, dir)
+    if (unsafe.length > 0) return unsafe
+  }
   await writeFileAtomic(path.join(dir, ROOT_SIG_FILE), sigBytes, 0o644)
   await writeFileAtomic(path.join(dir, ROOT_FILE), rootBytes, 0o644)
   return []
