@@ -26,7 +26,24 @@ export const PUBLIC_KEY_PEM = /^-----BEGIN PUBLIC KEY-----\r?\n[A-Za-z0-9+/=\r\n
 export const KeyId = pattern(KEY_ID, 'a key id: 16 lowercase hex characters, as manifest keygen names the key')
 export const PublicKeyPem = pattern(PUBLIC_KEY_PEM, 'an ed25519 public key in SPKI PEM (the content of the .pub manifest keygen writes)')
 export const RootFormat = oneOf([ROOT_FORMAT] as const)
-export const RootKeys = t.record(KeyId, PublicKeyPem)
+/**
+ * Key id to SPKI PEM. Not t.record: io-ts drops a member whose name fails the domain instead of
+ * reporting it, and a misspelt key id must be named, never silently left out of the root.
+ */
+export const RootKeys = new t.Type<Record<string, string>, Record<string, string>, unknown>(
+  'an object of key id to SPKI PEM',
+  (u): u is Record<string, string> => typeof u === 'object' && u !== null && !Array.isArray(u) && Object.entries(u).every(([k, v]) => KeyId.is(k) && PublicKeyPem.is(v)),
+  (u, c) => {
+    if (typeof u !== 'object' || u === null || Array.isArray(u)) return t.failure(u, c)
+    const errors: t.Errors = []
+    for (const [k, v] of Object.entries(u as Record<string, unknown>)) {
+      if (!KeyId.is(k)) errors.push({ value: k, context: [...c, { key: k, type: KeyId, actual: k }], message: undefined })
+      else if (!PublicKeyPem.is(v)) errors.push({ value: v, context: [...c, { key: k, type: PublicKeyPem, actual: v }], message: undefined })
+    }
+    return errors.length > 0 ? t.failures(errors) : t.success(u as Record<string, string>)
+  },
+  t.identity,
+)
 
 export const Root = closed('trust root', { format: RootFormat, version: PositiveInteger, expires_at: Timestamp, threshold: PositiveInteger, keys: RootKeys }, {})
 export type RootDocument = t.TypeOf<typeof Root>
