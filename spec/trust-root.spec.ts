@@ -293,6 +293,8 @@ test('an expired root refuses every manifest (65) and says to install a new one 
   refused65(await cli(['install', '--root', host, '--allow-expired', '--manifest', await manifestSignedBy([A, B])]), /expired/, '--allow-expired is about manifests, not the root')
   const shown = json(exits(await cli(['trust', 'show', '--json', '--root', host]), 0, 'trust show'))
   assert.is(shown.root.expired, true)
+  const doctor = json(exits(await cli(['doctor', '--json', '--root', host]), 1, 'doctor'))
+  assert.ok(doctor.problems.some((p: string) => /trust root .*expired at 2020-01-01T00:00:00Z: every manifest is refused; install a newer root with trust update FILE/.test(p)), doctor.problems.join('\n'))
   // Recovery: trust update from an expired root to version 2, signed by its keys and the new root's.
   exits(await cli(['trust', 'update', signedRoot({ version: 2 }, [A, B]), '--root', host]), 0, 'trust update away from an expired root')
   exits(await validate(host, await manifestSignedBy([A, B])), 0, 'manifests are trusted again')
@@ -305,6 +307,8 @@ test('an unsafe root.json (group-writable, or a symlink) refuses every manifest,
   const file = path.join(host, TRUST, 'root.json')
   fs.chmodSync(file, 0o664)
   refused65(await validate(host, await manifestSignedBy([A, B])), /the host's trust root cannot be used: .*root\.json is writable by group .*chmod go-w/, 'group-writable root.json')
+  const doctor = json(exits(await cli(['doctor', '--json', '--root', host]), 1, 'doctor'))
+  assert.ok(doctor.problems.some((p: string) => /trust root unusable, every manifest is refused: .*root\.json is writable by group/.test(p)), doctor.problems.join('\n'))
   fs.chmodSync(file, 0o644)
   fs.renameSync(file, path.join(host, TRUST, 'real.json'))
   fs.symlinkSync('real.json', file)

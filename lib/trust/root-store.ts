@@ -7,7 +7,7 @@ import { E } from '../commonjs.cjs'
 import { errnoCode } from '../errors.js'
 import { isUnreadable, mkdirUnder, readRegularFile, writeFileAtomic } from '../fsx.js'
 import { trustMaterialProblems } from '../trust-material.js'
-import { decodeRoot, MAX_ROOT_BYTES, type TrustRoot } from './root-format.js'
+import { decodeRoot, isExpired, MAX_ROOT_BYTES, type TrustRoot } from './root-format.js'
 
 export const TRUST_DIR = '/etc/nullspace/trust'
 export const ROOT_FILE = 'root.json'
@@ -54,5 +54,14 @@ export async function installRootFiles(hostRoot: string, rootBytes: Buffer, sigB
   }
   await writeFileAtomic(path.join(dir, ROOT_SIG_FILE), sigBytes, 0o644)
   await writeFileAtomic(path.join(dir, ROOT_FILE), rootBytes, 0o644)
+  return []
+}
+
+/** What doctor reports of the trust root: an unusable or expired root refuses every manifest. */
+export async function trustRootProblems(hostRoot: string, now: Date): Promise<string[]> {
+  const installed = await readInstalledRoot(hostRoot)
+  if (installed.state === 'unusable') return installed.problems.map((p) => `trust root unusable, every manifest is refused: ${p}`)
+  if (installed.state === 'installed' && isExpired(installed.root, now))
+    return [`the trust root ${installed.file} (version ${installed.root.version}) expired at ${installed.root.expiresAt}: every manifest is refused; install a newer root with trust update FILE`]
   return []
 }
