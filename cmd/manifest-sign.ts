@@ -9,7 +9,7 @@ interface Args extends GlobalArgs {
 
 export const manifestSign: CommandModule<GlobalArgs, Args> = {
   command: 'sign',
-  describe: 'Add a detached ed25519 signature over the manifest bytes to M.sig (a second key appends; the same key replaces its own)',
+  describe: 'Write a detached ed25519 signature M.sig over the manifest bytes',
   builder: (y: Argv<GlobalArgs>) =>
     y
       .option('manifest', { type: 'string', demandOption: true, describe: 'Path of the manifest.json to sign' })
