@@ -19,6 +19,7 @@ import { launchGateCommand } from './launch-gate.js'
 import { GATE_MODES } from '../lib/launch-gate/checks.js'
 import { SERVICE_MANAGERS } from './common.js'
 import { backupCommand } from './backup.js'
+import { trustCommand } from './trust.js'
 
 /** The help's group names: the command's own flags come first, the global ones after them. */
 const OWN_FLAGS = 'Flags:'
@@ -160,6 +161,7 @@ export async function cli(words: string[]): Promise<void> {
     .command(historyCommand)
     .command(launchGateCommand)
     .command(backupCommand)
+    .command(trustCommand)
     .completion('completion', 'Print the bash or zsh completion script (the shell is read from $SHELL)', completer(argv.slice(argv.indexOf('--get-yargs-completions') + 1)))
     .middleware((a) => {
       singleValues(internals, argv)(a)

@@ -18,15 +18,15 @@ export const manifestSign: CommandModule<GlobalArgs, Args> = {
   handler: handler(async (argv: ArgumentsCamelCase<Args>) => {
     const { E } = await import('../lib/commonjs.cjs')
     const { readManifestBytes } = await import('../lib/manifest/load.js')
-    const { readPrivateKey, signBytes, writeSignature } = await import('../lib/signature.js')
+    const { appendSignature, readPrivateKey, signBytes } = await import('../lib/signature.js')
     const out = outputFor(argv)
     const bytes = await readManifestBytes(argv.manifest)
     if (E.isLeft(bytes)) throw bytes.left
     const sig = signBytes(bytes.right, await readPrivateKey(argv.key))
     const file = `${argv.manifest}.sig`
-    await writeSignature(file, sig)
-    if (argv.json) out.document({ ok: true, signature: file, key_id: sig.key_id })
-    else out.line(`wrote ${file} (key ${sig.key_id})`)
+    const count = await appendSignature(file, sig)
+    if (argv.json) out.document({ ok: true, signature: file, key_id: sig.key_id, signatures: count })
+    else out.line(`wrote ${file} (key ${sig.key_id}${count > 1 ? `; ${count} signatures` : ''})`)
     return EXIT.ok
   }),
 }

@@ -9,6 +9,7 @@ import type { ServiceManager } from './plan/types.js'
 import { type UnitStatus, unitStatus } from './exec/services.js'
 import { processStartedAt } from '../state/process.js'
 import { readTrustedKeys } from './signature.js'
+import { trustRootProblems } from './trust/root-store.js'
 import { exposedSecretProblem } from './trust-material.js'
 import { manifestDigest } from './manifest/load.js'
 import type { RuntimeCompatibility } from './manifest/codec.js'
@@ -252,6 +253,7 @@ export async function runDoctor(l: Layout, deep: boolean, progress?: HashProgres
   problems.push(...(await writableByOthers(l)))
   // Unsafe trust material refuses every manifest; say so before the next upgrade finds out.
   problems.push(...(await readTrustedKeys(l.root)).problems)
+  problems.push(...(await trustRootProblems(l.root, new Date())))
   problems.push(...(await evidenceKeyProblems(l)))
   const service = serviceManager === 'systemd' ? await serviceStatus(actual.state, problems) : null
   // Warnings: what install and upgrade warned of and still holds. Not problems: the install is as sealed.

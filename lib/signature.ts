@@ -1,27 +1,21 @@
 // Detached ed25519 signatures of manifests (and of launch-gate evidence): key pairs,
-// `M.sig` files, and the trust policy of a host (`etc/nullspace/trusted-keys/*.pub`).
+// `M.sig` files, and the trust policy of a host: its trust root (`etc/nullspace/trust/root.json`,
+// DESIGN.md section 8.5) when it has one, else `etc/nullspace/trusted-keys/*.pub`.
 import fs from 'node:fs/promises'
 import { constants } from 'node:fs'
 import path from 'node:path'
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto'
-import { t, E } from './commonjs.cjs'
+import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto'
+import { E } from './commonjs.cjs'
 import { Failure, errnoCode, manifestError, usageError } from './errors.js'
-import { formatProblem, problemsFromErrors } from './manifest/problems.js'
 import { isUnreadable, readRegularFile, type RegularFileOptions, type UnreadableFile, writeFileAtomic } from './fsx.js'
 import { TRUSTED_KEYS_DIR } from './layout.js'
 import { exposedSecretProblem, symlinkProblem, trustMaterialProblems, unsafeOwnerOrMode } from './trust-material.js'
+import { keyId } from './trust/key-id.js'
+import { MAX_SIGNATURE_BYTES, MAX_SIGNATURES, parseSignatureDocument, serializeSignatures, SignatureFile, signersOf, withSignature } from './trust/signature-document.js'
+import { isExpired } from './trust/root-format.js'
+import { readInstalledRoot } from './trust/root-store.js'
 
-export const SignatureFile = t.type({
-  key_id: t.string,
-  algorithm: t.literal('ed25519'),
-  signature: t.string,
-})
-export type SignatureFile = t.TypeOf<typeof SignatureFile>
-
-/** First 16 hex characters of the sha256 of the public key's SPKI DER. */
-export function keyId(publicKey: KeyObject): string {
-  return createHash('sha256').update(publicKey.export({ type: 'spki', format: 'der' })).digest('hex').slice(0, 16)
-}
+export { keyId, MAX_SIGNATURE_BYTES, SignatureFile }
 
 export async function generateKeyPair(dir: string): Promise<{ keyId: string; privatePath: string; publicPath: string }> {
   const { publicKey, privateKey } = generateKeyPairSync('ed25519')
@@ -90,6 +84,27 @@ export function signBytes(bytes: Buffer, key: KeyObject): SignatureFile {
 
 export async function writeSignature(file: string, sig: SignatureFile): Promise<void> {
   await writeFileAtomic(file, `${JSON.stringify(sig, null, 2)}\n`, 0o644)
+}
+
+/**
+ * Adds `sig` to the signature file `file` (`manifest sign`), so several keys can sign one document
+ * for a trust root's threshold: one signature is written as one object (as before), more as an
+ * array; a new signature by a key already in the file replaces that key's entry, never a second
+ * entry. An existing file that is not a signature file is refused, never overwritten.
+ * Returns how many signatures the file now holds.
+ */
+export async function appendSignature(file: string, sig: SignatureFile): Promise<number> {
+  const existing = await readRegularFile(file, MAX_SIGNATURE_BYTES, { followSymlink: true })
+  let sigs: SignatureFile[] = []
+  if (!isUnreadable(existing)) {
+    const doc = parseSignatureDocument(existing, file)
+    if (E.isLeft(doc)) throw manifestError(`${doc.left}; it was left as it is: remove it to start a new signature file`)
+    sigs = doc.right
+  } else if (!existing.missing) throw manifestError(`${file} ${existing.why}; it was left as it is: remove it to start a new signature file`)
+  const all = withSignature(sigs, sig)
+  if (all.length > MAX_SIGNATURES) throw manifestError(`${file} already holds ${sigs.length} signatures, the most a signature file may hold; it was left as it is`)
+  await writeFileAtomic(file, serializeSignatures(all), 0o644)
+  return all.length
 }
 
 export interface TrustedKeys {
@@ -171,9 +186,6 @@ async function readTrustedKey(file: string, problems: string[]): Promise<KeyObje
   }
 }
 
-/** A signature file is a small JSON document; anything bigger is refused before it is read. */
-export const MAX_SIGNATURE_BYTES = 64 * 1024
-
 export type SignatureCheck = E.Either<string, { readonly keyId: string; readonly bytes: Buffer }>
 
 /**
@@ -185,23 +197,26 @@ export async function checkSignature(bytes: Buffer, sigFile: string, keys: Reado
   return verifySignatureBytes(bytes, await readRegularFile(sigFile, MAX_SIGNATURE_BYTES, o), sigFile, keys)
 }
 
+/** Why a signature could not be read; a URL has no "file": "no signature at https://.../manifest.json.sig". */
+const unreadableSignature = (raw: UnreadableFile, label: string) =>
+  raw.missing ? `no signature ${/^[a-z][a-z0-9+.-]*:\/\//i.test(label) ? 'at' : 'file'} ${label}` : `${label} ${raw.why}`
+
 /**
  * The one check of a detached signature document `raw` (named `sigLabel` in messages: a path or
  * a URL) over `bytes`, wherever the signature came from: a file beside the manifest, or a
  * download of `<url>.sig`.
  */
 export function verifySignatureBytes(bytes: Buffer, raw: Buffer | UnreadableFile, sigLabel: string, keys: ReadonlyMap<string, KeyObject>): SignatureCheck {
-  // A URL has no "file": "no signature at https://.../manifest.json.sig".
-  if (isUnreadable(raw)) return E.left(raw.missing ? `no signature ${/^[a-z][a-z0-9+.-]*:\/\//i.test(sigLabel) ? 'at' : 'file'} ${sigLabel}` : `${sigLabel} ${raw.why}`)
-  let json: unknown
-  try {
-    json = JSON.parse(raw.toString('utf8'))
-  } catch {
-    return E.left(`${sigLabel} is not valid JSON`)
+  if (isUnreadable(raw)) return E.left(unreadableSignature(raw, sigLabel))
+  const doc = parseSignatureDocument(raw, sigLabel)
+  if (E.isLeft(doc)) return doc
+  if (doc.right.length > 1) {
+    // Several signatures (manifest sign appends): without a trust root, one valid signature by a trusted key suffices, as it does alone.
+    const s = signersOf(bytes, doc.right, keys)
+    if (s.keyIds.length > 0) return E.right({ keyId: s.keyIds[0]!, bytes: raw })
+    return E.left(`none of the ${doc.right.length} signatures in ${sigLabel} is a valid one by a trusted key (${[...keys.keys()].join(', ')}): ${s.ignored.join('; ')}`)
   }
-  const decoded = SignatureFile.decode(json)
-  if (E.isLeft(decoded)) return E.left(`${sigLabel} is malformed: ${problemsFromErrors(decoded.left).map(formatProblem)[0]}`)
-  const sig = decoded.right
+  const sig = doc.right[0]!
   const key = keys.get(sig.key_id)
   if (!key) return E.left(`signed by key ${sig.key_id}, which is not among the trusted keys (${[...keys.keys()].join(', ')})`)
   const signature = Buffer.from(sig.signature, 'base64')
@@ -221,20 +236,53 @@ export const signatureBeside = (file: string): SignatureSource => ({
   read: () => readRegularFile(`${file}.sig`, MAX_SIGNATURE_BYTES, { followSymlink: true }),
 })
 
+/** What a signature policy judges: named in messages ("untrusted manifest"). */
+export type SignedKind = 'manifest' | 'channel'
+
 /**
- * The host's policy: with any trusted key present, a manifest must carry a valid detached
- * signature (`<manifest>.sig` unless `sig` says where else it comes from); trust material that
- * is unsafe refuses every manifest (never fail open). `source` is the manifest's path or URL, for
- * messages. Returns the signature bytes to seal with the release.
+ * The host's policy, the one entry point for every signed document (`kind`). With a trust root
+ * (`etc/nullspace/trust/root.json`), the document needs valid signatures by at least `threshold`
+ * distinct keys of the root, and an expired or unusable root refuses every document; the
+ * trusted-keys directory is then not consulted. Without a root, as before: with any trusted key
+ * present, a valid signature by one of them; unsafe trust material refuses every document (never
+ * fail open). The signature is `<source>.sig` unless `sig` says where else it comes from; `source`
+ * is the document's path or URL, for messages. Returns the signature bytes to keep with it.
  */
-export async function enforceManifestSignature(source: string, bytes: Buffer, root: string, sig: SignatureSource = signatureBeside(source)): Promise<Buffer | null> {
+export async function enforceSignaturePolicy(kind: SignedKind, source: string, bytes: Buffer, root: string, sig: SignatureSource = signatureBeside(source)): Promise<Buffer | null> {
+  const installed = await readInstalledRoot(root)
+  if (installed.state === 'absent') return enforceTrustedKeys(kind, source, bytes, root, sig)
+  const untrusted = `${source}: untrusted ${kind}`
+  if (installed.state === 'unusable')
+    throw manifestError(`${untrusted}: the host's trust root cannot be used: ${installed.problems[0]}; every ${kind} is refused until it is fixed. Nothing was changed`)
+  const r = installed.root
+  if (isExpired(r, new Date()))
+    throw manifestError(`${untrusted}: the host's trust root ${installed.file} (version ${r.version}) expired at ${r.expiresAt}, so it no longer vouches for any key; install a newer root signed by its keys with: nullspace-host trust update FILE. Nothing was changed`)
+  const raw = await sig.read()
+  if (isUnreadable(raw)) throw manifestError(`${untrusted}: ${unreadableSignature(raw, sig.label)}; this host's trust root requires signatures by ${r.threshold} of its keys. Nothing was changed`)
+  const doc = parseSignatureDocument(raw, sig.label)
+  if (E.isLeft(doc)) throw manifestError(`${untrusted}: ${doc.left}. Nothing was changed`)
+  const s = signersOf(bytes, doc.right, r.keys)
+  if (s.keyIds.length < r.threshold) {
+    const signed = s.keyIds.length === 0 ? '' : ` (${s.keyIds.join(', ')})`
+    const ignored = s.ignored.length > 0 ? `; counted zero: ${s.ignored.join('; ')}` : ''
+    throw manifestError(`${untrusted}: signed by ${s.keyIds.length} distinct key${s.keyIds.length === 1 ? '' : 's'} of the trust root${signed}, which requires ${r.threshold}${ignored}; add signatures by other keys of ${installed.file} (manifest sign --manifest F --key K appends to ${sig.label}). Nothing was changed`)
+  }
+  return raw
+}
+
+/** The manifest's policy: enforceSignaturePolicy for a manifest. */
+export const enforceManifestSignature = (source: string, bytes: Buffer, root: string, sig: SignatureSource = signatureBeside(source)): Promise<Buffer | null> =>
+  enforceSignaturePolicy('manifest', source, bytes, root, sig)
+
+/** The policy without a trust root: any one key of `etc/nullspace/trusted-keys/*.pub`, when there is one. */
+async function enforceTrustedKeys(kind: SignedKind, source: string, bytes: Buffer, root: string, sig: SignatureSource): Promise<Buffer | null> {
   const trust = await readTrustedKeys(root)
   if (trust.problems.length > 0) {
     const more = trust.problems.length > 1 ? ` (and ${trust.problems.length - 1} more problem${trust.problems.length > 2 ? 's' : ''} below)` : ''
-    throw manifestError(`${source}: untrusted manifest: the host's trust material is unsafe: ${trust.problems[0]}${more}; every manifest is refused until it is fixed. Nothing was changed`, trust.problems.slice(1))
+    throw manifestError(`${source}: untrusted ${kind}: the host's trust material is unsafe: ${trust.problems[0]}${more}; every ${kind} is refused until it is fixed. Nothing was changed`, trust.problems.slice(1))
   }
   if (trust.keys.size === 0) return null
   const check = verifySignatureBytes(bytes, await sig.read(), sig.label, trust.keys)
-  if (E.isLeft(check)) throw manifestError(`${source}: untrusted manifest: ${check.left}; this host requires a signature by one of ${trust.dir}/*.pub. Nothing was changed`)
+  if (E.isLeft(check)) throw manifestError(`${source}: untrusted ${kind}: ${check.left}; this host requires a signature by one of ${trust.dir}/*.pub. Nothing was changed`)
   return check.right.bytes
 }

@@ -18,7 +18,10 @@
 //                   kind?: "fifo"|"directory" }   (no patch and no text_replace: the built bytes)
 //   setup?        actions in order, each one key: symlink+to, hardlink+to, file(+content|from "B:<file>", mode, uid),
 //                 dir(+mode), remove, fifo, trust (a key name; at: where to write it, default
-//                 etc/nullspace/trusted-keys/<key id>.pub), sign (a key name), append+content,
+//                 etc/nullspace/trusted-keys/<key id>.pub), sign (a key name), cosign (a key name: adds
+//                 its signature to the .sig, making it an array), trust_root {keys: key names,
+//                 threshold, version?, expires_at?, extra?: fields added} (etc/nullspace/trust/root.json
+//                 and root.json.sig signed by every listed key), append+content,
 //                 fill {leave_bytes}, chmod+mode (octal string), chown+uid
 //   command?      argv (default ["install", "--manifest", "$MANIFEST"]); --root is appended
 //   timeout_s?    the case's deadline (default 30)
@@ -52,6 +55,8 @@ type Action =
   | { fifo: string }
   | { trust: string; at?: string }
   | { sign: string }
+  | { cosign: string }
+  | { trust_root: { keys: string[]; threshold: number; version?: number; expires_at?: string; extra?: Record<string, unknown> } }
   | { append: string; content: string }
   | { fill: { leave_bytes: number } }
   | { chmod: string; mode: string }
@@ -114,7 +119,7 @@ test.before(async () => {
   templates.AB = tempDir('hostile-template-ab')
   execFileSync('cp', ['-a', `${templates.A}/.`, templates.AB])
   mustOk(await cli(['artifacts', 'fetch', '--manifest', B.manifest, '--root', templates.AB, '--quiet']), 'fetch B into the template')
-  for (const name of ['trusted', 'untrusted']) keys[name] = generateKeyPairSync('ed25519')
+  for (const name of ['trusted', 'untrusted', 'root1', 'root2', 'root3']) keys[name] = generateKeyPairSync('ed25519')
   const jobs = cases.map((c) => () => runCase(c))
   pool(jobs, PARALLEL).forEach((p, i) => outcomes.set(cases[i].file, p))
 })
@@ -341,6 +346,28 @@ function doAction(a: Action, root: string, vars: Record<string, string>): void {
     const bytes = fs.readFileSync(vars.MANIFEST)
     const sig = { key_id: keyIdOf(k.publicKey), algorithm: 'ed25519', signature: sign(null, bytes, k.privateKey).toString('base64') }
     fs.writeFileSync(`${vars.MANIFEST}.sig`, `${JSON.stringify(sig, null, 2)}\n`)
+  } else if ('cosign' in a) {
+    const k = keys[a.cosign]
+    const file = `${vars.MANIFEST}.sig`
+    const existing = JSON.parse(fs.readFileSync(file, 'utf8'))
+    const sig = { key_id: keyIdOf(k.publicKey), algorithm: 'ed25519', signature: sign(null, fs.readFileSync(vars.MANIFEST), k.privateKey).toString('base64') }
+    fs.writeFileSync(file, `${JSON.stringify([...(Array.isArray(existing) ? existing : [existing]), sig], null, 2)}\n`)
+  } else if ('trust_root' in a) {
+    const r = a.trust_root
+    const doc = {
+      format: 'nullspace-root-v1',
+      version: r.version ?? 1,
+      expires_at: r.expires_at ?? '2099-01-01T00:00:00Z',
+      threshold: r.threshold,
+      keys: Object.fromEntries(r.keys.map((n) => [keyIdOf(keys[n].publicKey), keys[n].publicKey.export({ type: 'spki', format: 'pem' })])),
+      ...r.extra,
+    }
+    const bytes = Buffer.from(`${JSON.stringify(doc, null, 2)}\n`)
+    const dir = path.join(root, 'etc/nullspace/trust')
+    fs.mkdirSync(dir, { recursive: true })
+    fs.writeFileSync(path.join(dir, 'root.json'), bytes)
+    const sigs = r.keys.map((n) => ({ key_id: keyIdOf(keys[n].publicKey), algorithm: 'ed25519', signature: sign(null, bytes, keys[n].privateKey).toString('base64') }))
+    fs.writeFileSync(path.join(dir, 'root.json.sig'), `${JSON.stringify(sigs, null, 2)}\n`)
   } else if ('append' in a) fs.appendFileSync(at(a.append, root, vars), a.content)
   else if ('fill' in a) fillDisk(root, a.fill.leave_bytes)
   else if ('chmod' in a) fs.chmodSync(at(a.chmod, root, vars), parseInt(a.mode, 8))
