@@ -43,13 +43,13 @@ export async function readHostId(l: Layout): Promise<HostId | null> {
   return { id, source: 'host-id', file }
 }
 
-/** The host id, made and kept (atomically) when there is none yet. Call under the host lock. */
-export async function ensureHostId(l: Layout): Promise<HostId> {
-  const found = await readHostId(l)
-  if (found) return found
-  const file = hostIdFile(l)
-  const id = randomBytes(16).toString('hex')
+/** A new random host id for this host, not kept yet (keepHostId keeps it once the run goes ahead). */
+export function newHostId(l: Layout): HostId {
+  return { id: randomBytes(16).toString('hex'), source: 'host-id', file: hostIdFile(l) }
+}
+
+/** Keeps a new host id (atomically), so the host keeps its place in rollouts. Call under the host lock. */
+export async function keepHostId(l: Layout, hostId: HostId): Promise<void> {
   await mkdirUnder(l.root, l.stateDir)
-  await writeFileAtomic(file, `${id}\n`, 0o644)
-  return { id, source: 'host-id', file }
+  await writeFileAtomic(hostId.file, `${hostId.id}\n`, 0o644)
 }

@@ -30,16 +30,18 @@ export function rolloutPercentage(rollout: Rollout, now: number): number | null 
 }
 
 export interface RolloutStanding {
-  readonly bucket: number
+  /** null: the host has no id yet (only a rollout at 100% reaches it). */
+  readonly bucket: number | null
   /** null: the rollout starts later. */
   readonly percentage: number | null
   readonly reached: boolean
 }
 
-export function rolloutStanding(release: ChannelRelease, hostId: string, now: number): RolloutStanding | null {
+export function rolloutStanding(release: ChannelRelease, hostId: string | null, now: number): RolloutStanding | null {
   if (!release.rollout) return null
-  const bucket = rolloutBucket(hostId, release.release_id)
   const percentage = rolloutPercentage(release.rollout, now)
+  if (hostId === null) return { bucket: null, percentage, reached: percentage === 100 }
+  const bucket = rolloutBucket(hostId, release.release_id)
   return { bucket, percentage, reached: percentage !== null && bucket < percentage }
 }
 
@@ -67,7 +69,11 @@ export interface Selection {
 export interface HostPosition {
   /** The active release's version; null on a host with no active release (every release is above it). */
   readonly activeVersion: string | null
-  readonly hostId: string
+  /**
+   * null: the host has no id yet and may not make one (a check changes nothing): a rollout
+   * reaches it only at 100%.
+   */
+  readonly hostId: string | null
   /** ms since the epoch. */
   readonly now: number
 }
@@ -121,6 +127,8 @@ export function selectTarget(channel: Channel, host: HostPosition): Selection {
 }
 
 function rolloutDetail(r: ChannelRelease, s: RolloutStanding): string {
+  if (s.bucket === null)
+    return `rollout ${s.percentage === null ? `starts at ${r.rollout?.start_at}` : `at ${s.percentage.toFixed(2)}%`}; this host has no host id yet (no etc/machine-id), so only a rollout at 100% reaches it until an upgrade --channel keeps one`
   const bucket = s.bucket.toFixed(2)
   if (s.percentage === null) return `rollout starts at ${r.rollout?.start_at}; this host's bucket is ${bucket}`
   return `rollout at ${s.percentage.toFixed(2)}% has not reached this host (bucket ${bucket})`
