@@ -21,7 +21,7 @@ export const upgradeCommand: CommandModule<HostArgs, Args> = {
   builder: (y: Argv<HostArgs>) =>
     withReleaseRuleFlags(
       withBackupGuardFlags(withServiceFlags(y))
-        .option('manifest', { type: 'string', describe: 'Path of the new release manifest.json' })
+        .option('manifest', { type: 'string', describe: 'Path or URL (https:, http: with --allow-http, file:) of the new release manifest.json' })
         .option('channel', { type: 'string', describe: 'URL of a release channel (https:, file:, http: with --allow-http); the target is chosen from it (default: the URL in etc/nullspace/channel.url)' })
         .option('check', { type: 'boolean', default: false, describe: 'With a channel: print the target and why (or up to date), exit 2 when an upgrade is available, 0 when not; change nothing' })
         .conflicts('manifest', 'channel')
@@ -35,6 +35,7 @@ export const upgradeCommand: CommandModule<HostArgs, Args> = {
       .option('auto-rollback', { type: 'boolean', default: true, describe: 'Switch back when a hook or the smoke fails (--no-auto-rollback stays on the new release)' })
       .example('sudo $0 upgrade --manifest /mnt/nullspace-release-next/manifest.json --dry-run', 'validate a future release without switching')
       .example('sudo $0 upgrade --manifest /mnt/nullspace-release-next/manifest.json', 'apply an upgrade')
+      .example('sudo $0 upgrade --manifest https://releases.example.com/2026.07.01/manifest.json', 'upgrade from a published manifest (its signature is fetched from <url>.sig)')
       .example('$0 upgrade --channel https://releases.example.com/stable.json --check', 'exit 2 when the channel has an upgrade for this host')
       .example('sudo $0 upgrade --channel https://releases.example.com/stable.json', 'upgrade to the release the channel chooses for this host'),
   handler: handler(async (argv: ArgumentsCamelCase<Args>) => {

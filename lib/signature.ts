@@ -191,7 +191,8 @@ export async function checkSignature(bytes: Buffer, sigFile: string, keys: Reado
  * download of `<url>.sig`.
  */
 export function verifySignatureBytes(bytes: Buffer, raw: Buffer | UnreadableFile, sigLabel: string, keys: ReadonlyMap<string, KeyObject>): SignatureCheck {
-  if (isUnreadable(raw)) return E.left(raw.missing ? `no signature file ${sigLabel}` : `${sigLabel} ${raw.why}`)
+  // A URL has no "file": "no signature at https://.../manifest.json.sig".
+  if (isUnreadable(raw)) return E.left(raw.missing ? `no signature ${/^[a-z][a-z0-9+.-]*:\/\//i.test(sigLabel) ? 'at' : 'file'} ${sigLabel}` : `${sigLabel} ${raw.why}`)
   let json: unknown
   try {
     json = JSON.parse(raw.toString('utf8'))
