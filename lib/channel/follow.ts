@@ -9,11 +9,12 @@ import { E } from '../commonjs.cjs'
 import type { Channel, ChannelRelease } from './codec.js'
 import { MAX_CHANNEL_BYTES, parseChannel } from './load.js'
 import { type Selection, selectTarget } from './select.js'
-import { fetchDocument, fetchDocumentOrMissing } from '../fetch/document.js'
+import { fetchDocument } from '../fetch/document.js'
+import { type ManifestFetch, signatureAt } from '../manifest/remote.js'
 import { FetchError } from '../fetch/types.js'
 import { isUnreadable, readRegularFile } from '../fsx.js'
 import { type Layout, layout } from '../layout.js'
-import { MAX_SIGNATURE_BYTES, type SignatureSource, enforceDocumentSignature } from '../signature.js'
+import { enforceDocumentSignature } from '../signature.js'
 import { manifestError, operationFailed, usageError } from '../errors.js'
 import type { HostFlags, TrustedManifest } from '../operations.js'
 import { readCurrentId } from '../../state/read.js'
@@ -42,42 +43,20 @@ export async function channelUrlOf(l: Layout, given: string | undefined): Promis
 }
 
 type Net = Pick<HostFlags, 'allowHttp' | 'stallTimeoutS' | 'speedLimit' | 'speedTimeS'>
-const documentOptions = (flags: Net, maxBytes: number, label: string) => ({
-  allowHttp: flags.allowHttp,
-  maxBytes,
-  label,
-  stallTimeoutMs: flags.stallTimeoutS * 1000,
-  minSpeed: { bytesPerS: flags.speedLimit, windowMs: flags.speedTimeS * 1000 },
-})
+/** The transfer flags of artifacts, as for a manifest URL (operations.ts manifestFetch, not loaded by a --check). */
+const net = (flags: Net): ManifestFetch => ({ allowHttp: flags.allowHttp, stallTimeoutMs: flags.stallTimeoutS * 1000, minSpeed: { bytesPerS: flags.speedLimit, windowMs: flags.speedTimeS * 1000 } })
 
 const unreachable = (e: FetchError, what: string) =>
   operationFailed(`${e.message}; the ${what} could not be fetched, nothing was changed; run the same command again once the server answers`)
 
 async function fetchChannelBytes(url: string, flags: Net): Promise<Buffer> {
   try {
-    return await fetchDocument(url, documentOptions(flags, MAX_CHANNEL_BYTES, 'channel'))
+    return await fetchDocument(url, { ...net(flags), maxBytes: MAX_CHANNEL_BYTES, label: 'channel' })
   } catch (e) {
     if (!(e instanceof FetchError)) throw e
     if (e.reason === 'network') throw unreachable(e, 'channel')
     if (e.reason === 'absent') throw manifestError(`${e.message}: no channel at that URL; check --channel (or ${CHANNEL_URL_FILE}). Nothing was changed`)
     throw manifestError(`${e.message}; refused channel. Nothing was changed`)
-  }
-}
-
-/** `<url>.sig`: a 404 is a missing signature, another refusal an unreadable one (both untrusted); an unreachable server fails the command (exit 1). */
-function channelSignature(url: string, flags: Net): SignatureSource {
-  const sigUrl = `${url}.sig`
-  return {
-    label: sigUrl,
-    read: async () => {
-      try {
-        return await fetchDocumentOrMissing(sigUrl, documentOptions(flags, MAX_SIGNATURE_BYTES, 'signature'))
-      } catch (e) {
-        if (!(e instanceof FetchError)) throw e
-        if (e.reason === 'network') throw unreachable(e, "channel's signature")
-        return { missing: false, why: `could not be fetched (${e.message.replace(/^signature: /, '')})` }
-      }
-    },
   }
 }
 
@@ -111,7 +90,7 @@ export async function followChannel(url: string, flags: HostFlags, o: FollowOpti
   const l = layout(flags.root)
   const bytes = await fetchChannelBytes(url, flags)
   // The signature is checked over the bytes before they are parsed.
-  await enforceDocumentSignature('channel', url, bytes, l.root, channelSignature(url, flags))
+  await enforceDocumentSignature('channel', url, bytes, l.root, signatureAt(url, net(flags), 'channel'))
   const parsed = await parseChannel(bytes, url, { now: o.now, allowHttp: flags.allowHttp, allowExpired: flags.allowExpired })
   if (E.isLeft(parsed)) throw parsed.left
   const channel = parsed.right
