@@ -10,6 +10,7 @@ import { startNginx, type Nginx } from './helpers/nginx.js'
 import { type Rel, cli as run, currentOf, exits, makeRelease, ok, sha256, stateOf, treeOf } from './helpers/hosts.js'
 import { json } from './helpers/cli.js'
 import { tempDir } from './helpers/tmp.js'
+import { freePort } from './helpers/stand-in-api.js'
 
 const TRUSTED = 'etc/nullspace/trusted-keys'
 const STATE = 'var/lib/nullspace/state.json'
@@ -190,6 +191,16 @@ e2e('every refusal is exit 65, one line naming the reason, and nothing changed',
   const otherFormat = await publishSigned('other-format.json', doc(9, [entry('r2')], { format: 'nullspace-channel-v2' }))
   await refused(root, upgradeArgs(root, otherFormat), /not a valid nullspace-channel-v1 channel: format: must be "nullspace-channel-v1"/)
   assert.is(currentOf(root), 'r1')
+})
+
+e2e('a channel server that cannot be reached fails the command (exit 1, run it again later) and changes nothing', async () => {
+  const root = await r1Root()
+  const before = treeOf(root)
+  const url = `https://127.0.0.1:${await freePort()}/stable.json`
+  const r = exits(await cli(upgradeArgs(root, url, '--check')), 1, 'unreachable channel')
+  assert.match(r.stderr, /the channel could not be fetched, nothing was changed; run the same command again once the server answers/)
+  assert.is(r.stderr.trim().split('\n').length, 1, r.stderr)
+  assert.equal(treeOf(root), before)
 })
 
 e2e.run()
