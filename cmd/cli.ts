@@ -20,6 +20,7 @@ import { GATE_MODES } from '../lib/launch-gate/checks.js'
 import { SERVICE_MANAGERS } from './common.js'
 import { backupCommand } from './backup.js'
 import { trustCommand } from './trust.js'
+import { channelCommand } from './channel.js'
 
 /** The help's group names: the command's own flags come first, the global ones after them. */
 const OWN_FLAGS = 'Flags:'
@@ -38,7 +39,7 @@ export function helpWidth(out: { isTTY?: boolean; columns?: number } = process.s
 const REPEATABLE = new Set(['resolve'])
 
 /** Flags whose value is a file or directory: completion offers nothing, so the shell completes a path (bash -o default, zsh _default). */
-const PATH_FLAGS = new Set(['root', 'manifest', 'out', 'output', 'artifact-dir', 'evidence-dir', 'evidence-key', 'ca-file', 'key'])
+const PATH_FLAGS = new Set(['root', 'manifest', 'out', 'output', 'artifact-dir', 'evidence-dir', 'evidence-key', 'ca-file', 'key', 'channel-file'])
 
 /** Flags with a fixed set of values, offered after the flag. */
 const VALUE_CHOICES: Record<string, readonly string[]> = { mode: GATE_MODES, 'service-manager': SERVICE_MANAGERS }
@@ -141,7 +142,7 @@ export async function cli(words: string[]): Promise<void> {
     .option('quiet', { type: 'boolean', default: false, describe: 'Only warnings and errors; no progress', global: true })
     .option('lock-timeout', numberFlag('lock-timeout', { default: 0, describe: 'Seconds to wait for the host lock', global: true }))
     .option('allow-http', { type: 'boolean', default: false, describe: 'Accept http: artifact URLs', global: true })
-    .option('allow-expired', { type: 'boolean', default: false, describe: 'Accept a manifest past its expires_at', global: true })
+    .option('allow-expired', { type: 'boolean', default: false, describe: 'Accept a manifest or channel past its expires_at', global: true })
     .option('stall-timeout', numberFlag('stall-timeout', { default: 30, describe: 'Seconds without a byte before a transfer is retried', global: true }))
     .option('speed-limit', numberFlag('speed-limit', { default: 1024, describe: 'Bytes per second a transfer must average over --speed-time, else it is retried; 0 turns the check off', global: true }))
     .option('speed-time', numberFlag('speed-time', { default: 60, describe: 'Seconds over which --speed-limit is measured', global: true }))
@@ -162,6 +163,7 @@ export async function cli(words: string[]): Promise<void> {
     .command(launchGateCommand)
     .command(backupCommand)
     .command(trustCommand)
+    .command(channelCommand)
     .completion('completion', 'Print the bash or zsh completion script (the shell is read from $SHELL)', completer(argv.slice(argv.indexOf('--get-yargs-completions') + 1)))
     .middleware((a) => {
       singleValues(internals, argv)(a)

@@ -39,7 +39,13 @@ function pathOf(context: t.Context): string {
   return path
 }
 
-/** `format` names the format an unknown field is not part of. */
+/** A closed object codec (codec.ts `closed`): it carries the fields it declares. */
+const isObjectCodec = (type: t.Decoder<unknown, unknown>): boolean => 'required' in type && 'optional' in type
+
+/**
+ * `format` names the document in an unknown field's message: the field is not part of it.
+ * Defaults to the manifest's.
+ */
 export function problemsFromErrors(errors: t.Errors, format = 'schema_version 1'): Problem[] {
   const seen = new Set<string>()
   const out: Problem[] = []
@@ -49,7 +55,7 @@ export function problemsFromErrors(errors: t.Errors, format = 'schema_version 1'
     let message: string
     if (last.type === UnknownField) message = `unknown field (not part of ${format})`
     else if (e.value === undefined) message = `missing (must be ${last.type.name})`
-    else if (/^(release manifest|component|runtime compatibility facts|rollback metadata|chunk index reference|trust root)$/.test(last.type.name))
+    else if (isObjectCodec(last.type))
       message = `must be a JSON object (${last.type.name}), got ${preview(e.value)}`
     else message = `must be ${last.type.name}, got ${preview(e.value)}`
     const line = `${path}\0${message}`
