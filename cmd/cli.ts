@@ -19,6 +19,7 @@ import { launchGateCommand } from './launch-gate.js'
 import { GATE_MODES } from '../lib/launch-gate/checks.js'
 import { SERVICE_MANAGERS } from './common.js'
 import { backupCommand } from './backup.js'
+import { channelCommand } from './channel.js'
 
 /** The help's group names: the command's own flags come first, the global ones after them. */
 const OWN_FLAGS = 'Flags:'
@@ -37,7 +38,7 @@ export function helpWidth(out: { isTTY?: boolean; columns?: number } = process.s
 const REPEATABLE = new Set(['resolve'])
 
 /** Flags whose value is a file or directory: completion offers nothing, so the shell completes a path (bash -o default, zsh _default). */
-const PATH_FLAGS = new Set(['root', 'manifest', 'out', 'output', 'artifact-dir', 'evidence-dir', 'evidence-key', 'ca-file', 'key'])
+const PATH_FLAGS = new Set(['root', 'manifest', 'out', 'output', 'artifact-dir', 'evidence-dir', 'evidence-key', 'ca-file', 'key', 'channel-file'])
 
 /** Flags with a fixed set of values, offered after the flag. */
 const VALUE_CHOICES: Record<string, readonly string[]> = { mode: GATE_MODES, 'service-manager': SERVICE_MANAGERS }
@@ -160,6 +161,7 @@ export async function cli(words: string[]): Promise<void> {
     .command(historyCommand)
     .command(launchGateCommand)
     .command(backupCommand)
+    .command(channelCommand)
     .completion('completion', 'Print the bash or zsh completion script (the shell is read from $SHELL)', completer(argv.slice(argv.indexOf('--get-yargs-completions') + 1)))
     .middleware((a) => {
       singleValues(internals, argv)(a)

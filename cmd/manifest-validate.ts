@@ -14,22 +14,24 @@ export const manifestValidate: CommandModule<GlobalArgs, Args> = {
   describe: 'Check a manifest against the format and every rule; list every problem',
   builder: (y: Argv<GlobalArgs>) =>
     y
-      .option('manifest', { type: 'string', demandOption: true, describe: 'Path of the manifest.json to check' })
+      .option('manifest', { type: 'string', demandOption: true, describe: 'Path or URL (https:, http: with --allow-http, file:) of the manifest.json to check' })
       .example('$0 manifest validate --manifest M --root /', 'also require a signature trusted by that host')
       .example('$0 manifest validate --manifest /mnt/nullspace-release/manifest.json', 'exit 0 when valid, 65 with every problem when not'),
   handler: handler(async (argv: ArgumentsCamelCase<Args>) => {
     const { E } = await import('../lib/commonjs.cjs')
     const { loadManifest } = await import('../lib/manifest/load.js')
+    const { signatureOf } = await import('../lib/manifest/remote.js')
     const { enforceManifestSignature } = await import('../lib/signature.js')
     const out = outputFor(argv)
-    const loaded = await loadManifest(argv.manifest, { now: Date.now(), allowHttp: argv['allow-http'], allowExpired: argv['allow-expired'] })
+    const net = { allowHttp: argv['allow-http'], stallTimeoutMs: argv['stall-timeout'] * 1000, minSpeed: { bytesPerS: argv['speed-limit'], windowMs: argv['speed-time'] * 1000 } }
+    const loaded = await loadManifest(argv.manifest, { now: Date.now(), allowHttp: argv['allow-http'], allowExpired: argv['allow-expired'] }, net)
     if (E.isLeft(loaded)) {
       const { exit, message, details, code } = loaded.left
       throw new Failure(exit, message, details, { code, document: { manifest: argv.manifest, problems: [message, ...details] } })
     }
     const { manifest, digest, path } = loaded.right
     // With an explicit --root, the manifest must also satisfy that host's signature policy.
-    if (rootGiven()) await enforceManifestSignature(path, loaded.right.bytes, layout(hostRoot(argv)).root)
+    if (rootGiven()) await enforceManifestSignature(path, loaded.right.bytes, layout(hostRoot(argv)).root, signatureOf(loaded.right, net))
     if (argv.json) out.document({ ok: true, manifest: path, manifest_id: manifest.manifest_id, release_id: manifest.release_id, digest, problems: [] })
     else out.line(`${path}: valid manifest ${manifest.manifest_id} (${digest})`)
     return EXIT.ok

@@ -1,12 +1,14 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
-import { EXIT, Failure } from '../lib/errors.js'
+import { EXIT, Failure, usageError } from '../lib/errors.js'
 import { DEFAULT_INGRESS_URL } from '../lib/exec/smoke.js'
 import { formatBytes } from '../lib/bytes.js'
 import { type HostArgs, handler, hostFlags, outputFor, stepReporter, withBackupGuardFlags, withReleaseRuleFlags, withServiceFlags } from './common.js'
 import { numberFlag } from './bounds.js'
 
 interface Args extends HostArgs {
-  manifest: string
+  manifest?: string
+  channel?: string
+  check: boolean
   'dry-run': boolean
   'skip-ingress-smoke': boolean
   'auto-rollback': boolean
@@ -19,7 +21,11 @@ export const upgradeCommand: CommandModule<HostArgs, Args> = {
   builder: (y: Argv<HostArgs>) =>
     withReleaseRuleFlags(
       withBackupGuardFlags(withServiceFlags(y))
-        .option('manifest', { type: 'string', demandOption: true, describe: 'Path of the new release manifest.json' })
+        .option('manifest', { type: 'string', describe: 'Path or URL (https:, http: with --allow-http, file:) of the new release manifest.json' })
+        .option('channel', { type: 'string', describe: 'URL of a release channel (https:, file:, http: with --allow-http); the target is chosen from it (default: the URL in etc/nullspace/channel.url)' })
+        .option('check', { type: 'boolean', default: false, describe: 'With a channel: print the target and why (or up to date), exit 2 when an upgrade is available, 0 when not; change nothing' })
+        .conflicts('manifest', 'channel')
+        .conflicts('check', 'dry-run')
         .option('dry-run', { type: 'boolean', default: false, describe: 'Validate and print the plan and every compatibility finding; change nothing' })
         .option('skip-ingress-smoke', { type: 'boolean', default: false, describe: 'Do not run the ingress fixture smoke after the switch' })
         .option('ingress-url', { type: 'string', default: DEFAULT_INGRESS_URL, describe: 'Base URL of the ingress the smoke checks' })
@@ -28,37 +34,47 @@ export const upgradeCommand: CommandModule<HostArgs, Args> = {
     )
       .option('auto-rollback', { type: 'boolean', default: true, describe: 'Switch back when a hook or the smoke fails (--no-auto-rollback stays on the new release)' })
       .example('sudo $0 upgrade --manifest /mnt/nullspace-release-next/manifest.json --dry-run', 'validate a future release without switching')
-      .example('sudo $0 upgrade --manifest /mnt/nullspace-release-next/manifest.json', 'apply an upgrade'),
+      .example('sudo $0 upgrade --manifest /mnt/nullspace-release-next/manifest.json', 'apply an upgrade')
+      .example('sudo $0 upgrade --manifest https://releases.example.com/2026.07.01/manifest.json', 'upgrade from a published manifest (its signature is fetched from <url>.sig)')
+      .example('$0 upgrade --channel https://releases.example.com/stable.json --check', 'exit 2 when the channel has an upgrade for this host')
+      .example('sudo $0 upgrade --channel https://releases.example.com/stable.json', 'upgrade to the release the channel chooses for this host'),
   handler: handler(async (argv: ArgumentsCamelCase<Args>) => {
-    const { blockedFailure, loadTrusted, planManifest, withHostLock } = await import('../lib/operations.js')
+    const { blockedFailure, loadTrusted, planTrusted, withHostLock } = await import('../lib/operations.js')
     const { upgrade } = await import('../lib/upgrade.js')
     const { renderPlan } = await import('../lib/plan/render.js')
     const { servicesOutcome, servicesSentence } = await import('./outcome.js')
     const out = outputFor(argv)
     const flags = hostFlags(argv, argv['skip-ingress-smoke'] ? null : argv['ingress-url'] ?? DEFAULT_INGRESS_URL)
+    if (argv.check && argv.manifest !== undefined) throw usageError('--check needs a channel (--channel URL, or etc/nullspace/channel.url): it asks the channel for a target; with --manifest use --dry-run')
+    // With a channel, the channel chooses the manifest; from there on the upgrade is the one of --manifest.
+    const followed = argv.manifest === undefined ? await (await import('./channel-follow.js')).follow(argv, flags, out) : null
+    if (followed?.exit !== undefined) return followed.exit
+    const trusted = followed?.trusted ?? (await loadTrusted(argv.manifest!, flags))
+    const channel = followed?.document
     if (argv['dry-run']) {
       // With --backup the run takes and verifies a backup before it plans: the guard is met then, so the preview does not block on it.
-      const { plan } = await planManifest('upgrade', argv.manifest, argv.backup ? { ...flags, backupCheck: false } : flags)
+      const { plan } = await planTrusted('upgrade', trusted, argv.backup ? { ...flags, backupCheck: false } : flags)
       if (argv.backup) out.warn('--backup: the upgrade takes and verifies a backup of the active release before any change (the migration guard is then met)')
       const document = { ...(await import('../lib/plan/saved.js')).planDocument(plan), changed: false as const }
       // Refused with the message the real upgrade would give (both read the plan's blockers).
       const refused = blockedFailure(plan, document)
       if (!argv.json) out.line(renderPlan(plan, out.c))
       if (refused) throw refused
-      if (argv.json) out.document(document)
+      if (argv.json) out.document(channel ? { ...document, channel } : document)
       return EXIT.ok
     }
-    const trusted = await loadTrusted(argv.manifest, flags)
     return withHostLock(flags, 'upgrade', async () => {
       const backup = argv.backup ? await (await import('../lib/backup/ops.js')).backupBeforeUpgrade(flags, (t) => out.warn(t)) : null
       if (backup) out.line(`Backup ${backup} taken and verified.`)
       const outcome = await upgrade(trusted, flags, { autoRollback: argv['auto-rollback'] }, await stepReporter(out))
+      // The channel was acted on: its sequence is the highest this host accepted (a failed activation too).
+      await followed?.accept()
       const { plan } = outcome.planned
       const from = plan.current_release_id
       const to = plan.target_release_id
       if (outcome.kind === 'upgraded') {
         const changed = plan.steps.length > 0
-        if (argv.json) out.document({ ok: true, from, to, changed, backup, services: servicesOutcome(plan), steps: plan.steps.map((s) => s.id), bytes_transferred: outcome.result.bytesTransferred, warnings: plan.warnings })
+        if (argv.json) out.document({ ok: true, from, to, changed, ...(channel ? { channel } : {}), backup, services: servicesOutcome(plan), steps: plan.steps.map((s) => s.id), bytes_transferred: outcome.result.bytesTransferred, warnings: plan.warnings })
         else out.line(changed ? `Upgraded to ${to}${from && from !== to ? ` (from ${from})` : ''}. ${formatBytes(outcome.result.bytesTransferred)} transferred.${servicesSentence(plan)}` : `No changes. The host matches release ${to}.`)
         return EXIT.ok
       }

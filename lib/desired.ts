@@ -37,7 +37,8 @@ export interface DesiredState {
   readonly manifest: Manifest
   readonly manifestDigest: string
   readonly manifestPath: string
-  readonly manifestDir: string
+  /** Where a missing file:// artifact is looked for by name; null for a manifest fetched from a URL. */
+  readonly manifestDir: string | null
   readonly components: readonly DesiredComponent[]
   readonly links: readonly DesiredLink[]
   readonly rendered: readonly RenderedFile[]
@@ -61,7 +62,7 @@ export function desiredState(loaded: LoadedManifest): DesiredState {
     manifest: m,
     manifestDigest: loaded.digest,
     manifestPath: loaded.path,
-    manifestDir: path.dirname(loaded.path),
+    manifestDir: loaded.url === null ? path.dirname(loaded.path) : null,
     components: [
       ...m.components.map((c) => ({
         name: c.name,

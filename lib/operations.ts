@@ -6,6 +6,7 @@ import { type LoadedManifest, loadManifest } from './manifest/load.js'
 import { desiredState, type DesiredState } from './desired.js'
 import { layout, type Layout } from './layout.js'
 import { enforceManifestSignature } from './signature.js'
+import { type ManifestFetch, signatureOf } from './manifest/remote.js'
 import { plan as planSteps, type PlanOptions } from './plan/planner.js'
 import type { Plan, PlanOperation, ServiceManager } from './plan/types.js'
 import { TOOL_VERSION } from './version.js'
@@ -46,7 +47,7 @@ export interface HostFlags {
   readonly backupMaxAgeH: number
 }
 
-const minSpeed = (flags: HostFlags): MinSpeed => ({ bytesPerS: flags.speedLimit, windowMs: flags.speedTimeS * 1000 })
+const minSpeed = (flags: Pick<HostFlags, 'speedLimit' | 'speedTimeS'>): MinSpeed => ({ bytesPerS: flags.speedLimit, windowMs: flags.speedTimeS * 1000 })
 
 export interface Planned {
   readonly layout: Layout
@@ -67,11 +68,23 @@ export interface TrustedManifest {
   readonly signature: Buffer | null
 }
 
-/** Decodes the manifest, applies every rule, then the host's signature policy (exit 65 on any failure). */
-export async function loadTrusted(file: string, flags: HostFlags): Promise<TrustedManifest> {
-  const loaded = await loadManifest(file, { now: Date.now(), allowHttp: flags.allowHttp, allowExpired: flags.allowExpired })
+/** How a manifest given as a URL, and its `<url>.sig`, are fetched: the transfer flags of artifacts. */
+export const manifestFetch = (flags: Pick<HostFlags, 'allowHttp' | 'stallTimeoutS' | 'speedLimit' | 'speedTimeS'>): ManifestFetch => ({
+  allowHttp: flags.allowHttp,
+  stallTimeoutMs: flags.stallTimeoutS * 1000,
+  minSpeed: minSpeed(flags),
+})
+
+/**
+ * Decodes the manifest (a path, or a URL it is fetched from), applies every rule, then the host's
+ * signature policy: `<manifest>.sig` beside a file, `<url>.sig` for a URL (exit 65 on any failure;
+ * exit 1 when a URL's server cannot be reached).
+ */
+export async function loadTrusted(source: string, flags: HostFlags): Promise<TrustedManifest> {
+  const net = manifestFetch(flags)
+  const loaded = await loadManifest(source, { now: Date.now(), allowHttp: flags.allowHttp, allowExpired: flags.allowExpired }, net)
   if (E.isLeft(loaded)) throw loaded.left
-  const signature = await enforceManifestSignature(loaded.right.path, loaded.right.bytes, layout(flags.root).root)
+  const signature = await enforceManifestSignature(loaded.right.path, loaded.right.bytes, layout(flags.root).root, signatureOf(loaded.right, net))
   return { loaded: loaded.right, signature }
 }
 

@@ -191,7 +191,8 @@ export async function checkSignature(bytes: Buffer, sigFile: string, keys: Reado
  * download of `<url>.sig`.
  */
 export function verifySignatureBytes(bytes: Buffer, raw: Buffer | UnreadableFile, sigLabel: string, keys: ReadonlyMap<string, KeyObject>): SignatureCheck {
-  if (isUnreadable(raw)) return E.left(raw.missing ? `no signature file ${sigLabel}` : `${sigLabel} ${raw.why}`)
+  // A URL has no "file": "no signature at https://.../manifest.json.sig".
+  if (isUnreadable(raw)) return E.left(raw.missing ? `no signature ${/^[a-z][a-z0-9+.-]*:\/\//i.test(sigLabel) ? 'at' : 'file'} ${sigLabel}` : `${sigLabel} ${raw.why}`)
   let json: unknown
   try {
     json = JSON.parse(raw.toString('utf8'))
@@ -226,14 +227,23 @@ export const signatureBeside = (file: string): SignatureSource => ({
  * is unsafe refuses every manifest (never fail open). `source` is the manifest's path or URL, for
  * messages. Returns the signature bytes to seal with the release.
  */
-export async function enforceManifestSignature(source: string, bytes: Buffer, root: string, sig: SignatureSource = signatureBeside(source)): Promise<Buffer | null> {
+export function enforceManifestSignature(source: string, bytes: Buffer, root: string, sig: SignatureSource = signatureBeside(source)): Promise<Buffer | null> {
+  return enforceDocumentSignature('manifest', source, bytes, root, sig)
+}
+
+/**
+ * The same policy for any signed document (`what`: "manifest", "channel"): exit 65 naming the
+ * document when a trusted key exists and the signature is missing or bad, or when the trust
+ * material is unsafe; null when the host trusts no key.
+ */
+export async function enforceDocumentSignature(what: string, source: string, bytes: Buffer, root: string, sig: SignatureSource): Promise<Buffer | null> {
   const trust = await readTrustedKeys(root)
   if (trust.problems.length > 0) {
     const more = trust.problems.length > 1 ? ` (and ${trust.problems.length - 1} more problem${trust.problems.length > 2 ? 's' : ''} below)` : ''
-    throw manifestError(`${source}: untrusted manifest: the host's trust material is unsafe: ${trust.problems[0]}${more}; every manifest is refused until it is fixed. Nothing was changed`, trust.problems.slice(1))
+    throw manifestError(`${source}: untrusted ${what}: the host's trust material is unsafe: ${trust.problems[0]}${more}; every ${what} is refused until it is fixed. Nothing was changed`, trust.problems.slice(1))
   }
   if (trust.keys.size === 0) return null
   const check = verifySignatureBytes(bytes, await sig.read(), sig.label, trust.keys)
-  if (E.isLeft(check)) throw manifestError(`${source}: untrusted manifest: ${check.left}; this host requires a signature by one of ${trust.dir}/*.pub. Nothing was changed`)
+  if (E.isLeft(check)) throw manifestError(`${source}: untrusted ${what}: ${check.left}; this host requires a signature by one of ${trust.dir}/*.pub. Nothing was changed`)
   return check.right.bytes
 }

@@ -14,12 +14,13 @@ import type { ErrorObject } from 'ajv'
 import {
   ByteSize, ChunkIndexRef, ChunkSize, Component, ComponentArchitecture, ComponentKind, DIGEST, Digest, MODE, Manifest,
   ManifestArchitecture, Mode, NonEmpty, RELEASE_ID, RFC3339, ReleaseId, Rollback, RuntimeCompatibility, SEMVER, SHA256_HEX,
-  SchemaVersion, Semver, Sha256Hex, Timestamp, UnknownField,
+  SchemaVersion, Semver, Sha256Hex, Timestamp,
 } from '../lib/manifest/codec.js'
 import { ARCHITECTURES, COMPONENT_KINDS } from '../lib/manifest/kinds.js'
 import { MAX_CHUNK_SIZE } from '../lib/chunks/format.js'
 import { validateManifest } from '../lib/manifest/load.js'
 import { formatProblem } from '../lib/manifest/problems.js'
+import { type AnyCodec, ref, shapeOf, withoutDocs } from './helpers/codec-shape.js'
 import { DEFAULT_OPTIONS, SCHEMA_FILE, applyPatch, loadCorpus, loadExample } from './fixtures/bad-manifests/corpus.js'
 
 type Json = any // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -113,43 +114,7 @@ for (const c of corpus.filter((x) => !x.structural)) {
 verdicts.run()
 
 // ---------------------------------------------------------------------------------------
-// Reading the codec's shape. `closed` in codec.ts hides its props inside a t.Type, so the
-// field lists are read by decoding probes instead of being written down twice:
-// - a Proxy whose every field reads as `null` makes the codec read, and refuse, each field
-//   it declares (required and optional), with that field's codec in the error context;
-// - decoding `{}` refuses exactly the required fields;
-// - an extra field is refused as UnknownField exactly when the object is closed.
-type AnyCodec = t.Decoder<unknown, unknown>
-
-interface Shape {
-  readonly required: string[]
-  readonly optional: string[]
-  readonly types: ReadonlyMap<string, t.Decoder<unknown, unknown>>
-  readonly closed: boolean
-}
-
-function fieldErrors(codec: AnyCodec, input: unknown): Map<string, AnyCodec> {
-  const r = codec.decode(input)
-  const out = new Map<string, AnyCodec>()
-  if (E.isRight(r)) return out
-  for (const e of r.left) {
-    const last = e.context[e.context.length - 1]
-    if (e.context.length >= 2 && last.type !== UnknownField) out.set(last.key, last.type as AnyCodec)
-  }
-  return out
-}
-
-function shapeOf(codec: AnyCodec): Shape {
-  const everyFieldNull = new Proxy({}, { get: (_target, key) => (typeof key === 'string' ? null : undefined) })
-  const types = fieldErrors(codec, everyFieldNull)
-  const required = [...fieldErrors(codec, {}).keys()].sort()
-  const optional = [...types.keys()].filter((k) => !required.includes(k)).sort()
-  const probe = codec.decode({ __not_a_field__: true })
-  const closed = E.isLeft(probe) && probe.left.some((e) => e.context[e.context.length - 1].type === UnknownField)
-  return { required, optional, types, closed }
-}
-
-const ref = (def: string) => ({ $ref: `#/$defs/${def}` })
+// The codec's shape is read by probes (spec/helpers/codec-shape.ts), never from a second list.
 const objectCodecs: Array<[string, AnyCodec, Json]> = [
   ['Manifest', Manifest, schema],
   ['RuntimeCompatibility', RuntimeCompatibility, schema.$defs.runtime_compatibility],
@@ -178,10 +143,6 @@ const fieldSchema = new Map<unknown, Json>([
   [t.boolean, { type: 'boolean' }],
   [t.string, { type: 'string' }],
 ])
-const withoutDocs = (s: Json): Json => {
-  if (typeof s !== 'object' || s === null || Array.isArray(s)) return s
-  return Object.fromEntries(Object.entries(s).filter(([k]) => k !== 'description' && k !== 'title' && k !== '$comment'))
-}
 
 const drift = suite('manifest schema: no drift from the codec')
 

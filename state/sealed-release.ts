@@ -28,5 +28,5 @@ export async function loadSealedRelease(l: Layout, id: string): Promise<LoadedMa
   }
   const decoded = Manifest.decode(json)
   if (E.isLeft(decoded)) throw operationFailed(`${file} no longer decodes as a manifest`)
-  return { manifest: decoded.right, bytes, digest, path: file }
+  return { manifest: decoded.right, bytes, digest, path: file, url: null }
 }

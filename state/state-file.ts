@@ -49,6 +49,10 @@ export type BackupEvent = t.TypeOf<typeof BackupEvent>
 export const Pin = t.intersection([t.type({ at: t.string }), t.partial({ reason: t.string, user: t.string })])
 export type Pin = t.TypeOf<typeof Pin>
 
+/** The channel this host last accepted (DESIGN.md section 8.4): one with a lower sequence is a replay, and refused. */
+export const AcceptedChannel = t.type({ sequence: t.number, channel: t.string, url: t.string, at: t.string })
+export type AcceptedChannel = t.TypeOf<typeof AcceptedChannel>
+
 export const StateFile = t.intersection([
   t.type({
     format_version: t.literal(1),
@@ -60,6 +64,8 @@ export const StateFile = t.intersection([
     events: t.array(BackupEvent),
     /** Releases prune never removes, by release id. */
     pins: t.record(t.string, Pin),
+    /** Absent until the first upgrade --channel. */
+    channel: AcceptedChannel,
   }),
 ])
 export type StateFile = t.TypeOf<typeof StateFile>
@@ -126,5 +132,13 @@ export async function recordFailedSwitch(file: string, record: Omit<SwitchRecord
   const state = await readStateFile(file)
   state.history.push({ ...record, result: 'failed', reason })
   state.failed[record.to] = { at: record.at, reason }
+  await writeStateFile(file, state)
+}
+
+/** Records an accepted channel in one atomic write (the caller holds the host lock); the highest sequence is kept. */
+export async function recordAcceptedChannel(file: string, accepted: AcceptedChannel): Promise<void> {
+  const state = await readStateFile(file)
+  if (state.channel && state.channel.sequence > accepted.sequence) return
+  state.channel = accepted
   await writeStateFile(file, state)
 }

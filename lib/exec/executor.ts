@@ -62,7 +62,8 @@ export interface ExecContext {
   /** The verified manifest bytes (and detached signature) the release is sealed with. */
   readonly manifestBytes: Buffer
   readonly signatureBytes: Buffer | null
-  readonly manifestDir: string
+  /** null for a manifest fetched from a URL (FetchRequest.manifestDir). */
+  readonly manifestDir: string | null
   readonly manifestId: string
   readonly version: string
   readonly fetch: { readonly allowHttp: boolean; readonly stallTimeoutMs: number; readonly minSpeed: MinSpeed; readonly retries: number; readonly backoffMs: number }

@@ -153,8 +153,8 @@ export async function openSource(req: FetchRequest): Promise<{ fh: FileHandle; s
   } catch (e) {
     throw new FetchError(`${req.component}: ${req.url} is not a local file URL (${(e as Error).message})`, 'refused')
   }
-  const beside = path.join(req.manifestDir, path.basename(primary))
-  for (const candidate of primary === beside ? [primary] : [primary, beside]) {
+  const beside = req.manifestDir === null ? null : path.join(req.manifestDir, path.basename(primary))
+  for (const candidate of beside === null || primary === beside ? [primary] : [primary, beside]) {
     let fh: FileHandle
     try {
       // O_NONBLOCK: a FIFO at that path must not hang the open; it is refused below.
@@ -170,5 +170,5 @@ export async function openSource(req: FetchRequest): Promise<{ fh: FileHandle; s
     }
     return { fh, source: candidate }
   }
-  throw new FetchError(`${req.component}: artifact file not found at ${primary} nor beside the manifest at ${beside}`, 'absent')
+  throw new FetchError(`${req.component}: artifact file not found at ${primary}${beside === null ? '' : ` nor beside the manifest at ${beside}`}`, 'absent')
 }

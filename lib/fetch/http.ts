@@ -19,10 +19,13 @@ export const MAX_REDIRECTS = 5
 const REDIRECTS = new Set([301, 302, 303, 307, 308])
 
 /** Worth another attempt (5xx, reset, refused, stall, short body); the part keeps what arrived. */
-class Transient extends FetchError {}
+export class Transient extends FetchError {}
+
+/** What the URL rules (scheme, redirects) need to know of a request, and name in messages. */
+export type UrlRequest = Pick<FetchRequest, 'component' | 'url' | 'allowHttp'>
 
 /** Errors of the connection itself, as Node and node-fetch report them. */
-const TRANSIENT_CODES = new Set([
+export const TRANSIENT_CODES = new Set([
   'ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN',
   'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN', 'EHOSTDOWN', 'ERR_STREAM_PREMATURE_CLOSE',
 ])
@@ -221,8 +224,8 @@ const contentLengthIs = (res: Response, n: number) => {
   return cl === null || cl.trim() === String(n)
 }
 
-/** GET with manual redirects, so each hop is checked against our rules. */
-async function open(req: FetchRequest, signal: AbortSignal, headers: Record<string, string>): Promise<{ res: Response; url: string }> {
+/** GET with manual redirects, so each hop is checked against our rules: the one way this tool asks a server for bytes. */
+export async function open(req: UrlRequest, signal: AbortSignal, headers: Record<string, string>): Promise<{ res: Response; url: string }> {
   let url = checkScheme(req, req.url)
   for (let hops = 0; ; hops++) {
     const res = await fetch(url.href, {
@@ -246,7 +249,7 @@ async function open(req: FetchRequest, signal: AbortSignal, headers: Record<stri
  * https to anything else, http only when allowed; a relative Location is resolved against
  * the current URL. `hops` counts the redirects already followed.
  */
-export function redirectTarget(req: FetchRequest, current: URL, location: string | null, hops: number): URL {
+export function redirectTarget(req: UrlRequest, current: URL, location: string | null, hops: number): URL {
   if (location === null) throw new FetchError(`${req.component}: ${current.href} redirects without a Location`, 'http')
   if (hops >= MAX_REDIRECTS) throw new FetchError(`${req.component}: ${req.url}: more than ${MAX_REDIRECTS} redirects (last to ${location})`, 'http')
   let next: URL
@@ -261,7 +264,7 @@ export function redirectTarget(req: FetchRequest, current: URL, location: string
   return checkScheme(req, next.href)
 }
 
-function checkScheme(req: FetchRequest, raw: string): URL {
+export function checkScheme(req: UrlRequest, raw: string): URL {
   const url = new URL(raw)
   if (url.protocol === 'https:') return url
   if (url.protocol === 'http:') {
@@ -321,12 +324,12 @@ async function loadPart(req: FetchRequest): Promise<Part> {
 }
 
 /** Lets go of a response we will not read (the socket closes; no keep-alive to protect). */
-function drop(res: Response): void {
+export function drop(res: Response): void {
   const body = res.body as unknown as { destroy?: () => void } | null
   body?.destroy?.()
 }
 
-const isNodeFetchError = (e: unknown) => e instanceof Error && e.name === 'FetchError'
+export const isNodeFetchError = (e: unknown) => e instanceof Error && e.name === 'FetchError'
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`
 

@@ -20,8 +20,8 @@ export interface FetchRequest {
   readonly mode: number
   /** Absolute `.staging/parts` directory (exists). */
   readonly partsDir: string
-  /** Directory of the manifest: a missing file:// artifact is looked for here by file name. */
-  readonly manifestDir: string
+  /** Directory of a local manifest: a missing file:// artifact is looked for here by file name; null for a manifest fetched from a URL (nothing is beside it on this host). */
+  readonly manifestDir: string | null
   readonly allowHttp: boolean
   /** A transfer that receives no byte for this long is abandoned and retried. */
   readonly stallTimeoutMs: number

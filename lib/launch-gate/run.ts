@@ -2,10 +2,10 @@
 // what it needs (files under --root, the manifest, a deep doctor, HTTP answers), is judged by
 // checks.ts, and is timed. A check that throws is a failed check, not a failed gate run.
 import os from 'node:os'
-import path from 'node:path'
 import { E } from '../commonjs.cjs'
 import { EVIDENCE_KEY, TRUSTED_KEYS_DIR, layout, type Layout } from '../layout.js'
-import { loadTrusted, type HostFlags } from '../operations.js'
+import { loadTrusted, manifestFetch, type HostFlags } from '../operations.js'
+import { manifestSourceName } from '../manifest/remote.js'
 import { loadManifest } from '../manifest/load.js'
 import { readTrustedKeys, SignatureFile } from '../signature.js'
 import { runDoctor, type DoctorReport } from '../doctor.js'
@@ -53,7 +53,7 @@ const failureText = (e: unknown) => (e instanceof Failure && e.details.length > 
 
 /** The manifest through loadTrusted; when it is valid but refused, still decoded so the other checks can compare it. */
 export async function readManifestFacts(mode: GateMode, file: string, flags: HostFlags): Promise<{ facts: ManifestFacts; bytes: Buffer | null }> {
-  const abs = path.resolve(file)
+  const abs = manifestSourceName(file)
   const keysDir = layout(flags.root).host(TRUSTED_KEYS_DIR)
   const base = { path: abs, manifest: null, digest: null, invalid: null, untrusted: null, signed_by: null, trusted_keys: 0 }
   // Unsafe trust material is a problem loadTrusted reports as the reason; here only the count.
@@ -68,7 +68,7 @@ export async function readManifestFacts(mode: GateMode, file: string, flags: Hos
     const sig = SignatureFile.decode(JSON.parse(signature.toString('utf8')))
     return { facts: { ...facts, signed_by: E.isRight(sig) ? sig.right.key_id : null }, bytes: loaded.bytes }
   } catch (refused) {
-    const valid = await loadManifest(abs, { now: Date.now(), allowHttp: flags.allowHttp, allowExpired: flags.allowExpired })
+    const valid = await loadManifest(abs, { now: Date.now(), allowHttp: flags.allowHttp, allowExpired: flags.allowExpired }, manifestFetch(flags))
     if (E.isLeft(valid)) return { facts: { ...base, trusted_keys: trustedKeys, invalid: failureText(valid.left) }, bytes: null }
     return { facts: { ...base, trusted_keys: trustedKeys, manifest: valid.right.manifest, digest: valid.right.digest, untrusted: failureText(refused) }, bytes: valid.right.bytes }
   }
@@ -87,7 +87,7 @@ export async function runGate(o: GateOptions, now: () => Date = () => new Date()
   let doctorError: string | null = null
   // Read by the first check; every later check compares against what it found.
   let manifest: { facts: ManifestFacts; bytes: Buffer | null } = {
-    facts: { path: path.resolve(o.manifestPath), manifest: null, digest: null, invalid: 'the manifest was not read', untrusted: null, signed_by: null, trusted_keys: 0 },
+    facts: { path: manifestSourceName(o.manifestPath), manifest: null, digest: null, invalid: 'the manifest was not read', untrusted: null, signed_by: null, trusted_keys: 0 },
     bytes: null,
   }
   let m: ManifestFacts['manifest'] = null

@@ -7,7 +7,7 @@ import { ARCHITECTURES, COMPONENT_KINDS } from './kinds.js'
 import { MAX_CHUNK_SIZE } from '../chunks/format.js'
 
 /** A codec whose `name` is what an operator reads in an error: "must be <name>". */
-function pattern(re: RegExp, name: string): t.Type<string, string, unknown> {
+export function pattern(re: RegExp, name: string): t.Type<string, string, unknown> {
   return new t.Type<string, string, unknown>(
     name,
     (u): u is string => typeof u === 'string' && re.test(u),
@@ -16,7 +16,7 @@ function pattern(re: RegExp, name: string): t.Type<string, string, unknown> {
   )
 }
 
-function oneOf<T extends string>(values: readonly T[]): t.Type<T, T, unknown> {
+export function oneOf<T extends string>(values: readonly T[]): t.Type<T, T, unknown> {
   const set = new Set<string>(values)
   return new t.Type<T, T, unknown>(
     `one of ${values.map((v) => JSON.stringify(v)).join(', ')}`,
@@ -27,7 +27,7 @@ function oneOf<T extends string>(values: readonly T[]): t.Type<T, T, unknown> {
 }
 
 /** An object that refuses fields it does not declare: a typo must not be silently ignored. */
-function closed<R extends t.Props, O extends t.Props>(name: string, required: R, optional: O) {
+export function closed<R extends t.Props, O extends t.Props>(name: string, required: R, optional: O) {
   const shape = t.intersection([t.type(required), t.partial(optional)])
   const known = new Set([...Object.keys(required), ...Object.keys(optional)])
   const codec = new t.Type<t.TypeOf<typeof shape>, t.OutputOf<typeof shape>, unknown>(

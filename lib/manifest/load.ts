@@ -1,5 +1,6 @@
-// Reading a manifest file: size cap before parsing, JSON with line and column, a depth
-// bound, then the codec and the rules. Every failure is a `Failure` with exit 65.
+// Reading a manifest, from a file or a URL: size cap before parsing, JSON with line and column,
+// a depth bound, then the codec and the rules. Every failure is a `Failure` with exit 65, but a
+// URL whose server cannot be reached (exit 1, lib/manifest/remote.ts).
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { createHash } from 'node:crypto'
@@ -9,6 +10,7 @@ import { Manifest } from './codec.js'
 import { type Problem, formatProblem, problemsFromErrors } from './problems.js'
 import { type RuleOptions, checkRules } from './rules.js'
 import { type Failure, errnoCode, manifestError } from '../errors.js'
+import { DEFAULT_MANIFEST_FETCH, type ManifestFetch, fetchManifestBytes, manifestLocation } from './remote.js'
 
 export const MAX_MANIFEST_BYTES = 16 * 1024 * 1024
 export const MAX_JSON_DEPTH = 64
@@ -19,8 +21,10 @@ export interface LoadedManifest {
   readonly bytes: Buffer
   /** `sha256:<hex>` of the file's bytes. */
   readonly digest: string
-  /** Absolute path of the file. */
+  /** Absolute path of the file, or the URL it was fetched from (plans record it as the manifest's `path`). */
   readonly path: string
+  /** The http(s) URL the manifest was fetched from; null for a local file (a file: URL is one). */
+  readonly url: string | null
 }
 
 export const manifestDigest = (bytes: Buffer) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`
@@ -97,9 +101,16 @@ export async function readManifestBytes(file: string): Promise<E.Either<Failure,
   }
 }
 
-export async function loadManifest(file: string, opts: RuleOptions): Promise<E.Either<Failure, LoadedManifest>> {
-  const abs = path.resolve(file)
-  const bytes = await readManifestBytes(abs)
+/**
+ * The manifest at `source` (a path, a file: URL, or an https:/http: URL, fetched with `net`),
+ * decoded and checked against every rule; a fetched one goes through the same steps as a file.
+ */
+export async function loadManifest(source: string, opts: RuleOptions, net: Omit<ManifestFetch, 'allowHttp'> = DEFAULT_MANIFEST_FETCH): Promise<E.Either<Failure, LoadedManifest>> {
+  const where = manifestLocation(source)
+  if (E.isLeft(where)) return where
+  const url = where.right.url ?? null
+  const abs = url ?? path.resolve(where.right.path!)
+  const bytes = url === null ? await readManifestBytes(abs) : await fetchManifestBytes(url, MAX_MANIFEST_BYTES, { ...net, allowHttp: opts.allowHttp })
   if (E.isLeft(bytes)) return bytes
   const json = await parseJson(bytes.right.toString('utf8'), abs)
   if (E.isLeft(json)) return json
@@ -108,5 +119,5 @@ export async function loadManifest(file: string, opts: RuleOptions): Promise<E.E
     const n = valid.left.length
     return E.left(manifestError(`${abs}: invalid manifest (${n} problem${n === 1 ? '' : 's'})`, valid.left.map(formatProblem)))
   }
-  return E.right({ manifest: valid.right, bytes: bytes.right, digest: manifestDigest(bytes.right), path: abs })
+  return E.right({ manifest: valid.right, bytes: bytes.right, digest: manifestDigest(bytes.right), path: abs, url })
 }

@@ -39,16 +39,23 @@ function pathOf(context: t.Context): string {
   return path
 }
 
-export function problemsFromErrors(errors: t.Errors): Problem[] {
+/** A closed object codec (codec.ts `closed`): it carries the fields it declares. */
+const isObjectCodec = (type: t.Decoder<unknown, unknown>): boolean => 'required' in type && 'optional' in type
+
+/**
+ * `format` names the document in an unknown field's message: the field is not part of it.
+ * Defaults to the manifest's.
+ */
+export function problemsFromErrors(errors: t.Errors, format = 'schema_version 1'): Problem[] {
   const seen = new Set<string>()
   const out: Problem[] = []
   for (const e of errors) {
     const last = e.context[e.context.length - 1]
     const path = pathOf(e.context)
     let message: string
-    if (last.type === UnknownField) message = 'unknown field (not part of schema_version 1)'
+    if (last.type === UnknownField) message = `unknown field (not part of ${format})`
     else if (e.value === undefined) message = `missing (must be ${last.type.name})`
-    else if (/^(release manifest|component|runtime compatibility facts|rollback metadata|chunk index reference)$/.test(last.type.name))
+    else if (isObjectCodec(last.type))
       message = `must be a JSON object (${last.type.name}), got ${preview(e.value)}`
     else message = `must be ${last.type.name}, got ${preview(e.value)}`
     const line = `${path}\0${message}`

@@ -40,7 +40,7 @@ export function manifestOf(releaseId: string, version = '0.1.0', contents: Recor
 export const digestOf = (m: Manifest) => `sha256:${sha(JSON.stringify(m))}`
 
 export function desiredOf(m: Manifest): DesiredState {
-  return desiredState({ manifest: m, bytes: Buffer.from(JSON.stringify(m)), digest: digestOf(m), path: `/mnt/${m.release_id}/manifest.json` })
+  return desiredState({ manifest: m, bytes: Buffer.from(JSON.stringify(m)), digest: digestOf(m), path: `/mnt/${m.release_id}/manifest.json`, url: null })
 }
 
 let ino = 1000
