@@ -25,7 +25,6 @@ export const upgradeCommand: CommandModule<HostArgs, Args> = {
         .option('channel', { type: 'string', describe: 'URL of a release channel (https:, file:, http: with --allow-http); the target is chosen from it (default: the URL in etc/nullspace/channel.url)' })
         .option('check', { type: 'boolean', default: false, describe: 'With a channel: print the target and why (or up to date), exit 2 when an upgrade is available, 0 when not; change nothing' })
         .conflicts('manifest', 'channel')
-        .conflicts('check', 'dry-run')
         .option('dry-run', { type: 'boolean', default: false, describe: 'Validate and print the plan and every compatibility finding; change nothing' })
         .option('skip-ingress-smoke', { type: 'boolean', default: false, describe: 'Do not run the ingress fixture smoke after the switch' })
         .option('ingress-url', { type: 'string', default: DEFAULT_INGRESS_URL, describe: 'Base URL of the ingress the smoke checks' })
@@ -45,6 +44,7 @@ export const upgradeCommand: CommandModule<HostArgs, Args> = {
     const { servicesOutcome, servicesSentence } = await import('./outcome.js')
     const out = outputFor(argv)
     const flags = hostFlags(argv, argv['skip-ingress-smoke'] ? null : argv['ingress-url'] ?? DEFAULT_INGRESS_URL)
+    if (argv.check && argv['dry-run']) throw usageError('--check and --dry-run are two different questions: --check asks whether the channel has an upgrade for this host (exit 2 when it has), --dry-run shows the plan to it; give one')
     if (argv.check && argv.manifest !== undefined) throw usageError('--check needs a channel (--channel URL, or etc/nullspace/channel.url): it asks the channel for a target; with --manifest use --dry-run')
     // With a channel, the channel chooses the manifest; from there on the upgrade is the one of --manifest.
     const followed = argv.manifest === undefined ? await (await import('./channel-follow.js')).follow(argv, flags, out) : null

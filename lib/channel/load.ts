@@ -22,7 +22,7 @@ export function validateChannel(json: unknown, o: ChannelRuleOptions): E.Either<
 export async function parseChannel(bytes: Buffer, label: string, o: ChannelRuleOptions): Promise<E.Either<Failure, Channel>> {
   if (bytes.length > MAX_CHANNEL_BYTES) return E.left(manifestError(`${label}: the channel is ${bytes.length} bytes, over the ${MAX_CHANNEL_BYTES}-byte limit; refusing to parse it. Nothing was changed`))
   const json = await parseJson(bytes.toString('utf8'), `${label}: not a ${CHANNEL_FORMAT} channel`)
-  if (E.isLeft(json)) return json
+  if (E.isLeft(json)) return E.left(manifestError(`${json.left.message}. Nothing was changed`))
   const valid = validateChannel(json.right, o)
   if (E.isRight(valid)) return valid
   const [first, ...rest] = valid.left.map(formatProblem)

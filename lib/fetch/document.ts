@@ -107,9 +107,11 @@ async function getOnce(http: Http, label: string, url: string, opts: DocumentOpt
     if (e instanceof FetchError) throw e
     if (watch.reason) throw new http.Transient(`${label}: ${watch.describe(at)}`, 'network')
     const code = errnoCode(e)
-    if (code && http.TRANSIENT_CODES.has(code)) throw new http.Transient(`${label}: ${at}: ${(e as Error).message}`, 'network')
+    // node-fetch says "request to <url> failed, reason: <why>"; the URL is already in our line.
+    const why = (e as Error).message.replace(/^request to \S+ failed, reason: /, '')
+    if (code && http.TRANSIENT_CODES.has(code)) throw new http.Transient(`${label}: ${at}: ${why}`, 'network')
     // Anything else node-fetch reports (a certificate the host does not trust) will not heal on a retry.
-    if (http.isNodeFetchError(e)) throw new FetchError(`${label}: ${at}: ${(e as Error).message}`, 'network')
+    if (http.isNodeFetchError(e)) throw new FetchError(`${label}: ${at}: ${why}`, 'network')
     throw e
   } finally {
     watch.stop()
