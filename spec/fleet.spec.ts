@@ -247,11 +247,13 @@ test('one manifest URL (no channel), in one batch (nullspace_serial): the releas
     assert.equal(trees(f), before)
   })()))
 
-test('both a channel and a manifest URL (or neither): the first host fails naming the two variables, and no host is called', () =>
+test('both a channel and a manifest URL, neither, or extra args that are not a list: the first host fails naming the variables, and no host is called', () =>
   within(T, 'misconfigured', (async () => {
     const f = await fleet()
     const before = trees(f)
-    for (const vars of [{ nullspace_channel_url: 'http://127.0.0.1:1/c.json', nullspace_manifest_url: 'http://127.0.0.1:1/m.json' }, {}]) {
+    const both = { nullspace_channel_url: 'http://127.0.0.1:1/c.json', nullspace_manifest_url: 'http://127.0.0.1:1/m.json' }
+    const notAList = { nullspace_channel_url: 'http://127.0.0.1:1/c.json', nullspace_extra_args: '--allow-http' }
+    for (const vars of [both, {}, notAList]) {
       const run = await rollout(f, vars)
       assert.is(run.result.code, 2, showRun(run))
       assert.match(run.result.stdout, /set exactly one of nullspace_channel_url \(a channel\) and nullspace_manifest_url/)
