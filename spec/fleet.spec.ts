@@ -262,6 +262,18 @@ test('both a channel and a manifest URL, neither, or extra args that are not a l
     assert.equal(trees(f), before)
   })()))
 
+test('a host tool that is not there fails the first host (its exit 2 is not read as "upgrade available"), naming the error', () =>
+  within(T, 'no tool', (async () => {
+    const f = await fleet()
+    const before = trees(f)
+    const missing = path.join(f.dir, 'no-such-nullspace-host')
+    const run = await rollout(f, { ...(await channelVars(f, f.releases.r3)), nullspace_host_tool: missing })
+    assert.is(run.result.code, 2, showRun(run))
+    assert.match(run.result.stdout, /h1: Check whether an upgrade is due .* failed \(exit 2\): .*No such file or directory/)
+    assert.equal(run.batches, [['h1']], `the rollout stopped at the first batch: ${showRun(run)}`)
+    assert.equal(trees(f), before)
+  })()))
+
 test.after(async () => {
   if (!made) return
   const f = await made.catch(() => null)
