@@ -141,7 +141,7 @@ export async function cli(words: string[]): Promise<void> {
     .option('quiet', { type: 'boolean', default: false, describe: 'Only warnings and errors; no progress', global: true })
     .option('lock-timeout', numberFlag('lock-timeout', { default: 0, describe: 'Seconds to wait for the host lock', global: true }))
     .option('allow-http', { type: 'boolean', default: false, describe: 'Accept http: artifact URLs', global: true })
-    .option('allow-expired', { type: 'boolean', default: false, describe: 'Accept a manifest past its expires_at', global: true })
+    .option('allow-expired', { type: 'boolean', default: false, describe: 'Accept a manifest or channel past its expires_at', global: true })
     .option('stall-timeout', numberFlag('stall-timeout', { default: 30, describe: 'Seconds without a byte before a transfer is retried', global: true }))
     .option('speed-limit', numberFlag('speed-limit', { default: 1024, describe: 'Bytes per second a transfer must average over --speed-time, else it is retried; 0 turns the check off', global: true }))
     .option('speed-time', numberFlag('speed-time', { default: 60, describe: 'Seconds over which --speed-limit is measured', global: true }))

@@ -38,10 +38,6 @@ export const upgradeCommand: CommandModule<HostArgs, Args> = {
       .example('$0 upgrade --channel https://releases.example.com/stable.json --check', 'exit 2 when the channel has an upgrade for this host')
       .example('sudo $0 upgrade --channel https://releases.example.com/stable.json', 'upgrade to the release the channel chooses for this host'),
   handler: handler(async (argv: ArgumentsCamelCase<Args>) => {
-    const { blockedFailure, loadTrusted, planTrusted, withHostLock } = await import('../lib/operations.js')
-    const { upgrade } = await import('../lib/upgrade.js')
-    const { renderPlan } = await import('../lib/plan/render.js')
-    const { servicesOutcome, servicesSentence } = await import('./outcome.js')
     const out = outputFor(argv)
     const flags = hostFlags(argv, argv['skip-ingress-smoke'] ? null : argv['ingress-url'] ?? DEFAULT_INGRESS_URL)
     if (argv.check && argv['dry-run']) throw usageError('--check and --dry-run are two different questions: --check asks whether the channel has an upgrade for this host (exit 2 when it has), --dry-run shows the plan to it; give one')
@@ -49,6 +45,11 @@ export const upgradeCommand: CommandModule<HostArgs, Args> = {
     // With a channel, the channel chooses the manifest; from there on the upgrade is the one of --manifest.
     const followed = argv.manifest === undefined ? await (await import('./channel-follow.js')).follow(argv, flags, out) : null
     if (followed?.exit !== undefined) return followed.exit
+    // Loaded once a change is coming: a --check answers without them.
+    const { blockedFailure, loadTrusted, planTrusted, withHostLock } = await import('../lib/operations.js')
+    const { upgrade } = await import('../lib/upgrade.js')
+    const { renderPlan } = await import('../lib/plan/render.js')
+    const { servicesOutcome, servicesSentence } = await import('./outcome.js')
     const trusted = followed?.trusted ?? (await loadTrusted(argv.manifest!, flags))
     const channel = followed?.document
     if (argv['dry-run']) {

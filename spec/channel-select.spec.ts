@@ -192,6 +192,16 @@ rollout('a barrier whose rollout has not reached the host holds it below the bar
   assert.is(targetOf(pick(c, '1.5.0', { now: minutes(600) })), '2.0.0')
 })
 
+rollout('a host with no id yet (a check may not make one): only a rollout at 100% reaches it, and the detail says why', () => {
+  const c = channelOf(rel('1.0.0'), rolling('1.1.0', 99, 600))
+  const s = selectTarget(c, { activeVersion: '1.0.0', hostId: null, now: startMs })
+  assert.is(s.target, null)
+  assert.match(s.skipped[1].detail, /no host id yet/)
+  assert.is(selectTarget(c, { activeVersion: '1.0.0', hostId: null, now: minutes(600) }).target?.version, '1.1.0')
+  // A release without a rollout needs no host id.
+  assert.is(selectTarget(channelOf(rel('1.2.0')), { activeVersion: '1.0.0', hostId: null, now: startMs }).target?.version, '1.2.0')
+})
+
 rollout('the buckets of one host differ from release to release (salted by the release id)', () => {
   const a = hosts.map((h) => rolloutBucket(h, 'r1') < 10)
   const b = hosts.map((h) => rolloutBucket(h, 'r2') < 10)

@@ -120,7 +120,7 @@ e2e('--check exits 2 and names the barrier, changing nothing; a host two barrier
   )
   assert.equal([check.ok, check.changed, check.upgrade_available, check.target.release_id, check.why, check.sequence], [true, false, true, 'r2', 'barrier', 4])
   assert.equal(check.skipped.map((s) => `${s.release_id}:${s.reason}`), ['r1:not-above-active', 'r3:past-barrier', 'r4:past-barrier'])
-  assert.equal(treeOf(root), before, '--check changed the root')
+  assert.equal(treeOf(root), before, '--check changed the root (no host id is kept by a check either)')
   const human = exits(await cli(upgradeArgs(root, url, '--check')), 2, '--check, human')
   assert.match(human.stdout, /upgrade available: r2 \(version 0\.2\.0\)/)
   assert.match(human.stdout, /why: barrier r2/)
@@ -133,6 +133,8 @@ e2e('--check exits 2 and names the barrier, changing nothing; a host two barrier
   }
   assert.equal(path3, ['r1->r2 (barrier)', 'r2->r3 (barrier)', 'r3->r4 (newest)'])
   assert.is((stateOf(root) as unknown as { channel: { sequence: number; channel: string } }).channel.sequence, 4)
+  // No etc/machine-id under this root: the first real run kept a random host id.
+  assert.match(fs.readFileSync(path.join(root, 'var/lib/nullspace/host-id'), 'utf8'), /^[0-9a-f]{32}\n$/)
 
   const upToDate = exits(await cli(upgradeArgs(root, url, '--check')), 0, '--check when up to date')
   assert.match(upToDate.stdout, /up to date/)
