@@ -15,7 +15,7 @@ export const applyCommand: CommandModule<HostArgs, Args> = {
       withReleaseRuleFlags(
         withBackupGuardFlags(withServiceFlags(y))
           .positional('plan', { type: 'string', describe: 'A plan file saved by plan --out: runs exactly its steps; refused when the host, the manifest or the file changed since' })
-          .option('manifest', { type: 'string', describe: 'Path or URL (https:, http: with --allow-http, file:) of the release manifest.json (instead of a saved plan)' }),
+          .option('manifest', { type: 'string', describe: 'Path or URL of the release manifest.json, instead of a saved plan; a URL is https:, http: with --allow-http, or file:' }),
       ),
     )
       .example('$0 apply --manifest /mnt/nullspace-release/manifest.json', 'converge the host to the manifest')

@@ -11,7 +11,7 @@ const fetchCommand: CommandModule<HostArgs, Args> = {
   describe: 'Fetch, verify and seal a release without switching to it or rendering files',
   builder: (y: Argv<HostArgs>) =>
     y
-      .option('manifest', { type: 'string', demandOption: true, describe: 'Path or URL (https:, http: with --allow-http, file:) of the release manifest.json' })
+      .option('manifest', { type: 'string', demandOption: true, describe: 'Path or URL of the release manifest.json; a URL is https:, http: with --allow-http, or file:' })
       .example('sudo $0 artifacts fetch --manifest /mnt/nullspace-release/manifest.json', 'stage a release for a later switch'),
   handler: handler(async (argv: ArgumentsCamelCase<Args>) => {
     const { executePlanned, loadTrusted, planTrusted, withHostLock } = await import('../lib/operations.js')

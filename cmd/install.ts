@@ -14,7 +14,7 @@ export const installCommand: CommandModule<HostArgs, Args> = {
     withDeepFlag(
       withReleaseRuleFlags(
         withBackupGuardFlags(withServiceFlags(y))
-          .option('manifest', { type: 'string', demandOption: true, describe: 'Path or URL (https:, http: with --allow-http, file:) of the release manifest.json' })
+          .option('manifest', { type: 'string', demandOption: true, describe: 'Path or URL of the release manifest.json; a URL is https:, http: with --allow-http, or file:' })
           .option('ingress-url', { type: 'string', describe: 'Run the ingress fixture smoke against this URL after the switch' })
           .option('smoke-timeout', numberFlag('smoke-timeout', { default: 60, describe: 'Seconds the ingress smoke may retry' })),
       ),

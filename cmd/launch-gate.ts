@@ -81,7 +81,7 @@ const runCommand: CommandModule<HostArgs, GateArgs> = {
   builder: (y: Argv<HostArgs>) =>
     y
       .option('mode', { choices: GATE_MODES, demandOption: true, describe: 'localhost, or owned-domain (https console on --public-hostname, signed manifest, signed evidence)' })
-      .option('manifest', { type: 'string', demandOption: true, describe: 'The release manifest.json the host must be running: a path or a URL (https:, http: with --allow-http, file:)' })
+      .option('manifest', { type: 'string', demandOption: true, describe: 'Path or URL of the release manifest.json the host must be running; a URL is https:, http: with --allow-http, or file:' })
       .option('console-url', { type: 'string', demandOption: true, describe: 'URL of the console; must answer 200 with HTML' })
       .option('confirm', { type: 'string', describe: `Must be exactly "${CONFIRM_PHRASE}"` })
       .option('evidence-dir', { type: 'string', describe: `Where run folders are written (default ${DEFAULT_EVIDENCE_DIR} under --root; a given directory is used as is)` })

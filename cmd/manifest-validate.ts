@@ -14,7 +14,7 @@ export const manifestValidate: CommandModule<GlobalArgs, Args> = {
   describe: 'Check a manifest against the format and every rule; list every problem',
   builder: (y: Argv<GlobalArgs>) =>
     y
-      .option('manifest', { type: 'string', demandOption: true, describe: 'Path or URL (https:, http: with --allow-http, file:) of the manifest.json to check' })
+      .option('manifest', { type: 'string', demandOption: true, describe: 'Path or URL of the manifest.json to check; a URL is https:, http: with --allow-http, or file:' })
       .example('$0 manifest validate --manifest M --root /', 'also require a signature trusted by that host')
       .example('$0 manifest validate --manifest /mnt/nullspace-release/manifest.json', 'exit 0 when valid, 65 with every problem when not'),
   handler: handler(async (argv: ArgumentsCamelCase<Args>) => {

@@ -14,7 +14,7 @@ export const planCommand: CommandModule<HostArgs, Args> = {
   builder: (y: Argv<HostArgs>) =>
     withReleaseRuleFlags(
       withBackupGuardFlags(withServiceFlags(y))
-        .option('manifest', { type: 'string', demandOption: true, describe: 'Path or URL (https:, http: with --allow-http, file:) of the release manifest.json' })
+        .option('manifest', { type: 'string', demandOption: true, describe: 'Path or URL of the release manifest.json; a URL is https:, http: with --allow-http, or file:' })
         .option('out', { type: 'string', describe: 'Save the plan as JSON; `apply FILE` executes exactly its steps while the host, the manifest and the file are unchanged' })
         .option('detailed-exitcode', { type: 'boolean', default: false, describe: 'Exit 0 when converged, 2 when there are changes, 1 on error' }),
     )

@@ -21,7 +21,7 @@ export const upgradeCommand: CommandModule<HostArgs, Args> = {
   builder: (y: Argv<HostArgs>) =>
     withReleaseRuleFlags(
       withBackupGuardFlags(withServiceFlags(y))
-        .option('manifest', { type: 'string', describe: 'Path or URL (https:, http: with --allow-http, file:) of the new release manifest.json' })
+        .option('manifest', { type: 'string', describe: 'Path or URL of the new release manifest.json; a URL is https:, http: with --allow-http, or file:' })
         .option('channel', { type: 'string', describe: 'URL of a release channel (https:, file:, http: with --allow-http); the target is chosen from it (default: the URL in etc/nullspace/channel.url)' })
         .option('check', { type: 'boolean', default: false, describe: 'With a channel: print the target and why (or up to date), exit 2 when an upgrade is available, 0 when not; change nothing' })
         .conflicts('manifest', 'channel')

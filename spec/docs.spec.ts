@@ -32,7 +32,7 @@ test('the reference covers every command and subcommand the CLI lists', async ()
 test('a README whose reference drifted from --help fails the check, naming the line', async () => {
   const copy = path.join(tempDir('docs'), 'README.md')
   const readme = fs.readFileSync(README, 'utf8')
-  fs.writeFileSync(copy, readme.replace('Path or URL (https:, http: with', 'Path or URL (https:, http: via'))
+  fs.writeFileSync(copy, readme.replace('a URL is https:, http: with', 'a URL is https:, http: via'))
   const r = await check(copy)
   assert.is(r.code, 1)
   assert.match(r.stderr, /README\.md:\d+: the command reference differs from --help/)

@@ -230,4 +230,22 @@ test('a file: URL is the path it names (its .sig beside it); file:// artifacts o
   assert.not.match(r.stderr, /beside the manifest/)
 })
 
+test('a <url>.sig the server refuses (403) is untrusted (65), naming it; one whose connection keeps breaking is exit 1 after the retries', async () => {
+  const root = await r1Root()
+  const before = treeOf(root)
+  const url = plain.url('/sig403/manifest.json')
+  plain.setFile('/sig403/manifest.json', r2Bytes)
+  plain.setFault('/sig403/manifest.json.sig', 'status', { status: 403 })
+  const r = exits(await cli(['plan', '--root', root, '--manifest', url, '--allow-http']), 65, 'signature answered 403')
+  assert.ok(oneLineNaming(r, url).includes(`untrusted manifest: ${url}.sig could not be fetched (GET ${url}.sig: HTTP 403 Forbidden)`), r.stderr)
+  const broken = plain.url('/sigreset/manifest.json')
+  plain.setFile('/sigreset/manifest.json', r2Bytes)
+  plain.setFile('/sigreset/manifest.json.sig', r2Sig)
+  plain.setFault('/sigreset/manifest.json.sig', 'reset')
+  const b = exits(await cli(['upgrade', '--root', root, '--manifest', broken, '--allow-http', '--skip-ingress-smoke']), 1, 'signature connection reset')
+  assert.match(oneLineNaming(b, `${broken}.sig`), /gave up after 3 attempts\); the manifest's signature could not be fetched, nothing was changed/)
+  assert.is(plain.requests.filter((q) => q.path === '/sigreset/manifest.json.sig').length, 3)
+  assert.equal(treeOf(root), before)
+})
+
 test.run()

@@ -51,7 +51,7 @@ test('a flag that exists nowhere: doctor --verbose', async () => {
 })
 
 test('no --manifest: install', async () => {
-  oneLine(await cli(['install']), 64, /^nullspace-host: install needs --manifest \(path of the release manifest\.json\); see nullspace-host install --help$/)
+  oneLine(await cli(['install']), 64, /^nullspace-host: install needs --manifest \(path or URL of the release manifest\.json; a URL is https:, http: with --allow-http, or file:\); see nullspace-host install --help$/)
 })
 
 test('a manifest path that does not exist', async () => {

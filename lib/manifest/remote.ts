@@ -60,11 +60,12 @@ export async function fetchManifestBytes(url: string, maxBytes: number, net: Man
 }
 
 /**
- * The signature of a manifest fetched from `url`: `<url>.sig`, at most MAX_SIGNATURE_BYTES. A
- * 404 is a missing signature ("no signature at <url>.sig"); another refusal is an unreadable one
- * (both: untrusted, exit 65); a server that cannot be reached fails the command (exit 1).
+ * The signature of a document fetched from `url` (a manifest, or what `document` names):
+ * `<url>.sig`, at most MAX_SIGNATURE_BYTES. A 404 is a missing signature ("no signature at
+ * <url>.sig"); another refusal is an unreadable one (both: untrusted, exit 65); a server that
+ * cannot be reached fails the command (exit 1).
  */
-export function signatureAt(url: string, net: ManifestFetch): SignatureSource {
+export function signatureAt(url: string, net: ManifestFetch, document = 'manifest'): SignatureSource {
   const sigUrl = `${url}.sig`
   return {
     label: sigUrl,
@@ -73,7 +74,7 @@ export function signatureAt(url: string, net: ManifestFetch): SignatureSource {
         return await fetchDocumentOrMissing(sigUrl, { ...net, maxBytes: MAX_SIGNATURE_BYTES, label: 'signature' })
       } catch (e) {
         if (!(e instanceof FetchError)) throw e
-        if (e.reason === 'network') throw operationFailed(`${e.message}; the manifest's signature could not be fetched, nothing was changed; run the same command again once the server answers`)
+        if (e.reason === 'network') throw operationFailed(`${e.message}; the ${document}'s signature could not be fetched, nothing was changed; run the same command again once the server answers`)
         return { missing: false, why: `could not be fetched (${e.message.replace(/^signature: /, '')})` }
       }
     },
