@@ -33,7 +33,7 @@ const createCommand: CommandModule<GlobalArgs, DestArgs> = {
     const l = layout(flags.root)
     const made = await withHostLock(flags, 'backup create', () => takeBackup(l, { dest: argv.dest, hookTimeoutMs: flags.hookTimeoutS * 1000, now: () => new Date(), warn: (t) => out.warn(t) }))
     const r = made.record
-    if (argv.json) out.document({ ok: true, backup_id: r.backup_id, dir: made.dir, release_id: r.release_id, archive: r.archive, entries: r.entries.length, signed: made.signed, warnings: made.warnings })
+    if (argv.json) out.document({ ok: true, changed: true, backup_id: r.backup_id, dir: made.dir, release_id: r.release_id, archive: r.archive, entries: r.entries.length, signed: made.signed, warnings: made.warnings })
     else out.line(`Backup ${r.backup_id} of release ${r.release_id} written to ${made.dir} (${r.entries.length} entries, ${formatBytes(r.archive.size)}${made.signed ? ', signed' : ''}); run backup verify ${r.backup_id} to prove it restores`)
     return EXIT.ok
   }),
@@ -66,7 +66,8 @@ const verifyCommand: CommandModule<GlobalArgs, VerifyArgs> = {
     const report = { backup_id: r.backup_id, release_id: r.record?.release_id ?? null, problem: r.problem, signature: r.signature, verified_at: r.verified_at, entries: r.record?.entries.length ?? null }
     // A failure's document is printed once, by the failure (with `ok: false` and `error`).
     if (!r.ok) throw new Failure(EXIT.failed, `backup ${r.backup_id} does not verify: ${r.problem}; do not rely on it (its .verified.json was removed)`, [], { document: report })
-    if (argv.json) out.document({ ok: true, ...report })
+    // A verified backup gets a new <id>.verified.json (and, in this host's directory, a history event).
+    if (argv.json) out.document({ ok: true, changed: true, ...report })
     if (r.signature.status !== 'valid') out.warn(`${f.record}: signature ${r.signature.status}${r.signature.status === 'not checked' ? ' (no --key and no evidence key under --root)' : ''}`)
     out.line(`Backup ${r.backup_id} verified: ${r.record!.entries.length} entries match the record and restore${r.signature.status === 'valid' ? `; signed by key ${r.signature.key_id}` : ''}`)
     return EXIT.ok
@@ -110,7 +111,7 @@ const pruneCommand: CommandModule<GlobalArgs, PruneArgs> = {
     const flags = hostFlags(argv)
     const dir = backupsDir(layout(flags.root), argv.dest)
     const r = await withHostLock(flags, 'backup prune', () => pruneBackups(dir, argv.keep))
-    if (argv.json) out.document({ ok: true, dir, kept: r.kept, removed: r.removed })
+    if (argv.json) out.document({ ok: true, changed: r.removed.length > 0, dir, kept: r.kept, removed: r.removed })
     else {
       for (const id of r.removed) out.line(`removed backup ${id}`)
       out.line(`Kept ${r.kept.join(', ') || '(none)'}.`)
@@ -148,7 +149,7 @@ const restoreCommand: CommandModule<GlobalArgs, RestoreArgs> = {
       ),
     )
     if (r.services === 'not managed') out.warn('services not restarted (service manager: none)')
-    if (argv.json) out.document({ ok: true, ...r })
+    if (argv.json) out.document({ ok: true, changed: true, ...r })
     else out.line(`Restored backup ${r.backup_id} of release ${r.release_id}: ${r.restored} entries put back${r.hooks.length ? `, post-restore hooks ${r.hooks.join(', ')} ran` : ''}.`)
     return EXIT.ok
   }),

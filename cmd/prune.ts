@@ -33,7 +33,7 @@ export const pruneCommand: CommandModule<HostArgs, Args> = {
         if (p.staging.length > 0) await removeStaging(l)
       }
       const verb = argv['dry-run'] ? 'would remove' : 'removed'
-      if (argv.json) out.document({ ok: true, dry_run: argv['dry-run'], kept: p.keep, removed: p.remove, staging_removed: p.staging, bytes_freed: p.bytes_freed })
+      if (argv.json) out.document({ ok: true, dry_run: argv['dry-run'], changed: !argv['dry-run'] && (p.remove.length > 0 || p.staging.length > 0), kept: p.keep, removed: p.remove, staging_removed: p.staging, bytes_freed: p.bytes_freed })
       else {
         for (const id of p.remove) out.line(`${verb} release ${id}`)
         if (p.staging.length) out.line(`${verb} abandoned staging: ${p.staging.join(', ')}`)

@@ -56,7 +56,7 @@ export const upgradeCommand: CommandModule<HostArgs, Args> = {
       // With --backup the run takes and verifies a backup before it plans: the guard is met then, so the preview does not block on it.
       const { plan } = await planTrusted('upgrade', trusted, argv.backup ? { ...flags, backupCheck: false } : flags)
       if (argv.backup) out.warn('--backup: the upgrade takes and verifies a backup of the active release before any change (the migration guard is then met)')
-      const document = (await import('../lib/plan/saved.js')).planDocument(plan)
+      const document = { ...(await import('../lib/plan/saved.js')).planDocument(plan), changed: false as const }
       // Refused with the message the real upgrade would give (both read the plan's blockers).
       const refused = blockedFailure(plan, document)
       if (!argv.json) out.line(renderPlan(plan, out.c))

@@ -103,6 +103,8 @@ export interface PlanDocument extends Plan {
   /** Only in a refused plan's --json document (blockers): false, beside `error`. */
   readonly ok?: false
   readonly error?: FailureJson
+  /** Only in `upgrade --dry-run --json`: false, the `changed` every host-changing command prints (a dry run changes nothing). */
+  readonly changed?: false
 }
 
 export interface PlanOptionsJson {
