@@ -3,6 +3,7 @@
 import type { HostFlags, TrustedManifest } from '../lib/operations.js'
 import type { Output } from '../lib/output.js'
 import type { FollowedChannel } from '../lib/channel/follow.js'
+import type { ChannelChoiceJson } from '../lib/channel/choice.js'
 import { EXIT, type ExitCode } from '../lib/errors.js'
 
 export interface Followed {
@@ -10,12 +11,12 @@ export interface Followed {
   readonly exit?: ExitCode
   readonly trusted?: TrustedManifest
   /** What --json documents say of the channel and the choice. */
-  readonly document?: object
+  readonly document?: ChannelChoiceJson
   accept(): Promise<void>
 }
 
 /** The channel's choice as --json tells it. */
-function choiceDocument(f: FollowedChannel): object {
+function choiceDocument(f: FollowedChannel): ChannelChoiceJson {
   const s = f.selection
   return {
     url: f.url,

@@ -8,11 +8,15 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { startNginx, type Nginx } from './helpers/nginx.js'
 import { type Rel, cli as run, currentOf, exits, makeRelease, ok, sha256, stateOf, treeOf } from './helpers/hosts.js'
-import { json } from './helpers/cli.js'
+import { REPO, json } from './helpers/cli.js'
+import Ajv2020 from 'ajv/dist/2020.js'
 import { tempDir } from './helpers/tmp.js'
 import { freePort } from './helpers/stand-in-api.js'
 
 const TRUSTED = 'etc/nullspace/trusted-keys'
+
+// The dry run's document is a plan: it must stay valid against the published plan schema.
+const validatePlan = new Ajv2020.default({ strict: true, allErrors: true }).compile(JSON.parse(fs.readFileSync(path.join(REPO, 'schemas/plan.schema.json'), 'utf8')))
 
 let nginx: Nginx
 let key: { key: string; pub: string }
@@ -149,6 +153,7 @@ e2e('--dry-run with --channel shows the plan to the chosen target and changes no
   const before = treeOf(root)
   const plan = json<{ target_release_id: string; current_release_id: string; steps: unknown[]; channel: { why: string } }>(ok(await cli(upgradeArgs(root, url, '--dry-run', '--json')), 'dry run'))
   assert.equal([plan.current_release_id, plan.target_release_id, plan.channel.why], ['r1', 'r2', 'barrier'])
+  assert.ok(validatePlan(plan), `the dry run's plan does not match schemas/plan.schema.json: ${JSON.stringify(validatePlan.errors)}`)
   assert.ok(plan.steps.length > 0)
   assert.equal(treeOf(root), before, '--dry-run changed the root')
   fs.writeFileSync(path.join(root, 'etc/nullspace/channel.url'), `${url}\n`)

@@ -1,6 +1,7 @@
 // The plan is data (Terraform's model): the text renderer, the JSON writer and the executor
 // all read this one structure, so what `plan` shows is exactly what `apply` does.
 
+import type { ChannelChoiceJson } from '../channel/choice.js'
 import type { FailureJson } from '../errors.js'
 
 export type PlanOperation = 'install' | 'fetch' | 'upgrade' | 'rollback' | 'auto-rollback'
@@ -105,6 +106,8 @@ export interface PlanDocument extends Plan {
   readonly error?: FailureJson
   /** Only in `upgrade --dry-run --json`: false, the `changed` every host-changing command prints (a dry run changes nothing). */
   readonly changed?: false
+  /** Only in `upgrade --channel URL --dry-run --json`: the channel's choice for this host, as `upgrade --check --json` prints it. */
+  readonly channel?: ChannelChoiceJson
 }
 
 export interface PlanOptionsJson {
