@@ -207,4 +207,28 @@ e2e('a channel server that cannot be reached fails the command (exit 1, run it a
   assert.equal(treeOf(root), before)
 })
 
+
+e2e('under a trust root of threshold 2, a channel needs signatures by two distinct keys of the root: one is refused (65), two are followed', async () => {
+  const root = await r1Root()
+  const second = json<{ private_key: string; public_key: string }>(ok(await run(['manifest', 'keygen', '--out', tempDir('keys'), '--json']), 'keygen'))
+  const idOf = (pub: string) => path.basename(pub, '.pub')
+  const rootFile = path.join(tempDir('trust-root'), 'root.json')
+  const keys = Object.fromEntries([key.pub, second.public_key].map((p) => [idOf(p), fs.readFileSync(p, 'utf8')]))
+  fs.writeFileSync(rootFile, `${JSON.stringify({ format: 'nullspace-root-v1', version: 1, expires_at: '2099-01-01T00:00:00Z', threshold: 2, keys }, null, 2)}\n`)
+  for (const k of [key.key, second.private_key]) ok(await run(['manifest', 'sign', '--manifest', rootFile, '--key', k]), 'sign the root')
+  ok(await cli(['trust', 'init', rootFile, '--root', root]), 'trust init')
+
+  // The published channel carries one signature (the spec's key): a threshold of 2 refuses it.
+  const line = await refused(root, upgradeArgs(root, nginx.url('/stable.json'), '--check'), /untrusted channel: signed by 1 distinct key of the trust root .*which requires 2/)
+  assert.match(line, /stable\.json/)
+
+  // The same channel signed by both keys of the root (manifest sign appends) is followed.
+  const file = path.join(tempDir('channel'), 'stable.json')
+  fs.copyFileSync(path.join(publisherDir, 'stable.json'), file)
+  for (const k of [key.key, second.private_key]) ok(await run(['manifest', 'sign', '--manifest', file, '--key', k]), 'sign the channel')
+  nginx.put('/stable-2of2.json', fs.readFileSync(file))
+  nginx.put('/stable-2of2.json.sig', fs.readFileSync(`${file}.sig`))
+  const r = exits(await cli(upgradeArgs(root, nginx.url('/stable-2of2.json'), '--check')), 2, '--check of a channel with two signatures')
+  assert.match(r.stdout, /upgrade available: r2/)
+})
 e2e.run()
