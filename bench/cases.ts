@@ -24,6 +24,8 @@ export interface Config {
   readonly sizes: ArtifactSizes
   /** The artifact of the memory case. */
   readonly bigArtifact: number
+  /** Size of each of the two images (rootfs and template) of case 8. */
+  readonly twoImages: number
   /** Releases on the host of the no-op case. */
   readonly releases: number
   /** Where profiles go when cpuProf is set. */
@@ -31,8 +33,8 @@ export interface Config {
   readonly cpuProf: boolean
 }
 
-export const FULL = { runs: 5, fastRuns: 15, rssRuns: 3, resumeRuns: 3, sizes: { rootfs: 2 * GiB, template: 64 * MiB, api: 8 * MiB, kernel: 32 * MiB, small: 4 * MiB }, bigArtifact: 4 * GiB, releases: 20 }
-export const QUICK = { runs: 3, fastRuns: 3, rssRuns: 1, resumeRuns: 2, sizes: { rootfs: 256 * MiB, template: 4 * MiB, api: 1 * MiB, kernel: 2 * MiB, small: 256 * KiB }, bigArtifact: 256 * MiB, releases: 5 }
+export const FULL = { runs: 5, fastRuns: 15, rssRuns: 3, resumeRuns: 3, sizes: { rootfs: 2 * GiB, template: 64 * MiB, api: 8 * MiB, kernel: 32 * MiB, small: 4 * MiB }, bigArtifact: 4 * GiB, twoImages: 1 * GiB, releases: 20 }
+export const QUICK = { runs: 3, fastRuns: 3, rssRuns: 1, resumeRuns: 2, sizes: { rootfs: 256 * MiB, template: 4 * MiB, api: 1 * MiB, kernel: 2 * MiB, small: 256 * KiB }, bigArtifact: 256 * MiB, twoImages: 128 * MiB, releases: 5 }
 
 const releaseDir = (root: string, id: string) => path.join(root, 'opt/nullspace/releases', id)
 const partsDir = (root: string) => path.join(root, 'opt/nullspace/releases/.staging/parts')
@@ -179,7 +181,7 @@ export async function caseHash(fx: Fixtures): Promise<Row[]> {
   const fixed = median(s['doctor (no --deep)'])
   const versus = (ref: string) => ({ value: median(s[ref]) / median(s.doctor), corrected: median(s[ref]) / lessFixed(median(s.doctor), fixed), note: `fixed cost: doctor without --deep ${fmtMs(fixed)}` })
   return [
-    row({ case: 1, name: `hash ${fmtBytes(bytes)}: throughput vs openssl`, tool, reference: mm(`openssl dgst -sha256 (${rate('openssl')})`, 'ms', s.openssl), ...versus('openssl'), kind: 'x', target: { op: '>=', limit: 0.8 } }),
+    row({ case: 1, name: `hash ${fmtBytes(bytes)}: throughput vs openssl`, tool, reference: mm(`openssl dgst -sha256 (${rate('openssl')})`, 'ms', s.openssl), ...versus('openssl'), kind: 'x', target: { op: '>=', limit: 0.9 }, smokeTarget: { op: '>=', limit: 0.8 } }),
     row({ case: 1, name: `hash ${fmtBytes(bytes)}: throughput vs sha256sum`, tool, reference: mm(`sha256sum (${rate('sha256sum')})`, 'ms', s.sha256sum), ...versus('sha256sum'), kind: 'x', target: { op: '>=', limit: 1 } }),
   ]
 }
@@ -230,12 +232,15 @@ export async function caseInstallFile(fx: Fixtures): Promise<Row[]> {
   if (profRoot) rmrf(profRoot)
   log(`  no-op installs (fixed cost): ${noops.map(fmtMs).join(', ')}`)
   const install = mm('install', 'ms', s.install)
+  const perRun = upgrades.map((u, i) => u / s.install[i])
   const bytesMedian = median(upgradeBytes)
   const fixed = median(noops)
   const note = `fixed cost: install on a converged host ${fmtMs(fixed)}`
   return [
-    row({ case: 2, name: `install ${fmtBytes(total)} from file://`, tool: install, reference: mm('cp -r && sync', 'ms', s['cp+sync']), value: median(s.install) / median(s['cp+sync']), corrected: lessFixed(median(s.install), fixed) / median(s['cp+sync']), note, kind: 'x', target: { op: '<=', limit: 1.25 } }),
-    row({ case: 4, name: `upgrade, api (${fmtBytes(apiB.size)}) changed: wall time`, tool: mm('upgrade', 'ms', upgrades), reference: install, value: median(upgrades) / median(s.install), corrected: lessFixed(median(upgrades), fixed) / lessFixed(median(s.install), fixed), note, kind: 'x', target: { op: '<=', limit: 0.1 } }),
+    row({ case: 2, name: `install ${fmtBytes(total)} from file://`, tool: install, reference: mm('cp -r && sync', 'ms', s['cp+sync']), value: median(s.install) / median(s['cp+sync']), corrected: lessFixed(median(s.install), fixed) / median(s['cp+sync']), note, kind: 'x', target: { op: '<=', limit: 1.3 }, smokeTarget: { op: '<=', limit: 1.25 } }),
+    // Issue 18: the target holds in every run, so the figure is the worst run's ratio (each
+    // upgrade against the install it ran on), not the ratio of medians.
+    row({ case: 4, name: `upgrade, api (${fmtBytes(apiB.size)}) changed: wall time, worst run`, tool: mm('upgrade', 'ms', upgrades), reference: install, value: Math.max(...perRun), corrected: lessFixed(median(upgrades), fixed) / lessFixed(median(s.install), fixed), note: `${note}; each run: ${perRun.map((x) => x.toFixed(3)).join(', ')}; ratio of medians ${(median(upgrades) / median(s.install)).toFixed(3)}`, kind: 'x', target: { op: '<=', limit: 0.08 }, smokeTarget: { op: '<=', limit: 0.1 } }),
     row({
       case: 4,
       name: 'upgrade: bytes transferred / changed component size',
@@ -281,7 +286,7 @@ export async function caseInstallHttp(fx: Fixtures): Promise<Row[]> {
   await fx.profile('3-install-http', async () => installArgs(m, (profRoot = mkTemp(fx.base, 'host-prof')), true))
   if (profRoot) rmrf(profRoot)
   return [
-    row({ case: 3, name: `install ${fmtBytes(total)} over HTTP (127.0.0.1)`, tool: mm('install --allow-http', 'ms', s.install), reference: mm('curl -o && sync', 'ms', s['curl+sync']), value: median(s.install) / median(s['curl+sync']), corrected: lessFixed(median(s.install), median(noops)) / median(s['curl+sync']), note: `fixed cost: install on a converged host ${fmtMs(median(noops))}`, kind: 'x', target: { op: '<=', limit: 1.25 } }),
+    row({ case: 3, name: `install ${fmtBytes(total)} over HTTP (127.0.0.1)`, tool: mm('install --allow-http', 'ms', s.install), reference: mm('curl -o && sync', 'ms', s['curl+sync']), value: median(s.install) / median(s['curl+sync']), corrected: lessFixed(median(s.install), median(noops)) / median(s['curl+sync']), note: `fixed cost: install on a converged host ${fmtMs(median(noops))}`, kind: 'x', target: { op: '<=', limit: 1.4 } }),
   ]
 }
 
@@ -339,10 +344,10 @@ export async function caseNoop(fx: Fixtures): Promise<Row[]> {
   const tiny = fmtBytes(small.rootfs)
   const r = (k: string) => median(s[k])
   return [
-    row({ case: 5, name: `no-op plan, ${n} releases, ${big} rootfs`, tool: mm(`plan (${big} rootfs)`, 'ms', s['plan big']), reference: node, value: r('plan big') / r('node -e 0'), kind: 'x', target: { op: '<=', limit: 5 } }),
-    row({ case: 5, name: `no-op plan, ${n} releases, ${tiny} rootfs`, tool: mm(`plan (${tiny} rootfs)`, 'ms', s['plan small']), reference: node, value: r('plan small') / r('node -e 0'), kind: 'x', target: { op: '<=', limit: 5 } }),
-    row({ case: 5, name: `doctor, ${n} releases, ${big} rootfs`, tool: mm(`doctor (${big} rootfs)`, 'ms', s['doctor big']), reference: node, value: r('doctor big') / r('node -e 0'), kind: 'x', target: { op: '<=', limit: 5 } }),
-    row({ case: 5, name: `doctor, ${n} releases, ${tiny} rootfs`, tool: mm(`doctor (${tiny} rootfs)`, 'ms', s['doctor small']), reference: node, value: r('doctor small') / r('node -e 0'), kind: 'x', target: { op: '<=', limit: 5 } }),
+    row({ case: 5, name: `no-op plan, ${n} releases, ${big} rootfs`, tool: mm(`plan (${big} rootfs)`, 'ms', s['plan big']), reference: node, value: r('plan big') / r('node -e 0'), kind: 'x', target: { op: '<=', limit: 2.2 }, smokeTarget: { op: '<=', limit: 5 } }),
+    row({ case: 5, name: `no-op plan, ${n} releases, ${tiny} rootfs`, tool: mm(`plan (${tiny} rootfs)`, 'ms', s['plan small']), reference: node, value: r('plan small') / r('node -e 0'), kind: 'x', target: { op: '<=', limit: 2.2 }, smokeTarget: { op: '<=', limit: 5 } }),
+    row({ case: 5, name: `doctor, ${n} releases, ${big} rootfs`, tool: mm(`doctor (${big} rootfs)`, 'ms', s['doctor big']), reference: node, value: r('doctor big') / r('node -e 0'), kind: 'x', target: { op: '<=', limit: 2.2 }, smokeTarget: { op: '<=', limit: 5 } }),
+    row({ case: 5, name: `doctor, ${n} releases, ${tiny} rootfs`, tool: mm(`doctor (${tiny} rootfs)`, 'ms', s['doctor small']), reference: node, value: r('doctor small') / r('node -e 0'), kind: 'x', target: { op: '<=', limit: 2.2 }, smokeTarget: { op: '<=', limit: 5 } }),
     row({ case: 5, name: `size independence: plan ${big} / plan ${tiny}`, tool: mm(`plan (${big} rootfs)`, 'ms', s['plan big']), reference: mm(`plan (${tiny} rootfs)`, 'ms', s['plan small']), value: r('plan big') / r('plan small'), kind: 'x', target: { op: '<=', limit: 1.25 }, note: 'target chosen by the bench: "independent of artifact size" read as within 25%' }),
     row({ case: 5, name: `size independence: doctor ${big} / doctor ${tiny}`, tool: mm(`doctor (${big} rootfs)`, 'ms', s['doctor big']), reference: mm(`doctor (${tiny} rootfs)`, 'ms', s['doctor small']), value: r('doctor big') / r('doctor small'), kind: 'x', target: { op: '<=', limit: 1.25 }, note: 'target chosen by the bench: "independent of artifact size" read as within 25%' }),
   ]
@@ -470,5 +475,45 @@ export async function caseResume(fx: Fixtures): Promise<Row[]> {
       target: { op: '<=', limit: 0.52 },
       note: `killed with ${killedAt.map((k) => `${(k * 100).toFixed(1)}%`).join(', ')} of the rootfs in the part; whole release in the rerun: ${secondAll.map(fmtBytes).join(', ')}`,
     }),
+  ]
+}
+
+// ---------------------------------------------------------------------------------------
+// 8. doctor --deep over a release with two large images (rootfs and template, 1 GiB each in
+// the full run) vs one `openssl dgst -sha256` over the same files: openssl hashes one file
+// after the other on one core; the tool may hash both at once.
+export async function caseHashTwo(fx: Fixtures): Promise<Row[]> {
+  const size = fx.cfg.twoImages
+  const src = fx.dir('src-two')
+  const srcA = await fx.srcA()
+  for (const f of Object.values(FILES)) if (f !== FILES.rootfs && f !== FILES.template && !fs.existsSync(path.join(src, f))) fs.linkSync(path.join(srcA, f), path.join(src, f))
+  writeRandom(path.join(src, FILES.rootfs), size)
+  writeRandom(path.join(src, FILES.template), size)
+  const mPath = await buildManifest(src, path.join(fx.dir('manifests'), 'two.json'), 'bench-two', '0.1.0')
+  const m = readManifest(mPath)
+  const root = mkTemp(fx.base, 'host-two')
+  await cli(installArgs(mPath, root))
+  const images = ['rootfs', 'template'].map((n) => path.join(releaseDir(root, m.release_id), component(m, n).install_path))
+  const all = m.components.map((c) => path.join(releaseDir(root, m.release_id), c.install_path))
+  const bytes = m.components.reduce((n, c) => n + c.size, 0)
+  log(`case 8: doctor --deep over two ${fmtBytes(size)} images (${fmtBytes(bytes)} in ${all.length} files) vs openssl dgst -sha256`)
+  await run('openssl', ['dgst', '-sha256', ...all]) // warm the page cache for every side
+  const s = await alternate(fx.cfg.runs, {
+    doctor: async () => {
+      const r = await cli(['doctor', '--deep', '--json', '--root', root])
+      const d = JSON.parse(r.stdout) as { ok: boolean; components: { evidence: string }[] }
+      if (!d.ok || d.components.some((c) => c.evidence !== 'sha256')) throw new Error(`doctor --deep did not rehash cleanly: ${r.stdout.slice(0, 500)}`)
+      return r
+    },
+    openssl: async () => run('openssl', ['dgst', '-sha256', ...all]),
+    // The floor of one core: openssl over the two images alone, then the two at once (2 processes).
+    'openssl x2': async () => sh(images.map((f) => `openssl dgst -sha256 ${q(f)} >/dev/null &`).join(' ') + ' wait'),
+  }, 'hash two images')
+  await fx.profile('8-doctor-deep-two', async () => ['doctor', '--deep', '--json', '--root', root])
+  rmrf(root)
+  rmrf(src)
+  const rate = (n: string) => fmtRate(bytes, median(s[n]))
+  return [
+    row({ case: 8, name: `hash two ${fmtBytes(size)} images (${fmtBytes(bytes)}): throughput vs one openssl`, tool: mm(`doctor --deep (${rate('doctor')})`, 'ms', s.doctor), reference: mm(`openssl dgst -sha256 (${rate('openssl')})`, 'ms', s.openssl), value: median(s.openssl) / median(s.doctor), kind: 'x', target: { op: '>=', limit: 1.5 }, smokeTarget: { op: '>=', limit: 0.8 }, note: `two openssl processes at once, one per image: ${fmtMs(median(s['openssl x2']))} (${(median(s.openssl) / median(s['openssl x2'])).toFixed(2)}x one openssl)` }),
   ]
 }

@@ -7,12 +7,13 @@
 // Flags: --quick, --runs N, --only 1,3,5 (case numbers; 4 runs with 2), --cpu-prof (one
 // extra profiled run per tool command, summarised; profiles in bench/out/prof/), --keep
 // (leave the temp dir), --tmp DIR (parent of the temp dir, default the OS temp dir),
-// --rootfs-mib N (size of the rootfs of cases 1-5 and 7).
+// --rootfs-mib N (size of the rootfs of cases 1-5 and 7), --cli FILE (bench another build's
+// main.mjs, e.g. a copy of dist/bin taken before a change: the "before" column).
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { spawnSync } from 'node:child_process'
-import { FULL, QUICK, Fixtures, caseHash, caseInstallFile, caseInstallHttp, caseMemory, caseNoop, caseResume, type Config } from './cases.js'
+import { FULL, QUICK, Fixtures, caseHash, caseInstallFile, caseInstallHttp, caseMemory, caseNoop, caseResume, caseHashTwo, type Config } from './cases.js'
 import { cpuTable, table, type Row } from './report.js'
 import { GiB, MiB, REPO, fmtBytes, freeBytes, log, rmrf, snapshotCli } from './util.js'
 
@@ -24,6 +25,7 @@ interface Args {
   keep: boolean
   tmp: string
   rootfsMiB?: number
+  cli?: string
 }
 
 function parseArgs(argv: string[]): Args {
@@ -39,6 +41,7 @@ function parseArgs(argv: string[]): Args {
     else if (f === '--cpu-prof') a.cpuProf = true
     else if (f === '--keep') a.keep = true
     else if (f === '--tmp') a.tmp = value()
+    else if (f === '--cli') a.cli = value()
     else if (f === '--rootfs-mib') {
       a.rootfsMiB = Number(value())
       if (!Number.isInteger(a.rootfsMiB) || a.rootfsMiB < 2) usage('--rootfs-mib must be an integer >= 2')
@@ -55,7 +58,7 @@ function parseArgs(argv: string[]): Args {
 
 function usage(problem?: string): never {
   if (problem) process.stderr.write(`bench: ${problem}\n`)
-  process.stderr.write('usage: npm run bench -- [--quick] [--runs N] [--only 1,2,3,5,6,7] [--cpu-prof] [--keep] [--tmp DIR] [--rootfs-mib N]\n')
+  process.stderr.write('usage: npm run bench -- [--quick] [--runs N] [--only 1,2,3,5,6,7,8] [--cpu-prof] [--keep] [--tmp DIR] [--rootfs-mib N] [--cli FILE]\n')
   process.exit(problem ? 64 : 0)
 }
 
@@ -66,6 +69,7 @@ const CASES: { n: number; run: (fx: Fixtures) => Promise<Row[]> }[] = [
   { n: 5, run: caseNoop },
   { n: 6, run: caseMemory },
   { n: 7, run: caseResume },
+  { n: 8, run: caseHashTwo },
 ]
 
 function machine() {
@@ -86,6 +90,7 @@ async function main(): Promise<number> {
     resumeRuns: args.runs ? Math.min(args.runs, preset.resumeRuns) : preset.resumeRuns,
     sizes: args.rootfsMiB ? { ...preset.sizes, rootfs: args.rootfsMiB * MiB } : preset.sizes,
     bigArtifact: preset.bigArtifact,
+    twoImages: preset.twoImages,
     releases: preset.releases,
     profDir: path.join(outDir, 'prof'),
     cpuProf: args.cpuProf,
@@ -94,7 +99,7 @@ async function main(): Promise<number> {
 
   // Peak disk: release A and its installed host, one cp copy and one install root at a time,
   // and the memory case's artifact with its installed copy.
-  const need = cfg.sizes.rootfs * 4 + cfg.bigArtifact * 1.1 + 2 * GiB * (args.quick ? 0.1 : 1)
+  const need = cfg.sizes.rootfs * 4 + cfg.bigArtifact * 1.1 + 2 * GiB * (args.quick ? 0.1 : 1) + cfg.twoImages * 4
   const free = freeBytes(args.tmp)
   if (free < need) {
     log(`bench: ${args.tmp} has ${fmtBytes(free)} free; this run needs about ${fmtBytes(need)}`)
@@ -112,7 +117,7 @@ async function main(): Promise<number> {
   const started = Date.now()
   const loadStart = os.loadavg().map((x) => x.toFixed(1)).join(' ')
   const m = machine()
-  const cliPath = snapshotCli()
+  const cliPath = snapshotCli(args.cli)
   const rev = spawnSync('git', ['-C', REPO, 'describe', '--always', '--dirty'], { encoding: 'utf8' }).stdout?.trim() || 'unknown'
   log(`nullspace-host bench (${args.quick ? 'quick' : 'full'}): ${cfg.runs} runs per side, rootfs ${fmtBytes(cfg.sizes.rootfs)}, ${m.nproc} cpus, node ${m.node}, temp ${base}, tool ${cliPath} (git ${rev})`)
   const fx = new Fixtures(cfg, base)

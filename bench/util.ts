@@ -14,11 +14,15 @@ export let CLI = path.join(REPO, (JSON.parse(fs.readFileSync(path.join(REPO, 'pa
 
 /**
  * Copies the bin (self-contained: its entry and chunks) under bench/out/, so a rebuild of
- * dist/ by someone else during a long run cannot break or change the tool halfway.
+ * dist/ by someone else during a long run cannot break or change the tool halfway. `from`
+ * benches another build's entry instead (a copy of an older dist/bin: the "before" figures).
  */
-export function snapshotCli(): string {
-  const snap = path.join(REPO, 'bench/out/cli')
+export function snapshotCli(from?: string): string {
+  if (from) CLI = path.resolve(from)
+  // One snapshot per bench process: two benches at once (before and after) must not share one.
+  const snap = path.join(REPO, `bench/out/cli-${process.pid}`)
   fs.rmSync(snap, { recursive: true, force: true })
+  process.on('exit', () => fs.rmSync(snap, { recursive: true, force: true }))
   fs.cpSync(path.dirname(CLI), snap, { recursive: true })
   CLI = path.join(snap, path.basename(CLI))
   return CLI
