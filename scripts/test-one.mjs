@@ -8,7 +8,7 @@ if (!pattern) {
   console.error('usage: npm run test:one <pattern>   (a regexp matched against spec file names, e.g. delta or "install|upgrade")')
   process.exit(64)
 }
-// Only spec files (not helpers or fixtures whose names happen to match).
-const files = `(${pattern})[^/]*\\.spec\\.js$`
-const r = spawnSync('npx', ['uvu', 'dist/spec', files], { stdio: 'inherit' })
+// The suite's runner (scripts/test.mjs), given the files whose names match: several at once,
+// each file's output whole.
+const r = spawnSync(process.execPath, [new URL('./test.mjs', import.meta.url).pathname, pattern], { stdio: 'inherit' })
 process.exit(r.status ?? 1)
