@@ -7,7 +7,7 @@ import tseslint from 'typescript-eslint'
 import globals from 'globals'
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'bench/out/**', 'dist-*/**', '.demo/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
