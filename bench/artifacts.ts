@@ -9,7 +9,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { pathToFileURL } from 'node:url'
 import { cli, MiB } from './util.js'
 
-/** The artifact file names `manifest build` expects (DESIGN.md section 4). */
+/** The artifact file names `manifest build` expects (ARCHITECTURE.md section 7). */
 export const FILES = {
   api: 'nullspace-api',
   console: 'console.tar.gz',

@@ -1,7 +1,7 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
 import { EXIT, Failure } from '../lib/errors.js'
 import { layout } from '../lib/layout.js'
-import { type GlobalArgs, handler, hashProgress, hostRoot, outputFor, serviceManagerOf } from './common.js'
+import { type GlobalArgs, handler, hashProgress, hostRoot, outputFor, serviceManagerOf, serviceManagerOption } from './common.js'
 
 interface Args extends GlobalArgs {
   deep: boolean
@@ -13,11 +13,7 @@ export const doctorCommand: CommandModule<GlobalArgs, Args> = {
   describe: "Report the host's verified state: active release, checksums, links, compatibility, problems",
   builder: (y: Argv<GlobalArgs>) =>
     y
-      .option('service-manager', {
-        type: 'string',
-        default: process.env.NULLSPACE_SERVICE_MANAGER || 'auto',
-        describe: 'Report the API unit and a process older than the last switch: auto (systemd when --root is / and systemd runs), systemd, none (env NULLSPACE_SERVICE_MANAGER)',
-      })
+      .option('service-manager', serviceManagerOption('Report the API unit and a process older than the last switch'))
       .option('deep', { type: 'boolean', default: false, describe: 'Rehash every installed byte instead of trusting the seal and a stat check' })
       .example('sudo $0 doctor --json', 'machine-readable report; exit 1 on any problem'),
   handler: handler(async (argv: ArgumentsCamelCase<Args>) => {

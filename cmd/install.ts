@@ -1,7 +1,6 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
 import { EXIT } from '../lib/errors.js'
-import { type HostArgs, handler, hostFlags, outputFor, stepReporter, withBackupGuardFlags, withDeepFlag, withReleaseRuleFlags, withServiceFlags } from './common.js'
-import { numberFlag } from './bounds.js'
+import { type HostArgs, handler, hostFlags, outputFor, smokeTimeoutOption, stepReporter, withBackupGuardFlags, withDeepFlag, withReleaseRuleFlags, withServiceFlags } from './common.js'
 
 interface Args extends HostArgs {
   manifest: string
@@ -16,7 +15,7 @@ export const installCommand: CommandModule<HostArgs, Args> = {
         withBackupGuardFlags(withServiceFlags(y))
           .option('manifest', { type: 'string', demandOption: true, describe: 'Path or URL of the release manifest.json; a URL is https:, http: with --allow-http, or file:' })
           .option('ingress-url', { type: 'string', describe: 'Run the ingress fixture smoke against this URL after the switch' })
-          .option('smoke-timeout', numberFlag('smoke-timeout', { default: 60, describe: 'Seconds the ingress smoke may retry' })),
+          .option('smoke-timeout', smokeTimeoutOption()),
       ),
     )
       .example('sudo $0 install --manifest /mnt/nullspace-release/manifest.json', 'install the appliance from a manifest'),

@@ -3,10 +3,10 @@ import { EXIT, Failure } from '../lib/errors.js'
 import { layout } from '../lib/layout.js'
 import { type GlobalArgs, handler, hostRoot, outputFor } from './common.js'
 
-const rootGiven = () => Boolean(process.env.NULLSPACE_ROOT) || process.argv.some((a) => a === '--root' || a.startsWith('--root='))
-
 interface Args extends GlobalArgs {
   manifest: string
+  /** Set by the builder's middleware: --root came from the command line or NULLSPACE_ROOT, not from the default. */
+  rootGiven?: boolean
 }
 
 export const manifestValidate: CommandModule<GlobalArgs, Args> = {
@@ -16,7 +16,13 @@ export const manifestValidate: CommandModule<GlobalArgs, Args> = {
     y
       .option('manifest', { type: 'string', demandOption: true, describe: 'Path or URL of the manifest.json to check; a URL is https:, http: with --allow-http, or file:' })
       .example('$0 manifest validate --manifest M --root /', 'also require a signature trusted by that host')
-      .example('$0 manifest validate --manifest /mnt/nullspace-release/manifest.json', 'exit 0 when valid, 65 with every problem when not'),
+      .example('$0 manifest validate --manifest /mnt/nullspace-release/manifest.json', 'exit 0 when valid, 65 with every problem when not')
+      // yargs-parser's detailed result says which options took their default (`defaulted`, not in
+      // @types/yargs-parser): an explicit --root is one that did not.
+      .middleware((argv) => {
+        const parsed = y.parsed as { readonly defaulted?: Readonly<Record<string, boolean>> } | false
+        Object.assign(argv, { rootGiven: Boolean(process.env.NULLSPACE_ROOT) || !(parsed && parsed.defaulted?.root) })
+      }),
   handler: handler(async (argv: ArgumentsCamelCase<Args>) => {
     const { E } = await import('../lib/commonjs.cjs')
     const { loadManifest } = await import('../lib/manifest/load.js')
@@ -31,7 +37,7 @@ export const manifestValidate: CommandModule<GlobalArgs, Args> = {
     }
     const { manifest, digest, path } = loaded.right
     // With an explicit --root, the manifest must also satisfy that host's signature policy.
-    if (rootGiven()) await enforceManifestSignature(path, loaded.right.bytes, layout(hostRoot(argv)).root, signatureOf(loaded.right, net))
+    if (argv.rootGiven) await enforceManifestSignature(path, loaded.right.bytes, layout(hostRoot(argv)).root, signatureOf(loaded.right, net))
     if (argv.json) out.document({ ok: true, manifest: path, manifest_id: manifest.manifest_id, release_id: manifest.release_id, digest, problems: [] })
     else out.line(`${path}: valid manifest ${manifest.manifest_id} (${digest})`)
     return EXIT.ok

@@ -6,7 +6,7 @@ import { formatBytes } from '../lib/bytes.js'
 import { ActivationFailed } from '../lib/exec/hooks.js'
 import { EXIT, Failure } from '../lib/errors.js'
 
-/** What an activation did to the services (DESIGN 8.1): the JSON outcome's `services`. */
+/** What an activation did to the services (ARCHITECTURE.md section 8.1): the JSON outcome's `services`. */
 export type ServicesOutcome = 'restarted' | 'not managed' | 'failed' | 'unchanged'
 
 export function servicesOutcome(plan: Plan): ServicesOutcome {

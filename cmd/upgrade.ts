@@ -2,8 +2,7 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
 import { EXIT, Failure, usageError } from '../lib/errors.js'
 import { DEFAULT_INGRESS_URL } from '../lib/exec/smoke.js'
 import { formatBytes } from '../lib/bytes.js'
-import { type HostArgs, handler, hostFlags, outputFor, stepReporter, withBackupGuardFlags, withReleaseRuleFlags, withServiceFlags } from './common.js'
-import { numberFlag } from './bounds.js'
+import { type HostArgs, handler, hostFlags, outputFor, smokeTimeoutOption, stepReporter, withBackupGuardFlags, withReleaseRuleFlags, withServiceFlags } from './common.js'
 
 interface Args extends HostArgs {
   manifest?: string
@@ -28,7 +27,7 @@ export const upgradeCommand: CommandModule<HostArgs, Args> = {
         .option('dry-run', { type: 'boolean', default: false, describe: 'Validate and print the plan and every compatibility finding; change nothing' })
         .option('skip-ingress-smoke', { type: 'boolean', default: false, describe: 'Do not run the ingress fixture smoke after the switch' })
         .option('ingress-url', { type: 'string', default: DEFAULT_INGRESS_URL, describe: 'Base URL of the ingress the smoke checks' })
-        .option('smoke-timeout', numberFlag('smoke-timeout', { default: 60, describe: 'Seconds the ingress smoke may retry' }))
+        .option('smoke-timeout', smokeTimeoutOption())
         .option('backup', { type: 'boolean', default: false, describe: 'Take and verify a backup of the active release first (the migration guard then passes); a backup that does not verify stops the upgrade' }),
     )
       .option('auto-rollback', { type: 'boolean', default: true, describe: 'Switch back when a hook or the smoke fails (--no-auto-rollback stays on the new release)' })

@@ -65,7 +65,7 @@ export function copyFileAtomic(from: string, target: string, mode: number): Prom
   })
 }
 
-/** Points the symlink `link` at `target` atomically: a temp link renamed over it (DESIGN.md section 3). */
+/** Points the symlink `link` at `target` atomically: a temp link renamed over it (ARCHITECTURE.md section 3). */
 export async function switchSymlink(link: string, target: string): Promise<void> {
   const tmp = tempName(link)
   await fs.symlink(target, tmp)

@@ -1,4 +1,4 @@
-// The on-disk layout of DESIGN.md section 3, as paths under a root. Host paths in the
+// The on-disk layout of ARCHITECTURE.md section 3, as paths under a root. Host paths in the
 // manifest (`active_path`) are absolute on the host; `hostPath` puts them under --root.
 import path from 'node:path'
 

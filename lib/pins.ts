@@ -1,4 +1,4 @@
-// `releases pin` / `releases unpin`: pins live in state.json (DESIGN.md section 8.3); prune keeps
+// `releases pin` / `releases unpin`: pins live in state.json (ARCHITECTURE.md section 8.3); prune keeps
 // every pinned release. The caller holds the host lock: state.json is rewritten whole.
 import path from 'node:path'
 import type { Layout } from './layout.js'

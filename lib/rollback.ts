@@ -1,6 +1,6 @@
 // Rollback: switch to the release state.json names as the rollback target (or a sealed
 // --to), re-render, run hooks, record. A rollback killed after its switch is finished by
-// the rerun, never flipped back (DESIGN.md invariant 9).
+// the rerun, never flipped back (ARCHITECTURE.md section 4, invariant 9).
 import type { HostFlags, Planned } from './operations.js'
 import { executePlanned, planLoaded } from './operations.js'
 import { layout, type Layout } from './layout.js'

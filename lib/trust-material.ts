@@ -1,10 +1,10 @@
 // Trust material: the files and directories whose content decides what this host trusts
-// (`etc/nullspace/trusted-keys/` and its keys; the trust root of DESIGN 8.5 when it comes) or
+// (`etc/nullspace/trusted-keys/` and its keys; a trust root, when one comes) or
 // signs with (the evidence key). Whoever can write trust material can make the host trust
 // their key, so it must be owned by root or by the user running the tool, must not be
 // writable by group or other, and must not be a symlink (a link moves the path out of what
 // is judged). A private key must, in addition, be readable by its owner alone. Directories
-// above --root are the operator's business and are not judged (DESIGN section 6, invariant 7).
+// above --root are the operator's business and are not judged (ARCHITECTURE.md section 4, invariant 7).
 // Self-contained on purpose: only node:fs and node:path, so any reader of trust can use it.
 import fs from 'node:fs/promises'
 import type { Stats } from 'node:fs'

@@ -4,7 +4,7 @@
 //
 //   node scripts/bundle.mjs [--outfile FILE]   `npm run bundle`: ONE self-contained executable
 //                                              file (default dist/nullspace-host.mjs), the
-//                                              release's operator_tool component (DESIGN.md)
+//                                              release's operator_tool component (README)
 //   node scripts/bundle.mjs --bin              part of `npm run build`: the package `bin`,
 //                                              dist/bin/main.mjs plus chunks; a command reads
 //                                              only the chunks it runs, where the one file

@@ -1,4 +1,4 @@
-// The migration guard (DESIGN.md section 8.2) through the real CLI: an upgrade to a release whose
+// The migration guard (ARCHITECTURE.md section 8.2) through the real CLI: an upgrade to a release whose
 // migration bundle differs and is not reversible needs a fresh verified backup of the active
 // release; --dry-run and plan show the blocker; upgrade --backup takes and verifies one; a
 // rollback afterwards names the backup to restore.

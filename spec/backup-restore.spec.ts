@@ -1,4 +1,4 @@
-// `backup restore` through the real CLI (DESIGN.md section 8.2): --yes or exit 64; only a backup
+// `backup restore` through the real CLI (ARCHITECTURE.md section 8.2): --yes or exit 64; only a backup
 // of the active release, and only one that verifies; every entry back (a changed file, a removed
 // one, a link), the post-restore hooks fed the dump, and with systemd the units stopped around it
 // and started and health-checked after (the stand-in systemctl of spec/helpers/systemd.ts).

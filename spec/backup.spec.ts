@@ -1,4 +1,4 @@
-// `backup create|verify|list|prune` through the real CLI on temp roots (DESIGN.md section 8.2):
+// `backup create|verify|list|prune` through the real CLI on temp roots (ARCHITECTURE.md section 8.2):
 // what the archive holds and leaves out, that verify proves a backup restores and refuses every
 // way a backup can lie (a tampered byte, a truncated archive, a record that disagrees, a member
 // named ../../etc/passwd, a gzip bomb), and that a failed or killed backup leaves no `<id>.*`.
@@ -8,15 +8,13 @@ import fs from 'node:fs'
 import path from 'node:path'
 import zlib from 'node:zlib'
 import { spawn, spawnSync } from 'node:child_process'
-import { createHash } from 'node:crypto'
 import { Header } from 'tar'
 import { CLI } from './helpers/cli.js'
-import { cli, exits, installedRoot, makeRelease, ok, within, type Rel } from './helpers/hosts.js'
+import { sha256, cli, exits, installedRoot, makeRelease, ok, within, type Rel } from './helpers/hosts.js'
 import { tempDir } from './helpers/tmp.js'
 
 const T = 60_000
 const BACKUPS = 'var/lib/nullspace/backups'
-const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex')
 
 let rel: Promise<Rel> | undefined
 const r1 = () => (rel ??= makeRelease({ id: 'r1', version: '0.1.0' }))

@@ -1,22 +1,20 @@
 // Bad input (manifest, flags, server, disk, a planted path, a held lock) ends with a clear
 // one-line error and a non-zero exit, and leaves the active release, its links and the
-// rendered files exactly as they were (DESIGN.md section 6, invariant 4).
+// rendered files exactly as they were (ARCHITECTURE.md section 4, invariant 4).
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import fs from 'node:fs'
 import path from 'node:path'
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { createHash } from 'node:crypto'
 import { CLI, type CliResult, runCli, runProcess } from './helpers/cli.js'
 import { tempDir } from './helpers/tmp.js'
 import { buildRelease, type BuiltRelease } from './helpers/artifacts.js'
 import { startServer, withServer, type TestServer } from './helpers/server.js'
 import { KIND_LAYOUT } from '../lib/manifest/kinds.js'
+import { RELEASES, sha256 } from './helpers/hosts.js'
 
-const RELEASES = 'opt/nullspace/releases'
 const LOCK = 'var/lib/nullspace/lock'
 const NOBODY = ['--reuid=65534', '--regid=65534', '--clear-groups']
-const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex')
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /** Same bytes in every release unless overridden, so r1 and r2 differ only where a test says. */

@@ -7,18 +7,12 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { spawn } from 'node:child_process'
 import { CLI } from './helpers/cli.js'
-import { leftovers } from './helpers/host.js'
-import { RELEASES, addHook, currentOf, historyOf, installedRoot, makeRelease, within, type Rel } from './helpers/hosts.js'
+import { RELEASES, addHook, currentOf, historyOf, installedRoot, leftovers, upgradePair, within } from './helpers/hosts.js'
 import { tempDir } from './helpers/tmp.js'
 
 const T = 60_000
 
-let pair: Promise<{ r1: Rel; r2: Rel }> | undefined
-const releases = () =>
-  (pair ??= (async () => ({
-    r1: await makeRelease({ id: 'r1', version: '0.1.0' }),
-    r2: await makeRelease({ id: 'r2', version: '0.2.0', change: { 'nullspace-api': 'nullspace-api r2\n' } }),
-  }))())
+const releases = upgradePair
 
 interface Closed {
   code: number | null

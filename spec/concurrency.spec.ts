@@ -1,4 +1,4 @@
-// Concurrency (DESIGN.md section 6, invariant 5): eight install/upgrade/rollback commands
+// Concurrency (ARCHITECTURE.md section 4, invariant 5): eight install/upgrade/rollback commands
 // started at once on one root. Exactly the lock rules hold: every command exits 0 or with the
 // lock error (exit 75, naming the holder's pid, which is one of the others); the final state is
 // consistent (doctor --deep clean, `current` names a sealed release, nothing left behind) and
@@ -12,7 +12,7 @@ import { execFileSync, spawn } from 'node:child_process'
 import { CLI, runCli, type CliResult } from './helpers/cli.js'
 import { tempDir } from './helpers/tmp.js'
 import { buildRelease, type BuiltRelease } from './helpers/artifacts.js'
-import { currentIsSafe, deepDoctorProblems, leftovers } from './helpers/host.js'
+import { currentIsSafe, deepDoctorProblems, leftovers } from './helpers/hosts.js'
 import { sealedProblems } from './fixtures/hostile/host-state.js'
 
 const A_ID = '2026.06.10'

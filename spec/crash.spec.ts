@@ -1,4 +1,4 @@
-// Crash injection (DESIGN.md section 6, invariants 1 and 9): the executor kills itself with
+// Crash injection (ARCHITECTURE.md section 4, invariants 1 and 9): the executor kills itself with
 // SIGKILL at every step boundary of install, upgrade and rollback, and in the middle of
 // downloads. After each crash `current` is absent or a complete sealed release, the same
 // command again exits 0, doctor --deep is clean, nothing is left behind, and no byte is
@@ -12,7 +12,7 @@ import { json, runCli, type CliResult } from './helpers/cli.js'
 import { tempDir } from './helpers/tmp.js'
 import { buildServedRelease, noise } from './helpers/artifacts.js'
 import { startServer, type TestServer } from './helpers/server.js'
-import { RELEASES, currentIsSafe, deepDoctorProblems, leftovers, startIngressFixture } from './helpers/host.js'
+import { RELEASES, currentIsSafe, deepDoctorProblems, leftovers, startIngressFixture } from './helpers/hosts.js'
 import { isTempName } from '../lib/fsx.js'
 
 const A_ID = '2026.06.10'

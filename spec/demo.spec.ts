@@ -6,12 +6,11 @@ import * as assert from 'uvu/assert'
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { runProcess, type CliResult } from './helpers/cli.js'
+import { runProcess, type CliResult, show } from './helpers/cli.js'
 import { tempDir } from './helpers/tmp.js'
 
 const DEMO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../demo/main.js')
 const runDemo = (dir: string): Promise<CliResult> => runProcess(process.execPath, [DEMO], { env: { NULLSPACE_DEMO_DIR: dir }, timeoutMs: 180_000 })
-const show = (r: CliResult) => `exit ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`
 
 test('the demo installs a release on its sandbox and ends with "No changes", twice in a row', async () => {
   const dir = path.join(tempDir('demo'), 'sandbox')

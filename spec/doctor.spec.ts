@@ -10,8 +10,8 @@ import { CLI, type CliResult, json, runCli, runProcess } from './helpers/cli.js'
 import { tempDir } from './helpers/tmp.js'
 import { buildRelease, type BuiltRelease } from './helpers/artifacts.js'
 import { KIND_LAYOUT } from '../lib/manifest/kinds.js'
+import { RELEASES } from './helpers/hosts.js'
 
-const RELEASES = 'opt/nullspace/releases'
 const digestOf = (file: string) => `sha256:${createHash('sha256').update(fs.readFileSync(file)).digest('hex')}`
 
 const doctor = (root: string, ...extra: string[]) => runCli(['doctor', '--root', root, ...extra])

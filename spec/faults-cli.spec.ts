@@ -1,4 +1,4 @@
-// A misbehaving mirror, through the real CLI (DESIGN.md section 6, invariants 3, 4, 8):
+// A misbehaving mirror, through the real CLI (ARCHITECTURE.md section 4, invariants 3, 4, 8):
 // release A is installed over http, then `install` of B meets one fault on its rootfs
 // (`--allow-http --stall-timeout 2`). Each fault has its exact expected outcome: success
 // after a retry or a resume, or a clear one-line error (exit 1) naming the component and the

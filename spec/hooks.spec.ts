@@ -12,18 +12,11 @@ import { tempDir } from './helpers/tmp.js'
 import { CLI } from './helpers/cli.js'
 import { layout } from '../lib/layout.js'
 import { readHookDir } from '../state/hooks.js'
-import {
-  HOOKS, activeView, addHook, cli, currentOf, exits, hookLog, installedRoot, loggingHook, makeRelease, ok, upgrade, within, type Rel,
-} from './helpers/hosts.js'
+import { HOOKS, activeView, addHook, cli, currentOf, exits, hookLog, installedRoot, loggingHook, ok, upgrade, within, upgradePair } from './helpers/hosts.js'
 
 const T = 60_000
 
-let pair: Promise<{ r1: Rel; r2: Rel }> | undefined
-const releases = () =>
-  (pair ??= (async () => ({
-    r1: await makeRelease({ id: 'r1', version: '0.1.0' }),
-    r2: await makeRelease({ id: 'r2', version: '0.2.0', change: { 'nullspace-api': 'nullspace-api r2\n' } }),
-  }))())
+const releases = upgradePair
 
 const doctorProblems = async (root: string) => {
   const r = await cli(['doctor', '--json', '--root', root])

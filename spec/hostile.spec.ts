@@ -1,4 +1,4 @@
-// The hostile-input corpus (DESIGN.md section 6, invariants 2, 3, 4, 7): every case under
+// The hostile-input corpus (ARCHITECTURE.md section 4, invariants 2, 3, 4, 7): every case under
 // spec/fixtures/hostile/ is a manifest (a patch to a freshly built valid one, or a generated
 // document) plus an optional prepared root, run through the real CLI. Each case asserts its
 // exit code and message, and that nothing outside the root changed, the active state under

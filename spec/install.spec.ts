@@ -6,15 +6,14 @@ import * as assert from 'uvu/assert'
 import fs from 'node:fs'
 import path from 'node:path'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { CLI, type CliResult, json, runCli } from './helpers/cli.js'
 import { tempDir } from './helpers/tmp.js'
 import { buildRelease, type BuiltRelease } from './helpers/artifacts.js'
 import { startServer, withServer, type TestServer } from './helpers/server.js'
 import { KIND_LAYOUT } from '../lib/manifest/kinds.js'
+import { RELEASES, sha256 } from './helpers/hosts.js'
 
-const RELEASES = 'opt/nullspace/releases'
-const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex')
 const manifestOf = (file: string) => JSON.parse(fs.readFileSync(file, 'utf8'))
 
 /** Marks the component of `kind` optional in the release's manifest and removes its artifact file from the media. */

@@ -11,12 +11,12 @@ import https from 'node:https'
 import path from 'node:path'
 import type { Socket } from 'node:net'
 import { spawnSync } from 'node:child_process'
-import { createHash } from 'node:crypto'
 import { CLI, json, runCli, runProcess, type CliResult, exits, show } from './helpers/cli.js'
 import { tempDir } from './helpers/tmp.js'
 import { buildRelease, type BuiltRelease } from './helpers/artifacts.js'
 import { KIND_LAYOUT } from '../lib/manifest/kinds.js'
 import { TOOL_VERSION } from '../lib/version.js'
+import { sha256 } from './helpers/hosts.js'
 
 const PHRASE = 'run nullspace launch gate'
 const RELEASE = '2026.06.10'
@@ -27,7 +27,6 @@ const UBUNTU_2404 = 'PRETTY_NAME="Ubuntu 24.04.1 LTS"\nNAME="Ubuntu"\nVERSION_ID
 const UBUNTU_2004 = 'PRETTY_NAME="Ubuntu 20.04.6 LTS"\nNAME="Ubuntu"\nVERSION_ID="20.04"\nID=ubuntu\nID_LIKE=debian\n'
 const DEBIAN_12 = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nVERSION="12 (bookworm)"\nID=debian\n'
 
-const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex')
 const cli = (args: string[]) => runCli(args, { timeoutMs: 60_000 })
 
 /** Whether this machine lets us make a /dev/kvm node (root, and a filesystem without nodev) that opens read-write. */

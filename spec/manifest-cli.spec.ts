@@ -1,5 +1,5 @@
 // `manifest build` and `manifest validate` through the real CLI, as an operator runs them:
-// real artifact directories, real files, the exit codes and lines of DESIGN.md section 5.
+// real artifact directories, real files, the exit codes (README, "Exit codes") and the lines.
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import fs from 'node:fs'
@@ -8,12 +8,13 @@ import path from 'node:path'
 import { createHash, randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import Ajv2020 from 'ajv/dist/2020.js'
-import { json, runCli, type CliResult } from './helpers/cli.js'
+import { json, runCli, type CliResult, show } from './helpers/cli.js'
 import { buildArgs, buildRelease, writeArtifacts } from './helpers/artifacts.js'
 import { tempDir } from './helpers/tmp.js'
 import { KIND_LAYOUT } from '../lib/manifest/kinds.js'
 import type { Manifest } from '../lib/manifest/codec.js'
 import { EXAMPLE_FILES, SCHEMA_FILE, loadCorpus } from './fixtures/bad-manifests/corpus.js'
+import { sha256 } from './helpers/hosts.js'
 
 const MiB = 1024 * 1024
 const LIMIT = 16 * MiB
@@ -21,9 +22,7 @@ const DAY = 86_400_000
 
 const validateSchema = new Ajv2020.default({ strict: true, allErrors: true }).compile(JSON.parse(fs.readFileSync(SCHEMA_FILE, 'utf8')))
 const readManifest = (file: string): Manifest => JSON.parse(fs.readFileSync(file, 'utf8')) as Manifest
-const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex')
 const lines = (s: string) => s.split('\n').filter((l) => l.trim() !== '')
-const show = (r: CliResult) => `exit ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`
 /** One line on stderr, `nullspace-host: ...`, and no stack trace. */
 function oneLineError(r: CliResult): string {
   assert.is(lines(r.stderr).length, 1, show(r))
@@ -132,7 +131,7 @@ build('--arch sparc: exit 64 naming --arch, no output file', async () => {
   const dir = path.join(tempDir('release'), 'r')
   writeArtifacts(dir, '2026.06.10')
   const outDir = tempDir('out')
-  const r = await runCli(buildArgs(dir, path.join(outDir, 'manifest.json'), '2026.06.10', '0.1.0', 'sparc'))
+  const r = await runCli(buildArgs(dir, path.join(outDir, 'manifest.json'), '2026.06.10', '0.1.0', { arch: 'sparc' }))
   assert.is(r.code, 64, show(r))
   assert.match(oneLineError(r), /--arch/)
   assert.equal(fs.readdirSync(outDir), [])

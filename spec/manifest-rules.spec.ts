@@ -31,7 +31,7 @@ for (const which of ['dev', 'release'] as const) {
     assert.equal(problems(validateManifest(loadExample(which), { ...DEFAULT_OPTIONS, now: Date.now() })).map(formatProblem), [])
   })
 
-  examples(`the ${which} example puts every kind at the install and active paths of DESIGN.md section 4`, () => {
+  examples(`the ${which} example puts every kind at the install and active paths of ARCHITECTURE.md section 7`, () => {
     const m = loadExample(which) as Manifest
     assert.equal(
       m.components.map((c) => [c.kind, c.install_path, c.active_path]),
@@ -67,7 +67,7 @@ rules('the corpus has at least 30 cases, of both layers', () => {
   assert.ok(corpus.filter((c) => !c.structural).length >= 10)
 })
 
-rules('the corpus covers what DESIGN.md section 4 says a manifest must pass', () => {
+rules('the corpus covers what ARCHITECTURE.md section 7 says a manifest must pass', () => {
   const names = corpus.map((c) => c.file.replace(/^\d+-|\.json$/g, ''))
   for (const want of [
     'top-level-array', 'size-is-string', 'kind-missing', 'kind-duplicate', 'install-path-dotdot', 'install-path-absolute',

@@ -146,7 +146,7 @@ const fieldSchema = new Map<unknown, Json>([
 
 const drift = suite('manifest schema: no drift from the codec')
 
-drift('the probes read the codec (sanity: they find what DESIGN.md names)', () => {
+drift('the probes read the codec (sanity: they find what ARCHITECTURE.md section 7 names)', () => {
   const m = shapeOf(Manifest)
   assert.ok(m.required.includes('release_id') && m.optional.includes('expires_at') && m.closed)
   const c = shapeOf(Component)

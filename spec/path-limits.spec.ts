@@ -11,7 +11,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import { validateManifest } from '../lib/manifest/load.js'
 import { formatProblem } from '../lib/manifest/problems.js'
 import { MAX_SEGMENT_BYTES } from '../lib/layout.js'
-import { RELEASES, cli, exits, installedRoot, makeRelease, ok, upgrade, within, type Rel } from './helpers/hosts.js'
+import { RELEASES, cli, sha256, exits, installedRoot, makeRelease, ok, upgrade, within, type Rel } from './helpers/hosts.js'
 import { tempDir } from './helpers/tmp.js'
 import { DEFAULT_OPTIONS, applyPatch, loadExample } from './fixtures/bad-manifests/corpus.js'
 
@@ -69,6 +69,12 @@ test('an active release that names a path over NAME_MAX (sealed by an older tool
     kind(doc, 'rootfs').active_path = longLink
     fs.chmodSync(sealedManifest, 0o644)
     fs.writeFileSync(sealedManifest, `${JSON.stringify(doc, null, 2)}\n`)
+    // ... and sealed with it: the seal records that manifest's digest (a manifest changed after its seal is not trusted).
+    const sealFile = path.join(root, RELEASES, 'r1/.nullspace-release.json')
+    const seal = JSON.parse(fs.readFileSync(sealFile, 'utf8'))
+    seal.manifest_digest = `sha256:${sha256(fs.readFileSync(sealedManifest))}`
+    fs.chmodSync(sealFile, 0o644)
+    fs.writeFileSync(sealFile, `${JSON.stringify(seal, null, 2)}\n`)
 
     const r = exits(await cli(['doctor', '--json', '--root', root]), 1, 'doctor')
     assert.not.match(r.stderr, /^\s+at .+:\d+:\d+\)?$/m, 'no stack trace')

@@ -1,4 +1,4 @@
-// `releases pin|unpin` through the real CLI (DESIGN.md section 8.3): a pin lives in state.json,
+// `releases pin|unpin` through the real CLI (ARCHITECTURE.md section 8.3): a pin lives in state.json,
 // `releases list` shows it, `prune` never removes a pinned release, and an unpin lets it go.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'

@@ -1,5 +1,5 @@
 // Release ids that are also names of Object.prototype (`constructor`, `toString`, `valueOf`,
-// `hasOwnProperty`) are valid ids (DESIGN.md section 4) and must behave like any other: a
+// `hasOwnProperty`) are valid ids (ARCHITECTURE.md section 7) and must behave like any other: a
 // lookup keyed by a release id from disk must never find the prototype chain's member and
 // take the release for "marked failed" (which used to cost it its rollback target, put it
 // first in line for prune and keep its files from being hard-linked). Through the real CLI.

@@ -1,7 +1,7 @@
-// What a manifest path becomes in the rendered files (DESIGN.md section 3): the systemd unit
+// What a manifest path becomes in the rendered files (ARCHITECTURE.md section 3): the systemd unit
 // and appliance.env must name exactly the path the manifest gives, whatever systemd or a shell
 // would read into it (`%` specifiers, `$` variables, spaces). Judged by systemd's own parser:
-// `systemd-analyze verify` (Debian package systemd, DESIGN.md section 7) on the installed root
+// `systemd-analyze verify` (Debian package systemd, ARCHITECTURE.md section 6) on the installed root
 // resolves ExecStart and says when the command it finds is not there; and by sh, which reads
 // appliance.env with the quoting rules systemd's EnvironmentFile= shares for these characters.
 import { test } from 'uvu'

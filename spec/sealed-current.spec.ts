@@ -8,7 +8,7 @@ import path from 'node:path'
 import { exits, json, runCli } from './helpers/cli.js'
 import { tempDir } from './helpers/tmp.js'
 import { buildRelease, type BuiltRelease } from './helpers/artifacts.js'
-import { RELEASES } from './helpers/host.js'
+import { RELEASES } from './helpers/hosts.js'
 
 let active: BuiltRelease
 let older: BuiltRelease

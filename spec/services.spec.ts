@@ -1,4 +1,4 @@
-// DESIGN.md 8.1 end to end: the real CLI drives the stand-in systemctl (spec/helpers/systemd.ts),
+// ARCHITECTURE.md section 8.1 end to end: the real CLI drives the stand-in systemctl (spec/helpers/systemd.ts),
 // which really starts the release's API artifact (spec/helpers/stand-in-api.ts) as a process that
 // answers the ingress fixture with the release id of the appliance.env it was started with. So
 // "the smoke talks to the new process" is something a spec can see: the release id and the pid.

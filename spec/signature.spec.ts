@@ -6,15 +6,14 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import fs from 'node:fs'
 import path from 'node:path'
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto'
+import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto'
 import { CLI, json, runCli, runProcess, type CliResult, exits } from './helpers/cli.js'
 import { tempDir } from './helpers/tmp.js'
 import { buildRelease, type BuiltRelease } from './helpers/artifacts.js'
 import { KIND_LAYOUT } from '../lib/manifest/kinds.js'
+import { RELEASES, sha256 } from './helpers/hosts.js'
 
-const RELEASES = 'opt/nullspace/releases'
 const TRUSTED = 'etc/nullspace/trusted-keys'
-const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex')
 const cli = (args: string[]) => runCli(args, { timeoutMs: 60_000 })
 
 /** One `nullspace-host: ...` error, naming `reason`, without a stack trace. */
@@ -294,7 +293,7 @@ test('a keys dir that yields no key is refused, never read as "no signature need
   })), /\.pub is a symlink/, 'a key file that is a symlink')
   fs.rmSync(`${rel.manifest}.sig`)
   // An existing, empty, safe dir trusts nothing: as with no dir, no signature is required
-  // (DESIGN section 3: "when any exists"). Emptying it takes write access, which the rule refuses.
+  // (README, "Signed manifests": required when any key exists). Emptying it takes write access, which the rule refuses.
   exits(await validate(withKeysDir((d) => fs.mkdirSync(d, { mode: 0o755 }))), 0, 'an empty keys dir')
 })
 

@@ -1,4 +1,4 @@
-// The stand-in systemd (spec/helpers/systemd.ts) that specs of DESIGN.md 8.1 put first on PATH,
+// The stand-in systemd (spec/helpers/systemd.ts) that specs of ARCHITECTURE.md section 8.1 put first on PATH,
 // checked through real processes: a unit under a temp root, its ExecStart reached through a
 // relative symlink chain, its EnvironmentFile read at each start, a real HTTP server answering
 // the ingress fixture, crash loops ending `failed`, and nothing left running afterwards.
@@ -13,7 +13,7 @@ import { tempDir } from './helpers/tmp.js'
 import { standInSystemd, standInProcesses, type StandIn } from './helpers/systemd.js'
 import { apiContents, freePort, standInApi, type ApiBehaviour } from './helpers/stand-in-api.js'
 import { API_UNIT, installedRoot, makeRelease, treeOf } from './helpers/hosts.js'
-import { REPO, runProcess, type CliResult } from './helpers/cli.js'
+import { REPO, runProcess, type CliResult, show } from './helpers/cli.js'
 
 const UNIT = 'nullspace-api.service'
 const PROPS = '--property=ActiveState,SubState,MainPID,NRestarts'
@@ -68,7 +68,6 @@ async function app(behaviour: ApiBehaviour, unit = unitText()): Promise<App> {
   return { root, port, sd: standInSystemd(root, { extraEnv: { NULLSPACE_TEST_API_PORT: String(port) } }), release }
 }
 
-const show = (r: CliResult) => `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`
 function ok(r: CliResult, what: string): CliResult {
   assert.is(r.code, 0, `${what}: ${show(r)}`)
   return r
@@ -336,7 +335,7 @@ test('stop ends the service and leaves inactive/dead/0; one that ignores SIGTERM
   }
 })
 
-test('enable says what systemctl says and writes nothing under the root; forms outside DESIGN.md 8.1 are refused (exit 1); show of an unknown unit is dead', async () => {
+test('enable says what systemctl says and writes nothing under the root; forms outside ARCHITECTURE.md section 8.1 are refused (exit 1); show of an unknown unit is dead', async () => {
   const a = await app('serve')
   try {
     const before = treeOf(a.root)

@@ -6,7 +6,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import fs from 'node:fs'
 import path from 'node:path'
-import { runProcess, type CliResult } from './helpers/cli.js'
+import { runProcess, type CliResult, show } from './helpers/cli.js'
 import { API_UNIT, installedRoot, makeRelease } from './helpers/hosts.js'
 
 const SYSTEM_UNITS = '/usr/lib/systemd/system'
@@ -14,7 +14,7 @@ const INSTALL_SYSTEMD = 'install the Debian package `systemd` (apt-get install s
 
 /**
  * The unit the lead proposes for a crash loop that ends `failed` inside the 60 s health window
- * (DESIGN.md 8.1): the rendered unit plus StartLimitIntervalSec/StartLimitBurst, which systemd
+ * (ARCHITECTURE.md section 8.1): the rendered unit plus StartLimitIntervalSec/StartLimitBurst, which systemd
  * reads only in [Unit]. With RestartSec=2, a process that dies within the 3 s settle restarts at
  * most every ~5 s, so the 6th start (refused: Burst=5) comes within ~25 s of the first, inside
  * the 60 s window. systemd's defaults (10 s, 5) are never reached with RestartSec=2: five
@@ -59,7 +59,6 @@ async function verify(root: string, unitFile: string): Promise<CliResult> {
   }
 }
 
-const show = (r: CliResult) => `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`
 /** stderr lines that speak of our unit (anything else is about the copied system units, not ours). */
 const aboutUnit = (r: CliResult) => r.stderr.split('\n').filter((l) => l.includes('nullspace'))
 

@@ -166,7 +166,7 @@ test('manifest build with an artifact missing', async () => {
 test('manifest build with an unknown --arch', async () => {
   const dir = path.join(tempDir('mistakes-artifacts'), 'r')
   writeArtifacts(dir, 'r')
-  oneLine(await cli(buildArgs(dir, path.join(dir, 'manifest.json'), 'r', '0.1.0', 'sparc')), 64, /--arch: unknown architecture "sparc"; use x86_64 or aarch64/)
+  oneLine(await cli(buildArgs(dir, path.join(dir, 'manifest.json'), 'r', '0.1.0', { arch: 'sparc' })), 64, /--arch: unknown architecture "sparc"; use x86_64 or aarch64/)
 })
 
 // Node's timers wrap past 2^31 ms (about 24.8 days): --hook-timeout 1e9 would fire after 1 ms.

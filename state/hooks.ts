@@ -1,5 +1,5 @@
 // Reads a hook directory (`etc/nullspace/hooks/post-switch.d`, and the hook directories of
-// DESIGN.md section 8): which hooks would run, and what makes a hook unsafe to run as root.
+// ARCHITECTURE.md section 8): which hooks would run, and what makes a hook unsafe to run as root.
 // Only reads: the planner turns unsafe findings into blockers, doctor into problems.
 //
 // The rule: a hook runs only if it, and every directory from it up to --root, is owned by root

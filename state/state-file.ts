@@ -33,7 +33,7 @@ export const SwitchRecord = t.intersection([
 ])
 export type SwitchRecord = t.TypeOf<typeof SwitchRecord>
 
-/** A backup taken, verified or restored (DESIGN.md section 8.3): history of its own, beside the switches. */
+/** A backup taken, verified or restored (ARCHITECTURE.md section 8.3): history of its own, beside the switches. */
 export const BackupEvent = t.intersection([
   t.type({
     op: t.union([t.literal('backup'), t.literal('verify'), t.literal('restore')]),

@@ -1,4 +1,4 @@
-// Backups, verifications and restores as history events of their own (DESIGN.md section 8.3).
+// Backups, verifications and restores as history events of their own (ARCHITECTURE.md section 8.3).
 // The caller holds the host lock: state.json is rewritten whole.
 import path from 'node:path'
 import type { Layout } from '../layout.js'

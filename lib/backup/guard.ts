@@ -1,4 +1,4 @@
-// The migration guard (DESIGN.md section 8.2): an upgrade, or an install over an active release,
+// The migration guard (ARCHITECTURE.md section 8.2): an upgrade, or an install over an active release,
 // to a release whose migration bundle differs and is not reversible needs a verified backup of
 // the active release younger than --backup-max-age. `backupGuard` is pure (the planner's
 // blockers); the shell below finds the backup.

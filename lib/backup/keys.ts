@@ -1,4 +1,4 @@
-// The keys of backup records: the evidence key signs them (DESIGN.md section 8.2, "signed like
+// The keys of backup records: the evidence key signs them (ARCHITECTURE.md section 8.2, "signed like
 // evidence"); verify checks with --key, or with the public half of the configured evidence key.
 import fs from 'node:fs/promises'
 import { createPublicKey, type KeyObject } from 'node:crypto'

@@ -1,4 +1,4 @@
-// The backup record `<id>.json` (DESIGN.md section 8.2): what the archive must hold, entry by
+// The backup record `<id>.json` (ARCHITECTURE.md section 8.2): what the archive must hold, entry by
 // entry, and which release it belongs to. The codec is the format; every file read back is decoded.
 import { t, E } from '../commonjs.cjs'
 import { formatProblem, problemsFromErrors } from '../manifest/problems.js'

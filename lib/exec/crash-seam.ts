@@ -1,5 +1,5 @@
 // TEST SEAM, read only by the executor: makes the process kill itself with SIGKILL at a
-// chosen point so specs can prove that a rerun converges (DESIGN.md section 6, invariant 1).
+// chosen point so specs can prove that a rerun converges (ARCHITECTURE.md section 4, invariant 1).
 //   NULLSPACE_TEST_CRASH_AT_STEP=N     before the Nth step boundary (1 = before the first step;
 //                                      steps+1 = after the last step, before the journal is closed)
 //   NULLSPACE_TEST_CRASH_AFTER_BYTES=N once more than N artifact bytes were written in this run

@@ -1,4 +1,4 @@
-// The services of the appliance, driven through `systemctl` (DESIGN.md section 8.1). Only the
+// The services of the appliance, driven through `systemctl` (ARCHITECTURE.md section 8.1). Only the
 // forms the contract names are run: daemon-reload, enable, reset-failed, restart, stop, start,
 // and show with the four properties the health wait reads.
 import { execFile } from 'node:child_process'

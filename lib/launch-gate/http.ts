@@ -108,7 +108,7 @@ function once(u: URL, o: GetOptions, deadline: number): Promise<{ status: number
 
 /**
  * GET `url`, following at most MAX_REDIRECTS redirects and never from https to anything
- * else (DESIGN.md section 6.8). Rejects with a one-line reason.
+ * else (ARCHITECTURE.md section 4, invariant 8). Rejects with a one-line reason.
  */
 export async function get(url: string, o: GetOptions): Promise<GetResult> {
   let u = new URL(url)

@@ -1,4 +1,4 @@
-// The one runtime definition of the release manifest (DESIGN.md section 4).
+// The one runtime definition of the release manifest (ARCHITECTURE.md section 7).
 // schemas/single-host-release-manifest.schema.json mirrors the structure declared here;
 // spec/manifest-schema.spec.ts keeps the two in step. Cross-field and clock rules live in
 // rules.ts: they are the codec's alone, the schema cannot express them.

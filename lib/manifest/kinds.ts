@@ -1,5 +1,5 @@
 // The ten component kinds and where `manifest build` expects and installs each one
-// (DESIGN.md section 4). Every other module reads this table instead of repeating it.
+// (ARCHITECTURE.md section 7). Every other module reads this table instead of repeating it.
 
 export const COMPONENT_KINDS = [
   'api',

@@ -1,4 +1,4 @@
-// Cross-field and clock rules of DESIGN.md section 4. Each rule is a small pure function
+// Cross-field and clock rules of ARCHITECTURE.md section 7. Each rule is a small pure function
 // that returns every problem it finds; `checkRules` runs them all.
 import path from 'node:path/posix'
 import { COMPONENT_KINDS } from './kinds.js'

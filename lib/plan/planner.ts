@@ -169,7 +169,7 @@ function renderSteps(desired: DesiredState, actual: ActualState): Step[] {
   })
 }
 
-/** The note every activation without a service manager carries (DESIGN 8.1). */
+/** The note every activation without a service manager carries (ARCHITECTURE.md section 8.1). */
 export const SERVICES_NOT_MANAGED = 'services not restarted (service manager: none)'
 
 /**

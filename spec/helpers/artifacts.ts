@@ -21,19 +21,48 @@ export interface BuiltRelease {
   releaseId: string
 }
 
-export const buildArgs = (dir: string, out: string, releaseId: string, version: string, arch = 'x86_64') => [
-  'manifest', 'build',
-  '--artifact-dir', dir,
-  '--output', out,
-  '--release-id', releaseId,
-  '--version', version,
-  '--arch', arch,
-  '--source-revision', 'deadbeef',
-  '--firecracker-version', 'v1.12.1',
-  '--firecracker-commit', 'reviewed-firecracker-build',
-  '--snapshot-data-format', 'firecracker-v1.12',
-  '--kernel-identity', 'linux-6.1-nullspace',
-]
+/** The `manifest build` flags a spec may change; the rest are fixed. */
+export interface BuildFlags {
+  arch: string
+  firecrackerVersion: string
+  snapshotDataFormat: string
+  kernelIdentity: string
+  guestAgentProtocolVersion?: string
+  runtimeClass?: string
+  snapshotMetadataFormat?: string
+  baseUrl?: string
+}
+
+export const DEFAULT_FLAGS: BuildFlags = {
+  arch: 'x86_64',
+  firecrackerVersion: 'v1.12.1',
+  snapshotDataFormat: 'firecracker-v1.12',
+  kernelIdentity: 'linux-6.1-nullspace',
+}
+
+/** The `manifest build` command line of a release: the one place specs spell its flags. */
+export function buildArgs(dir: string, out: string, releaseId: string, version: string, flags: Partial<BuildFlags> = {}): string[] {
+  const f = { ...DEFAULT_FLAGS }
+  for (const [k, v] of Object.entries(flags)) if (v !== undefined) Object.assign(f, { [k]: v })
+  const args = [
+    'manifest', 'build',
+    '--artifact-dir', dir,
+    '--output', out,
+    '--release-id', releaseId,
+    '--version', version,
+    '--arch', f.arch,
+    '--source-revision', 'deadbeef',
+    '--firecracker-version', f.firecrackerVersion,
+    '--firecracker-commit', 'reviewed-firecracker-build',
+    '--snapshot-data-format', f.snapshotDataFormat,
+    '--kernel-identity', f.kernelIdentity,
+  ]
+  if (f.guestAgentProtocolVersion !== undefined) args.push('--guest-agent-protocol-version', f.guestAgentProtocolVersion)
+  if (f.runtimeClass !== undefined) args.push('--runtime-class', f.runtimeClass)
+  if (f.snapshotMetadataFormat !== undefined) args.push('--snapshot-metadata-format', f.snapshotMetadataFormat)
+  if (f.baseUrl !== undefined) args.push('--base-url', f.baseUrl)
+  return args
+}
 
 /**
  * Writes the ten artifact files; contents default to text naming the file and release, except the
@@ -50,7 +79,7 @@ export async function buildRelease(spec: ReleaseSpec = {}): Promise<BuiltRelease
   const dir = path.join(tempDir('release'), releaseId)
   writeArtifacts(dir, releaseId, spec.contents)
   const manifest = path.join(dir, 'manifest.json')
-  const r: CliResult = await runCli([...buildArgs(dir, manifest, releaseId, spec.version ?? '0.1.0', spec.arch), ...(spec.extra ?? [])])
+  const r: CliResult = await runCli([...buildArgs(dir, manifest, releaseId, spec.version ?? '0.1.0', { arch: spec.arch }), ...(spec.extra ?? [])])
   if (r.code !== 0) throw new Error(`manifest build failed (${r.code}): ${r.stderr}`)
   return { dir, manifest, releaseId }
 }

@@ -68,7 +68,7 @@ export function json<T = any>(r: CliResult): T {
 }
 
 /** The whole result, for assertion messages. */
-export const show = (r: CliResult) => `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`
+export const show = (r: CliResult) => `exit ${r.code}${r.signal ? ` (${r.signal})` : ''}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`
 
 /** Asserts the exit code, with the whole result in the message; returns the result. */
 export function exits(r: CliResult, code: number, what: string): CliResult {

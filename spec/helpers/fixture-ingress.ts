@@ -9,7 +9,7 @@ export interface FixtureAnswer {
   /** HTTP status (default 200). */
   status?: number
   /** The `release_id` in the JSON body; a function is asked on every request (e.g. reads `current`). */
-  releaseId?: string | (() => string)
+  releaseId?: string | (() => string | null)
   /** A raw body instead of the JSON object. */
   body?: string
   /** Accept the request and never answer. */

@@ -1,4 +1,4 @@
-// Shared by the upgrade, rollback, releases and compat specs: releases built with the real
+// Shared by the specs that install and upgrade through the real CLI: releases built with the real
 // `manifest build` (with any builder flag changed), the real CLI with a deadline, hooks that
 // log what they see, and fingerprints of a root's tree to prove what did or did not change.
 import fs from 'node:fs'
@@ -6,8 +6,13 @@ import path from 'node:path'
 import { createHash } from 'node:crypto'
 import * as assert from 'uvu/assert'
 import { KIND_LAYOUT } from '../../lib/manifest/kinds.js'
-import { runCli, type CliOptions, type CliResult } from './cli.js'
+import { json, runCli, show, type CliOptions, type CliResult } from './cli.js'
 import { tempDir } from './tmp.js'
+import { buildArgs, type BuildFlags } from './artifacts.js'
+import { startFixtureIngress, type FixtureIngress } from './fixture-ingress.js'
+
+export { exits } from './cli.js'
+export { type BuildFlags, DEFAULT_FLAGS } from './artifacts.js'
 
 export const RELEASES = 'opt/nullspace/releases'
 export const HOOKS = 'etc/nullspace/hooks/post-switch.d'
@@ -20,24 +25,6 @@ export const sha256 = (b: Buffer | string) => createHash('sha256').update(b).dig
 /** Every artifact file with the same bytes, so releases share what a test does not change. */
 export function baseContents(tag = 'base'): Record<string, string | Buffer> {
   return Object.fromEntries(KIND_LAYOUT.map((k) => [k.file, `${k.file} ${tag}\n`]))
-}
-
-export interface BuildFlags {
-  arch: string
-  firecrackerVersion: string
-  snapshotDataFormat: string
-  kernelIdentity: string
-  guestAgentProtocolVersion?: string
-  runtimeClass?: string
-  snapshotMetadataFormat?: string
-  baseUrl?: string
-}
-
-export const DEFAULT_FLAGS: BuildFlags = {
-  arch: 'x86_64',
-  firecrackerVersion: 'v1.12.1',
-  snapshotDataFormat: 'firecracker-v1.12',
-  kernelIdentity: 'linux-6.1-nullspace',
 }
 
 export interface RelSpec {
@@ -61,7 +48,6 @@ export interface Rel {
 
 export async function makeRelease(spec: RelSpec): Promise<Rel> {
   const version = spec.version ?? '0.1.0'
-  const f = { ...DEFAULT_FLAGS, ...spec.flags }
   const dir = path.join(tempDir('release'), spec.id)
   fs.mkdirSync(dir, { recursive: true })
   const contents = { ...(spec.base ?? baseContents()), ...spec.change }
@@ -72,40 +58,24 @@ export async function makeRelease(spec: RelSpec): Promise<Rel> {
     files[file] = data
   }
   const manifest = path.join(dir, 'manifest.json')
-  const args = [
-    'manifest', 'build',
-    '--artifact-dir', dir,
-    '--output', manifest,
-    '--release-id', spec.id,
-    '--version', version,
-    '--arch', f.arch,
-    '--source-revision', 'deadbeef',
-    '--firecracker-version', f.firecrackerVersion,
-    '--firecracker-commit', 'reviewed-firecracker-build',
-    '--snapshot-data-format', f.snapshotDataFormat,
-    '--kernel-identity', f.kernelIdentity,
-  ]
-  if (f.guestAgentProtocolVersion !== undefined) args.push('--guest-agent-protocol-version', f.guestAgentProtocolVersion)
-  if (f.runtimeClass !== undefined) args.push('--runtime-class', f.runtimeClass)
-  if (f.snapshotMetadataFormat !== undefined) args.push('--snapshot-metadata-format', f.snapshotMetadataFormat)
-  if (f.baseUrl !== undefined) args.push('--base-url', f.baseUrl)
-  const r = await runCli(args, { timeoutMs: 30_000 })
+  const r = await runCli(buildArgs(dir, manifest, spec.id, version, spec.flags), { timeoutMs: 30_000 })
   if (r.code !== 0) throw new Error(`manifest build of ${spec.id} failed (${r.code}): ${r.stderr}`)
   return { id: spec.id, version, dir, manifest, files }
 }
 
+let pair: Promise<{ r1: Rel; r2: Rel }> | undefined
+/** r1 (0.1.0) and r2 (0.2.0, its API changed), built once per spec file: the plain upgrade. */
+export const upgradePair = (): Promise<{ r1: Rel; r2: Rel }> =>
+  (pair ??= (async () => ({
+    r1: await makeRelease({ id: 'r1', version: '0.1.0' }),
+    r2: await makeRelease({ id: 'r2', version: '0.2.0', change: { 'nullspace-api': 'nullspace-api r2\n' } }),
+  }))())
+
 /** The real CLI with a deadline (30 s unless told). */
 export const cli = (args: string[], o: CliOptions = {}): Promise<CliResult> => runCli(args, { timeoutMs: 30_000, ...o })
 
-const show = (r: CliResult) => `exit ${r.code}${r.signal ? ` (${r.signal})` : ''}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`
-
 export function ok(r: CliResult, what: string): CliResult {
   assert.is(r.code, 0, `${what}: ${show(r)}`)
-  return r
-}
-
-export function exits(r: CliResult, code: number, what: string): CliResult {
-  assert.is(r.code, code, `${what}: expected exit ${code}, ${show(r)}`)
   return r
 }
 
@@ -280,3 +250,50 @@ export function boundaryAfter(steps: { action: string }[], action: string): numb
 
 /** A script that answers `--version` like Firecracker does. */
 export const versionScript = (line: string) => `#!/bin/sh\necho '${line}'\n`
+
+/** `current` is absent or names a complete sealed release (invariant 1); returns its target. */
+export function currentIsSafe(root: string): string | null {
+  const link = path.join(root, RELEASES, 'current')
+  let target: string
+  try {
+    target = fs.readlinkSync(link)
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null
+    throw new Error(`current exists but is not a symlink: ${(e as Error).message}`)
+  }
+  const dir = path.join(root, RELEASES, target)
+  const seal = JSON.parse(fs.readFileSync(path.join(dir, '.nullspace-release.json'), 'utf8')) as { components: { install_path: string; status: string; size: number }[] }
+  for (const c of seal.components) {
+    if (c.status !== 'installed') continue
+    const st = fs.statSync(path.join(dir, c.install_path))
+    if (st.size !== c.size) throw new Error(`current -> ${target}: ${c.install_path} has ${st.size} bytes, sealed ${c.size}`)
+  }
+  return target
+}
+
+/** Nothing left in `.staging/`, no temp link beside `current`, no live lock holder. */
+export function leftovers(root: string): string[] {
+  const found: string[] = []
+  const staging = path.join(root, RELEASES, '.staging')
+  if (fs.existsSync(staging)) for (const name of fs.readdirSync(staging, { recursive: true }) as string[]) found.push(`.staging/${name}`)
+  for (const name of fs.readdirSync(path.join(root, RELEASES))) if (name.includes('.tmp-')) found.push(name)
+  const lock = path.join(root, 'var/lib/nullspace/lock')
+  if (fs.existsSync(lock)) {
+    const holder = JSON.parse(fs.readFileSync(lock, 'utf8')) as { pid: number }
+    if (fs.existsSync(`/proc/${holder.pid}`)) found.push(`lock held by live pid ${holder.pid}`)
+  }
+  return found
+}
+
+/** `doctor --deep --json` of the root; the report's problems, empty when clean. */
+export async function deepDoctorProblems(root: string): Promise<string[]> {
+  const r = await runCli(['doctor', '--deep', '--json', '--root', root])
+  const report = json<{ ok: boolean; problems: string[] }>(r)
+  return report.problems
+}
+
+/**
+ * A stand-in for the appliance's API on 127.0.0.1: answers the ingress fixture with the
+ * release that `current` names under `root`, as a real API would after a switch.
+ */
+export const startIngressFixture = (root: string): Promise<FixtureIngress> => startFixtureIngress({ releaseId: () => currentOf(root) })

@@ -1,4 +1,4 @@
-// The appliance's API as a release artifact for specs of DESIGN.md 8.1: an executable script
+// The appliance's API as a release artifact for specs of ARCHITECTURE.md section 8.1: an executable script
 // (the `nullspace-api` file of a built release) that the stand-in systemd really starts. It
 // answers the ingress fixture with the release id it was started with, so a spec can tell which
 // release is running, and which process.

@@ -1,4 +1,4 @@
-// The stand-in systemd of DESIGN.md section 7 for specs of section 8.1: `env` puts the stand-in
+// The stand-in systemd of ARCHITECTURE.md section 6 for specs of section 8.1: `env` puts the stand-in
 // `systemctl` (spec/helpers/systemctl-stand-in/) first on PATH for the real CLI, and the helpers
 // read what it recorded (calls, unit status) and end every process it started. No real systemd
 // is ever booted by a test.
