@@ -1,10 +1,12 @@
-// Which chunks of a new artifact a host already has, in files of sealed releases whose
-// chunk index it kept. Pure: indexes in, runs out.
-import { type ChunkIndex, chunkCount, chunkKey } from './format.js'
+// Which chunks of a new artifact a host already has, in files of sealed releases. Pure:
+// indexes in, runs out. The new index decides: a source is matched by the new index's scheme
+// (inputs.ts indexes a sealed file anew when its kept index cuts another way).
+import { type ChunkIndex, chunkKey, chunkLength, schemeKey } from './format.js'
 
 export interface ChunkSource {
   readonly releaseId: string
   readonly installPath: string
+  /** The sealed file's index, by the same scheme as the new index. */
   readonly index: ChunkIndex
 }
 
@@ -23,25 +25,25 @@ export interface DeltaPlan {
 export const COALESCE_GAP = 64 * 1024
 
 export function planDelta(target: ChunkIndex, sources: readonly ChunkSource[]): DeltaPlan {
-  const where = new Map<string, { source: number; offset: number }>()
+  const scheme = schemeKey(target.scheme)
+  const where = new Map<string, { source: number; offset: number; length: number }>()
   sources.forEach((s, si) => {
-    const n = chunkCount(s.index)
-    for (let i = 0; i < n; i++) {
-      // A short last chunk only matches a short last chunk of the same length.
-      if ((i + 1) * s.index.chunkSize > s.index.size || s.index.chunkSize !== target.chunkSize) continue
+    if (schemeKey(s.index.scheme) !== scheme) return
+    for (let i = 0; i < s.index.count; i++) {
       const key = chunkKey(s.index, i)
-      if (!where.has(key)) where.set(key, { source: si, offset: i * s.index.chunkSize })
+      if (!where.has(key)) where.set(key, { source: si, offset: s.index.offsets[i], length: chunkLength(s.index, i) })
     }
   })
   const raw: Run[] = []
-  const n = chunkCount(target)
-  for (let i = 0; i < n; i++) {
-    const offset = i * target.chunkSize
-    const length = Math.min(target.chunkSize, target.size - offset)
-    const hit = length === target.chunkSize ? where.get(chunkKey(target, i)) : undefined
+  for (let i = 0; i < target.count; i++) {
+    const offset = target.offsets[i]
+    const length = chunkLength(target, i)
+    const found = where.get(chunkKey(target, i))
+    // A chunk matches only a chunk of the same length (a short last chunk, a truncated hash).
+    const hit = found && found.length === length ? found : undefined
     const last = raw.at(-1)
     if (hit) {
-      if (last?.kind === 'reuse' && last.source === hit.source && last.sourceOffset + last.length === hit.offset && last.offset + last.length === offset)
+      if (last?.kind === 'reuse' && last.source === hit.source && last.sourceOffset + last.length === hit.offset)
         raw[raw.length - 1] = { ...last, length: last.length + length }
       else raw.push({ kind: 'reuse', offset, length, source: hit.source, sourceOffset: hit.offset })
     } else if (last?.kind === 'fetch') raw[raw.length - 1] = { ...last, length: last.length + length }
