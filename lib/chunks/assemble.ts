@@ -9,13 +9,15 @@ import { Writeback, installPart, openPart, removePart, verdict, writeAll } from 
 import { readRange } from '../fetch/range.js'
 import { READ_CHUNK } from '../hash.js'
 import { type ChunkIndex, chunkHash, chunkLength, hashLength, maxChunk } from './format.js'
-import { type ChunkSource, planDelta } from './delta.js'
+import type { ChunkSource, DeltaPlan } from './delta.js'
 
 export interface DeltaInput {
   /** The new artifact's verified chunk index. */
   readonly index: ChunkIndex
   /** Sealed files with their indexes (by the new index's scheme); `path` is absolute. */
   readonly sources: readonly (ChunkSource & { readonly path: string })[]
+  /** planDelta(index, sources), made while planning. */
+  readonly plan: DeltaPlan
 }
 
 export interface DeltaResult {
@@ -26,7 +28,7 @@ export interface DeltaResult {
 
 export async function assembleDelta(req: FetchRequest, input: DeltaInput): Promise<DeltaResult> {
   const { index } = input
-  const plan = planDelta(index, input.sources)
+  const { plan } = input
   await removePart(req)
   const out = await openPart(req, true)
   const writeback = new Writeback(out)

@@ -1,7 +1,7 @@
 // Which chunks of a new artifact a host already has, in files of sealed releases. Pure:
 // indexes in, runs out. The new index decides: a source is matched by the new index's scheme
 // (inputs.ts indexes a sealed file anew when its kept index cuts another way).
-import { type ChunkIndex, chunkKey, chunkLength, schemeKey } from './format.js'
+import { type ChunkIndex, chunkLength, hashLength, schemeKey } from './format.js'
 
 export interface ChunkSource {
   readonly releaseId: string
@@ -24,32 +24,45 @@ export interface DeltaPlan {
 /** Reused gaps shorter than this between two fetched stretches are fetched too: one request beats two. */
 export const COALESCE_GAP = 64 * 1024
 
+/**
+ * A chunk hash as a Map key: its first 53 bits as a number (a number key is several times
+ * faster than a string); equal keys also need equal lengths, and the whole-file sha256 decides.
+ */
+function hashKey(ix: ChunkIndex, i: number): number {
+  const at = i * hashLength(ix.scheme)
+  return ix.hashes.readUInt32LE(at) * 2097152 + (ix.hashes.readUInt32LE(at + 4) >>> 11)
+}
+
 export function planDelta(target: ChunkIndex, sources: readonly ChunkSource[]): DeltaPlan {
   const scheme = schemeKey(target.scheme)
-  const where = new Map<string, { source: number; offset: number; length: number }>()
+  // Per key: source number, offset and length, three numbers in a row of `found`.
+  const where = new Map<number, number>()
+  const found: number[] = []
   sources.forEach((s, si) => {
     if (schemeKey(s.index.scheme) !== scheme) return
     for (let i = 0; i < s.index.count; i++) {
-      const key = chunkKey(s.index, i)
-      if (!where.has(key)) where.set(key, { source: si, offset: s.index.offsets[i], length: chunkLength(s.index, i) })
+      const key = hashKey(s.index, i)
+      if (where.has(key)) continue
+      where.set(key, found.length)
+      found.push(si, s.index.offsets[i], chunkLength(s.index, i))
     }
   })
-  const raw: Run[] = []
+  const raw: { kind: 'reuse' | 'fetch'; offset: number; length: number; source: number; sourceOffset: number }[] = []
   for (let i = 0; i < target.count; i++) {
     const offset = target.offsets[i]
     const length = chunkLength(target, i)
-    const found = where.get(chunkKey(target, i))
+    const at = where.get(hashKey(target, i))
     // A chunk matches only a chunk of the same length (a short last chunk, a truncated hash).
-    const hit = found && found.length === length ? found : undefined
+    const hit = at !== undefined && found[at + 2] === length
     const last = raw.at(-1)
     if (hit) {
-      if (last?.kind === 'reuse' && last.source === hit.source && last.sourceOffset + last.length === hit.offset)
-        raw[raw.length - 1] = { ...last, length: last.length + length }
-      else raw.push({ kind: 'reuse', offset, length, source: hit.source, sourceOffset: hit.offset })
-    } else if (last?.kind === 'fetch') raw[raw.length - 1] = { ...last, length: last.length + length }
-    else raw.push({ kind: 'fetch', offset, length })
+      const [source, sourceOffset] = [found[at], found[at + 1]]
+      if (last?.kind === 'reuse' && last.source === source && last.sourceOffset + last.length === sourceOffset) last.length += length
+      else raw.push({ kind: 'reuse', offset, length, source, sourceOffset })
+    } else if (last?.kind === 'fetch') last.length += length
+    else raw.push({ kind: 'fetch', offset, length, source: -1, sourceOffset: 0 })
   }
-  const runs = coalesce(raw)
+  const runs = coalesce(raw.map((r): Run => (r.kind === 'reuse' ? { kind: 'reuse', offset: r.offset, length: r.length, source: r.source, sourceOffset: r.sourceOffset } : { kind: 'fetch', offset: r.offset, length: r.length })))
   const fetchBytes = runs.reduce((s, r) => s + (r.kind === 'fetch' ? r.length : 0), 0)
   return { runs, fetchBytes, reusedBytes: target.size - fetchBytes }
 }

@@ -44,11 +44,6 @@ export interface ChunkIndex {
 }
 
 export const chunkHash = (s: ChunkScheme, data: Uint8Array) => createHash('sha256').update(data).digest().subarray(0, hashLength(s))
-/** A chunk's hash as a Map key (latin1: one character per byte, no hex doubling). */
-export const chunkKey = (ix: ChunkIndex, i: number) => {
-  const h = hashLength(ix.scheme)
-  return ix.hashes.toString('latin1', i * h, (i + 1) * h)
-}
 export const chunkLength = (ix: ChunkIndex, i: number) => ix.offsets[i + 1] - ix.offsets[i]
 
 /** An index from its chunk lengths and hashes. */

@@ -74,7 +74,7 @@ export async function gatherDeltaInputs(l: Layout, desired: DesiredState, actual
     const sources = await sourcesFor(index, candidates, actual.current)
     if (sources.length === 0) continue
     const delta = planDelta(index, sources)
-    out.inputs.set(c.name, { index, sources })
+    out.inputs.set(c.name, { index, sources, plan: delta })
     out.summaries[c.name] = {
       fetch_bytes: delta.fetchBytes,
       reused_bytes: delta.reusedBytes,
