@@ -13,6 +13,7 @@ import { startServer, type TestServer } from './helpers/server.js'
 import { RELEASES, deepDoctorProblems, leftovers } from './helpers/host.js'
 import { createHash } from 'node:crypto'
 import { FetchedChunks } from '../lib/chunks/assemble.js'
+import { Chunker, DEFAULT_CDC } from '../lib/chunks/cdc.js'
 import { type ChunkIndex, chunkHash, decodeIndex, encodeIndex, makeIndex, MAX_CHUNK_SIZE } from '../lib/chunks/format.js'
 
 const MiB = 1024 * 1024
@@ -356,6 +357,46 @@ test('a chunk index declaring a chunk size over the 16 MiB maximum is refused wh
   const over = encodeIndex(indexOf(data, 2 * MAX_CHUNK_SIZE))
   assert.is(decodeIndex(over), `chunk index chunk size ${2 * MAX_CHUNK_SIZE} is over the ${MAX_CHUNK_SIZE}-byte maximum`)
   assert.not.type(decodeIndex(encodeIndex(indexOf(data, MAX_CHUNK_SIZE))), 'string', 'the maximum itself is accepted')
+})
+
+test('content-defined cuts do not depend on how the stream is split into pieces', () => {
+  const data = Buffer.concat([noise(3 * MiB, 51), Buffer.alloc(100_000), noise(MiB, 52)])
+  const cutsIn = (piece: number) => {
+    const c = new Chunker(DEFAULT_CDC)
+    const out: number[] = []
+    for (let at = 0; at < data.length; at += piece) c.push(data.subarray(at, at + piece), out)
+    out.push(c.end())
+    return out
+  }
+  const whole = cutsIn(data.length)
+  assert.is(whole.reduce((a, b) => a + b, 0), data.length)
+  assert.ok(whole.every((n, i) => n <= DEFAULT_CDC.max && (n >= DEFAULT_CDC.min || i === whole.length - 1)), 'every chunk within min..max but the last')
+  for (const piece of [1, 1000, 65536, 1 << 20]) assert.equal(cutsIn(piece), whole, `pieces of ${piece} bytes`)
+})
+
+test('a format-2 index that does not describe its artifact is refused when decoded, naming why', () => {
+  const data = noise(MiB, 61)
+  const lengths: number[] = []
+  const c = new Chunker(DEFAULT_CDC)
+  c.push(data, lengths)
+  lengths.push(c.end())
+  const scheme = { format: 2, cdc: DEFAULT_CDC } as const
+  let at = 0
+  const hashes = Buffer.concat(lengths.map((n) => chunkHash(scheme, data.subarray(at, (at += n)))))
+  const good = encodeIndex(makeIndex(scheme, data.length, createHash('sha256').update(data).digest('hex'), lengths, hashes))
+  const ix = decodeIndex(good)
+  assert.not.type(ix, 'string')
+  assert.is((ix as ChunkIndex).count, lengths.length)
+  const sizeOff = Buffer.from(good)
+  sizeOff.writeBigUInt64LE(BigInt(data.length + 1), 24)
+  assert.is(decodeIndex(sizeOff), 'chunk index lengths do not add up to its artifact size')
+  assert.is(decodeIndex(good.subarray(0, good.length - 1)), 'chunk index length does not match its chunk count')
+  const badAvg = Buffer.from(good)
+  badAvg.writeUInt32LE(10000, 16)
+  assert.is(decodeIndex(badAvg), 'chunk index header is malformed')
+  const v3 = Buffer.from(good)
+  v3.writeUInt32LE(3, 8)
+  assert.is(decodeIndex(v3), 'chunk index version 3 is not supported')
 })
 
 test('a no-op plan reads no chunk index', async () => {
