@@ -4,7 +4,9 @@
 // (default 3), tools in rotated order each rep, page cache warm for all. Not part of `npm run
 // bench` (CI's quick bench): it needs the Debian packages nginx-light (or nginx), zsync,
 // casync and e2fsprogs, and takes minutes.
-//   node dist/bench/delta-peers.js [--runs N] [--only random,insert,ext4] [--size-mib N]
+//   node dist/bench/delta-peers.js [--runs N] [--only random,insert,ext4] [--size-mib N] [--fixed-4k]
+// --fixed-4k adds the tool as it was before format 2: both releases with format-1 indexes
+// (fixed 4 KiB chunks, 16-byte hashes), a host of its own.
 // Workloads:
 //   random  a 2 GiB image (--size-mib), 20 MiB of random bytes rewritten in 10 runs
 //   insert  a 512 MiB image, 100 bytes inserted in the middle
@@ -16,7 +18,9 @@ import fs from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
+import { indexFile } from '../lib/chunks/compute.js'
+import { encodeIndex } from '../lib/chunks/format.js'
 import { FILES, buildManifest, withBaseUrl, writeArtifactDir, writeRandom } from './artifacts.js'
 import { GiB, MiB, cli, fmtBytes, fmtMs, log, median, mkTemp, rmrf, rotate, run, sh, q, snapshotCli, REPO } from './util.js'
 
@@ -25,8 +29,22 @@ const flag = (name: string) => (args.includes(name) ? args[args.indexOf(name) + 
 const RUNS = Number(flag('--runs') ?? 3)
 const ONLY = new Set((flag('--only') ?? 'random,insert,ext4').split(','))
 const RANDOM_SIZE = Number(flag('--size-mib') ?? 2048) * MiB
-const TOOLS = ['nullspace-host', 'zsync', 'casync', 'curl'] as const
-type Tool = (typeof TOOLS)[number]
+const FIXED = args.includes('--fixed-4k')
+const TOOLS = ['nullspace-host', 'zsync', 'casync', 'curl', ...(FIXED ? (['fixed-4k'] as const) : [])] as const
+type Tool = 'nullspace-host' | 'zsync' | 'casync' | 'curl' | 'fixed-4k'
+
+/** A copy of a release's manifest whose rootfs index is format 1 (fixed 4 KiB chunks), the index served from `dir`. */
+async function format1Manifest(manifest: string, image: string, dir: string, url: string): Promise<string> {
+  const ix = encodeIndex(await indexFile(image, { format: 1, chunkSize: 4096 }))
+  fs.mkdirSync(dir, { recursive: true })
+  fs.writeFileSync(path.join(dir, 'rootfs.ext4.chunks'), ix)
+  const m = JSON.parse(fs.readFileSync(manifest, 'utf8'))
+  const rootfs = m.components.find((c: { kind: string }) => c.kind === 'rootfs')
+  rootfs.chunks = { url, sha256: createHash('sha256').update(ix).digest('hex'), size: ix.length, chunk_size: 4096 }
+  const out = path.join(dir, 'manifest.json')
+  fs.writeFileSync(out, JSON.stringify(m, null, 2))
+  return out
+}
 
 interface Nginx {
   readonly port: number
@@ -198,6 +216,14 @@ async function main(): Promise<void> {
       const host = path.join(base, `host-${w.name}`)
       fs.mkdirSync(host)
       await cli(['install', '--quiet', '--allow-http', '--root', host, '--manifest', path.join(a, 'manifest.json')])
+      const host1 = path.join(base, `host1-${w.name}`)
+      let b1 = ''
+      if (FIXED) {
+        const a1 = await format1Manifest(path.join(a, 'manifest.json'), seed, path.join(dir, 'a1'), nginx.url(`${w.name}/a1/rootfs.ext4.chunks`))
+        b1 = await format1Manifest(path.join(b, 'manifest.json'), next, path.join(dir, 'b1'), nginx.url(`${w.name}/b1/rootfs.ext4.chunks`))
+        fs.mkdirSync(host1)
+        await cli(['install', '--quiet', '--allow-http', '--root', host1, '--manifest', a1])
+      }
       const out = path.join(base, 'out.img')
       const checked = new Set<Tool>()
       const check = async (tool: Tool, file: string) => {
@@ -206,9 +232,9 @@ async function main(): Promise<void> {
         if (got !== want) throw new Error(`${tool} produced ${got}, not ${want}`)
         checked.add(tool)
       }
-      const upgrade = async (manifest: string) => {
+      const upgrade = async (manifest: string, from = host) => {
         const root = mkTemp(base, 'root')
-        await run('cp', ['-al', `${host}/.`, root])
+        await run('cp', ['-al', `${from}/.`, root])
         const mark = nginx.mark()
         const r = await cli(['upgrade', '--quiet', '--allow-http', '--skip-ingress-smoke', '--root', root, '--manifest', manifest])
         const bytes = nginx.sentSince(mark)
@@ -219,6 +245,7 @@ async function main(): Promise<void> {
       }
       const measure: Record<Tool, () => Promise<{ ms: number; bytes: number }>> = {
         'nullspace-host': () => upgrade(path.join(b, 'manifest.json')),
+        'fixed-4k': () => upgrade(b1, host1),
         zsync: async () => {
           const mark = nginx.mark()
           const r = await run('zsync', ['-q', '-i', seed, '-o', out, nginx.url(`${w.name}/rootfs.zsync`)], { cwd: base })
@@ -267,6 +294,7 @@ async function main(): Promise<void> {
       results.push({ w, m, fetchBytes })
       rmrf(dir)
       rmrf(host)
+      rmrf(host1)
     }
   } finally {
     nginx.stop()
@@ -279,6 +307,7 @@ async function main(): Promise<void> {
     ...results.map((r) => `| ${r.w.describe} | ${cell(r.m['nullspace-host'])} | ${cell(r.m.zsync)} | ${cell(r.m.casync)} | ${cell(r.m.curl)} |`),
   ]
   const runon = results.find((r) => r.m.runon.bytes.length)
+  if (FIXED) lines.push('', 'Format 1 (fixed 4 KiB chunks, the tool before format 2), same run:', ...results.map((r) => `- ${r.w.name}: ${cell(r.m['fixed-4k'])}; format 2 moves ${(median(r.m['nullspace-host'].bytes) / median(r.m['fixed-4k'].bytes)).toFixed(2)}x its bytes`))
   if (runon) lines.push('', `Against a server that answers closed ranges with the rest of the file (random workload): ${fmtBytes(median(runon.m.runon.bytes))} moved in ${fmtMs(median(runon.m.runon.ms))}, for ${fmtBytes(runon.fetchBytes)} of changed chunks and ${fmtBytes(median(runon.m['nullspace-host'].bytes))} against nginx as is.`)
   const table = lines.join('\n')
   process.stdout.write(`\n${table}\n`)
