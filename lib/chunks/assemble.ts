@@ -43,9 +43,18 @@ export async function assembleDelta(req: FetchRequest, input: DeltaInput): Promi
     writeback.wrote(written)
   }
 
+  // Each source opened once, two copy buffers for every run: a fragmented plan (thousands of
+  // short runs) must not open a file and allocate per run.
+  const opened = new Map<number, fs.FileHandle>()
+  const bufs = [Buffer.allocUnsafe(READ_CHUNK), Buffer.allocUnsafe(READ_CHUNK)]
+  const source = async (i: number) => {
+    let fh = opened.get(i)
+    if (!fh) opened.set(i, (fh = await fs.open(input.sources[i].path, 'r')))
+    return fh
+  }
   try {
     for (const run of plan.runs) {
-      if (run.kind === 'reuse') await copyRun(input.sources[run.source].path, run.sourceOffset, run.length, write, req)
+      if (run.kind === 'reuse') await copyRun(await source(run.source), input.sources[run.source].path, bufs, run.sourceOffset, run.length, write, req)
       else {
         const checked = new FetchedChunks(index, written, write, (i) => new FetchError(`${req.component}: chunk ${i} from ${req.url} does not match the chunk index`, 'mismatch'))
         await readRange(req, run.offset, run.length, async (chunk) => {
@@ -67,26 +76,22 @@ export async function assembleDelta(req: FetchRequest, input: DeltaInput): Promi
     await out.close().catch(() => undefined)
     await removePart(req)
     throw e
+  } finally {
+    for (const fh of opened.values()) await fh.close().catch(() => undefined)
   }
 }
 
 /** Copies [from, from + length) of a local file through `write`, the next read in flight while one block is written. */
-async function copyRun(file: string, from: number, length: number, write: (data: Buffer) => Promise<void>, req: FetchRequest): Promise<void> {
-  const fh = await fs.open(file, 'r')
-  try {
-    const bufs = [Buffer.allocUnsafe(Math.min(length, READ_CHUNK)), Buffer.allocUnsafe(Math.min(length, READ_CHUNK))]
-    const readAt = (b: number, done: number) => fh.read(bufs[b], 0, Math.min(bufs[b].length, length - done), from + done)
-    let done = 0
-    let next = readAt(0, 0)
-    for (let b = 0; done < length; b ^= 1) {
-      const { bytesRead } = await next
-      if (bytesRead === 0) throw new FetchError(`${req.component}: ${file} is shorter than its chunk index`, 'mismatch')
-      done += bytesRead
-      if (done < length) next = readAt(b ^ 1, done)
-      await write(bufs[b].subarray(0, bytesRead))
-    }
-  } finally {
-    await fh.close()
+async function copyRun(fh: fs.FileHandle, file: string, bufs: Buffer[], from: number, length: number, write: (data: Buffer) => Promise<void>, req: FetchRequest): Promise<void> {
+  const readAt = (b: number, done: number) => fh.read(bufs[b], 0, Math.min(bufs[b].length, length - done), from + done)
+  let done = 0
+  let next = readAt(0, 0)
+  for (let b = 0; done < length; b ^= 1) {
+    const { bytesRead } = await next
+    if (bytesRead === 0) throw new FetchError(`${req.component}: ${file} is shorter than its chunk index`, 'mismatch')
+    done += bytesRead
+    if (done < length) next = readAt(b ^ 1, done)
+    await write(bufs[b].subarray(0, bytesRead))
   }
 }
 

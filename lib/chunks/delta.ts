@@ -35,7 +35,7 @@ function hashKey(ix: ChunkIndex, i: number): number {
 
 export function planDelta(target: ChunkIndex, sources: readonly ChunkSource[]): DeltaPlan {
   const scheme = schemeKey(target.scheme)
-  // Per key: source number, offset and length, three numbers in a row of `found`.
+  // Per key: source number, offset, length and chunk number, four numbers in a row of `found`.
   const where = new Map<number, number>()
   const found: number[] = []
   sources.forEach((s, si) => {
@@ -44,27 +44,42 @@ export function planDelta(target: ChunkIndex, sources: readonly ChunkSource[]): 
       const key = hashKey(s.index, i)
       if (where.has(key)) continue
       where.set(key, found.length)
-      found.push(si, s.index.offsets[i], chunkLength(s.index, i))
+      found.push(si, s.index.offsets[i], chunkLength(s.index, i), i)
     }
   })
-  const raw: { kind: 'reuse' | 'fetch'; offset: number; length: number; source: number; sourceOffset: number }[] = []
+  const raw: { kind: 'reuse' | 'fetch'; offset: number; length: number; source: number; sourceOffset: number; next: number }[] = []
   for (let i = 0; i < target.count; i++) {
     const offset = target.offsets[i]
     const length = chunkLength(target, i)
+    const last = raw.at(-1)
+    // The chunk that follows the last reused one in its source, when it is this one too: a
+    // repeated chunk (zero blocks) then extends the run instead of jumping to its first copy.
+    if (last?.kind === 'reuse' && sameChunk(sources[last.source].index, last.next, target, i)) {
+      last.length += length
+      last.next++
+      continue
+    }
     const at = where.get(hashKey(target, i))
     // A chunk matches only a chunk of the same length (a short last chunk, a truncated hash).
     const hit = at !== undefined && found[at + 2] === length
-    const last = raw.at(-1)
     if (hit) {
-      const [source, sourceOffset] = [found[at], found[at + 1]]
-      if (last?.kind === 'reuse' && last.source === source && last.sourceOffset + last.length === sourceOffset) last.length += length
-      else raw.push({ kind: 'reuse', offset, length, source, sourceOffset })
+      const [source, sourceOffset, chunk] = [found[at], found[at + 1], found[at + 3]]
+      if (last?.kind === 'reuse' && last.source === source && last.sourceOffset + last.length === sourceOffset) {
+        last.length += length
+        last.next = chunk + 1
+      } else raw.push({ kind: 'reuse', offset, length, source, sourceOffset, next: chunk + 1 })
     } else if (last?.kind === 'fetch') last.length += length
-    else raw.push({ kind: 'fetch', offset, length, source: -1, sourceOffset: 0 })
+    else raw.push({ kind: 'fetch', offset, length, source: -1, sourceOffset: 0, next: 0 })
   }
   const runs = coalesce(raw.map((r): Run => (r.kind === 'reuse' ? { kind: 'reuse', offset: r.offset, length: r.length, source: r.source, sourceOffset: r.sourceOffset } : { kind: 'fetch', offset: r.offset, length: r.length })))
   const fetchBytes = runs.reduce((s, r) => s + (r.kind === 'fetch' ? r.length : 0), 0)
   return { runs, fetchBytes, reusedBytes: target.size - fetchBytes }
+}
+
+function sameChunk(a: ChunkIndex, i: number, b: ChunkIndex, j: number): boolean {
+  if (i >= a.count || chunkLength(a, i) !== chunkLength(b, j)) return false
+  const h = hashLength(a.scheme)
+  return a.hashes.compare(b.hashes, j * h, (j + 1) * h, i * h, (i + 1) * h) === 0
 }
 
 function coalesce(runs: Run[]): Run[] {
