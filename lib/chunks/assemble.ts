@@ -1,32 +1,37 @@
 // Assembles an artifact in its part file from chunks of local files plus fetched ranges,
-// checking every chunk against the new index as it goes and the whole file against the
-// manifest's sha256 at the end, exactly as a full download is checked.
+// checking every fetched chunk against the new index as it arrives and the whole file against
+// the manifest's sha256 at the end, exactly as a full download is checked.
 import fs from 'node:fs/promises'
 import { createHash } from 'node:crypto'
 import type { FetchRequest } from '../fetch/types.js'
 import { FetchError } from '../fetch/types.js'
-import { installPart, openPart, removePart, verdict, writeAll } from '../fetch/file.js'
+import { Writeback, installPart, openPart, removePart, verdict, writeAll } from '../fetch/file.js'
 import { readRange } from '../fetch/range.js'
-import { type ChunkIndex, chunkHash, chunkKey } from './format.js'
-import { type ChunkSource, planDelta } from './delta.js'
+import { READ_CHUNK } from '../hash.js'
+import { type ChunkIndex, chunkHash, chunkLength, hashLength, maxChunk } from './format.js'
+import type { ChunkSource, DeltaPlan } from './delta.js'
 
 export interface DeltaInput {
   /** The new artifact's verified chunk index. */
   readonly index: ChunkIndex
-  /** Sealed files with their kept indexes; `path` is absolute. */
+  /** Sealed files with their indexes (by the new index's scheme); `path` is absolute. */
   readonly sources: readonly (ChunkSource & { readonly path: string })[]
+  /** planDelta(index, sources), made while planning. */
+  readonly plan: DeltaPlan
 }
 
 export interface DeltaResult {
+  /** Bytes of the artifact that came over the wire (the plan's fetch bytes). */
   readonly fetched: number
   readonly reused: number
 }
 
 export async function assembleDelta(req: FetchRequest, input: DeltaInput): Promise<DeltaResult> {
   const { index } = input
-  const plan = planDelta(index, input.sources)
+  const { plan } = input
   await removePart(req)
   const out = await openPart(req, true)
+  const writeback = new Writeback(out)
   const whole = createHash('sha256')
   let written = 0
   let fetched = 0
@@ -35,25 +40,22 @@ export async function assembleDelta(req: FetchRequest, input: DeltaInput): Promi
     whole.update(data)
     await writeAll(out, [data], written)
     written += data.length
+    writeback.wrote(written)
   }
 
+  // Each source opened once, two copy buffers for every run: a fragmented plan (thousands of
+  // short runs) must not open a file and allocate per run.
+  const opened = new Map<number, fs.FileHandle>()
+  const bufs = [Buffer.allocUnsafe(READ_CHUNK), Buffer.allocUnsafe(READ_CHUNK)]
+  const source = async (i: number) => {
+    let fh = opened.get(i)
+    if (!fh) opened.set(i, (fh = await fs.open(input.sources[i].path, 'r')))
+    return fh
+  }
   try {
     for (const run of plan.runs) {
-      if (run.kind === 'reuse') {
-        const src = input.sources[run.source]
-        const fh = await fs.open(src.path, 'r')
-        try {
-          const buf = Buffer.allocUnsafe(Math.min(run.length, 1024 * 1024))
-          for (let done = 0; done < run.length; ) {
-            const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, run.length - done), run.sourceOffset + done)
-            if (bytesRead === 0) throw new FetchError(`${req.component}: ${src.path} is shorter than its chunk index`, 'mismatch')
-            await write(buf.subarray(0, bytesRead))
-            done += bytesRead
-          }
-        } finally {
-          await fh.close()
-        }
-      } else {
+      if (run.kind === 'reuse') await copyRun(await source(run.source), input.sources[run.source].path, bufs, run.sourceOffset, run.length, write, req)
+      else {
         const checked = new FetchedChunks(index, written, write, (i) => new FetchError(`${req.component}: chunk ${i} from ${req.url} does not match the chunk index`, 'mismatch'))
         await readRange(req, run.offset, run.length, async (chunk) => {
           fetched += chunk.length
@@ -63,6 +65,7 @@ export async function assembleDelta(req: FetchRequest, input: DeltaInput): Promi
         await checked.end()
       }
     }
+    await writeback.settle()
     await out.close()
     // Reused chunks that changed on disk since they were sealed end up here: fall back.
     const bad = verdict(req, `delta of ${req.url}`, written, whole.digest('hex'))
@@ -73,6 +76,22 @@ export async function assembleDelta(req: FetchRequest, input: DeltaInput): Promi
     await out.close().catch(() => undefined)
     await removePart(req)
     throw e
+  } finally {
+    for (const fh of opened.values()) await fh.close().catch(() => undefined)
+  }
+}
+
+/** Copies [from, from + length) of a local file through `write`, the next read in flight while one block is written. */
+async function copyRun(fh: fs.FileHandle, file: string, bufs: Buffer[], from: number, length: number, write: (data: Buffer) => Promise<void>, req: FetchRequest): Promise<void> {
+  const readAt = (b: number, done: number) => fh.read(bufs[b], 0, Math.min(bufs[b].length, length - done), from + done)
+  let done = 0
+  let next = readAt(0, 0)
+  for (let b = 0; done < length; b ^= 1) {
+    const { bytesRead } = await next
+    if (bytesRead === 0) throw new FetchError(`${req.component}: ${file} is shorter than its chunk index`, 'mismatch')
+    done += bytesRead
+    if (done < length) next = readAt(b ^ 1, done)
+    await write(bufs[b].subarray(0, bytesRead))
   }
 }
 
@@ -80,53 +99,74 @@ export async function assembleDelta(req: FetchRequest, input: DeltaInput): Promi
  * Fetched bytes are checked chunk by chunk against the new index as they arrive, so a bad
  * mirror is caught early; reused bytes are only covered by the whole-file hash at the end
  * (a mismatch there falls back just the same, without hashing every local chunk twice).
- * `emit` receives checked bytes in file order, starting at file offset `offset`.
+ * `emit` receives checked bytes in file order, starting at file offset `offset`, which is
+ * where a chunk starts.
  *
  * Linear in the bytes fetched whatever the chunk size: whole chunks inside a piece are checked
- * where they lie, and only a chunk split across pieces is copied, once, into one buffer of
- * chunk_size (growing a buffer per piece would copy chunk_size^2 / piece bytes per chunk).
+ * where they lie, and only a chunk split across pieces is copied, once, into one buffer of the
+ * scheme's largest chunk (growing a buffer per piece would copy chunk^2 / piece bytes per chunk).
  */
 export class FetchedChunks {
   private readonly carry: Buffer
   private carried = 0
+  /** The chunk that starts at `offset`. */
+  private chunk: number
+
   constructor(
     private readonly index: ChunkIndex,
     private offset: number,
     private readonly emit: (checked: Buffer) => Promise<void>,
     private readonly mismatch: (chunk: number) => Error,
   ) {
-    this.carry = Buffer.allocUnsafe(index.chunkSize)
+    this.carry = Buffer.allocUnsafe(maxChunk(index.scheme))
+    this.chunk = chunkAt(index, offset)
   }
 
   async push(data: Buffer): Promise<void> {
-    const size = this.index.chunkSize
     let at = 0
     if (this.carried > 0) {
-      at = data.copy(this.carry, this.carried, 0, Math.min(data.length, size - this.carried))
+      const len = chunkLength(this.index, this.chunk)
+      at = data.copy(this.carry, this.carried, 0, Math.min(data.length, len - this.carried))
       this.carried += at
-      if (this.carried < size) return
-      await this.accept(this.carry)
+      if (this.carried < len) return
+      await this.accept(this.carry.subarray(0, len))
       this.carried = 0
     }
-    const whole = data.length - at - ((data.length - at) % size)
-    if (whole > 0) await this.accept(data.subarray(at, at + whole))
-    this.carried = data.copy(this.carry, 0, at + whole)
+    // Whole chunks where they lie in `data`, then the start of a split one into `carry`.
+    let end = at
+    for (let i = this.chunk; i < this.index.count && end + chunkLength(this.index, i) <= data.length; i++) end += chunkLength(this.index, i)
+    if (end > at) await this.accept(data.subarray(at, end))
+    this.carried = data.copy(this.carry, 0, end)
   }
 
-  /** The end of the fetched run: what is left is the file's last, short chunk. */
+  /** The end of the fetched run: a chunk still incomplete cannot match. */
   async end(): Promise<void> {
-    if (this.carried > 0) await this.accept(this.carry.subarray(0, this.carried))
-    this.carried = 0
+    if (this.carried > 0) throw this.mismatch(this.chunk)
   }
 
-  /** Checks every chunk of `bytes` (whole chunks, or the short last one), then emits them all. */
+  /** Checks every chunk of `bytes` (whole chunks from `chunk` on), then emits them all. */
   private async accept(bytes: Buffer): Promise<void> {
-    const size = this.index.chunkSize
-    for (let at = 0; at < bytes.length; at += size) {
-      const i = Math.floor((this.offset + at) / size)
-      if (chunkHash(bytes.subarray(at, at + size)).toString('hex') !== chunkKey(this.index, i)) throw this.mismatch(i)
+    const h = hashLength(this.index.scheme)
+    for (let at = 0; at < bytes.length; ) {
+      const len = chunkLength(this.index, this.chunk)
+      if (!chunkHash(this.index.scheme, bytes.subarray(at, at + len)).equals(this.index.hashes.subarray(this.chunk * h, (this.chunk + 1) * h))) throw this.mismatch(this.chunk)
+      at += len
+      this.chunk++
     }
     await this.emit(bytes)
     this.offset += bytes.length
   }
+}
+
+/** The chunk that starts at `offset` (binary search over the offsets). */
+function chunkAt(ix: ChunkIndex, offset: number): number {
+  let lo = 0
+  let hi = ix.count
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (ix.offsets[mid] < offset) lo = mid + 1
+    else hi = mid
+  }
+  if (ix.offsets[lo] !== offset) throw new Error(`no chunk starts at byte ${offset}`)
+  return lo
 }

@@ -13,7 +13,8 @@ import { sealedFileIntact } from '../../state/seal.js'
 import { isMarkedFailed } from '../../state/state-file.js'
 import type { Plan } from '../plan/types.js'
 import { fetchVerifiedBuffer } from '../fetch/range.js'
-import { decodeIndex } from './format.js'
+import { type ChunkIndex, decodeIndex, nominalChunkSize, schemeKey } from './format.js'
+import { indexFile } from './compute.js'
 import { planDelta } from './delta.js'
 import type { DeltaInput } from './assemble.js'
 
@@ -30,22 +31,29 @@ export interface FetchSettings {
   readonly minSpeed: MinSpeed
 }
 
+/** A sealed file of the same kind that a delta may copy from, and the index its release kept (if any). */
+interface Candidate {
+  readonly releaseId: string
+  readonly installPath: string
+  readonly path: string
+  readonly keptIndex: string | null
+}
+
 export async function gatherDeltaInputs(l: Layout, desired: DesiredState, actual: ActualState, plan: Plan, f: FetchSettings): Promise<DeltaInputs> {
   const out: DeltaInputs = { inputs: new Map(), summaries: {}, prefetched: new Map(), warnings: [] }
   const fetching = new Set(plan.steps.flatMap((s) => (s.action === 'fetch' && !s.staged ? [s.artifact.component] : [])))
   for (const c of desired.components) {
     if (!c.chunkIndex || !fetching.has(c.name)) continue
-    const sources = []
+    const candidates: Candidate[] = []
     for (const r of actual.releases) {
       if (r.id === desired.releaseId || r.seal.kind !== 'sealed' || isMarkedFailed(actual.state, r.id)) continue
       const old = r.seal.seal.components.find((x) => x.kind === c.kind && x.status === 'installed')
-      const oldIndex = old && r.seal.seal.components.find((x) => x.name === `${old.name}.chunks` && x.status === 'installed')
-      if (!old || !oldIndex || !sealedFileIntact(old, r.files[old.install_path]) || !sealedFileIntact(oldIndex, r.files[oldIndex.install_path])) continue
-      const index = decodeIndex(await fs.readFile(path.join(l.release(r.id), oldIndex.install_path)).catch(() => Buffer.alloc(0)))
-      if (typeof index === 'string' || index.chunkSize !== c.chunkIndex.chunkSize) continue
-      sources.push({ releaseId: r.id, installPath: old.install_path, path: path.join(l.release(r.id), old.install_path), index })
+      if (!old || !sealedFileIntact(old, r.files[old.install_path])) continue
+      const oldIndex = r.seal.seal.components.find((x) => x.name === `${old.name}.chunks` && x.status === 'installed')
+      const keptIndex = oldIndex && sealedFileIntact(oldIndex, r.files[oldIndex.install_path]) ? path.join(l.release(r.id), oldIndex.install_path) : null
+      candidates.push({ releaseId: r.id, installPath: old.install_path, path: path.join(l.release(r.id), old.install_path), keptIndex })
     }
-    if (sources.length === 0) continue
+    if (candidates.length === 0) continue
     const ref = desired.components.find((x) => x.name === c.chunkIndex!.component)!
     let bytes: Buffer
     try {
@@ -63,14 +71,39 @@ export async function gatherDeltaInputs(l: Layout, desired: DesiredState, actual
       continue
     }
     out.prefetched.set(ref.sha256, bytes)
+    const sources = await sourcesFor(index, candidates, actual.current)
+    if (sources.length === 0) continue
     const delta = planDelta(index, sources)
-    out.inputs.set(c.name, { index, sources })
+    out.inputs.set(c.name, { index, sources, plan: delta })
     out.summaries[c.name] = {
       fetch_bytes: delta.fetchBytes,
       reused_bytes: delta.reusedBytes,
-      chunk_size: index.chunkSize,
+      chunk_size: nominalChunkSize(index.scheme),
       sources: sources.map((s) => ({ release_id: s.releaseId, install_path: s.installPath })),
     }
   }
   return out
+}
+
+/**
+ * The new index decides how bytes are matched: a sealed file is a source through the index its
+ * release kept when that index cuts by the same scheme, and otherwise (a release with a format-1
+ * index, or none, before one with format 2) through an index of the file computed here, once
+ * per upgrade, for the active release's file only (reading one image, not one per release).
+ */
+async function sourcesFor(index: ChunkIndex, candidates: readonly Candidate[], current: string | null): Promise<DeltaInput['sources'][number][]> {
+  const key = schemeKey(index.scheme)
+  const sources: DeltaInput['sources'][number][] = []
+  const unindexed: Candidate[] = []
+  for (const cand of candidates) {
+    const kept = cand.keptIndex ? decodeIndex(await fs.readFile(cand.keptIndex).catch(() => Buffer.alloc(0))) : 'none'
+    if (typeof kept !== 'string' && schemeKey(kept.scheme) === key) sources.push({ ...cand, index: kept })
+    else unindexed.push(cand)
+  }
+  const local = sources.length === 0 ? (unindexed.find((x) => x.releaseId === current) ?? unindexed.at(-1)) : undefined
+  if (local) {
+    const computed = await indexFile(local.path, index.scheme).catch(() => null)
+    if (computed) sources.push({ ...local, index: computed })
+  }
+  return sources
 }

@@ -49,17 +49,24 @@ export async function readRange(req: FetchRequest, offset: number, length: numbe
   try {
     const res = await get(req, [offset, offset + length - 1], watch.signal)
     const want = `bytes ${offset}-${offset + length - 1}/${req.size}`
-    if (res.status !== 206 || res.headers.get('content-range') !== want) {
+    const served = res.status === 206 ? servedRange(res.headers.get('content-range')) : null
+    // A server may answer more than asked, from the right start (some answer the rest of the
+    // file): the bytes needed are taken and the connection closed. Any other answer (another
+    // start, another size, a 200 with the whole file) is refused: the caller falls back.
+    if (!served || served.start !== offset || served.end < offset + length - 1 || served.total !== req.size) {
       res.body?.resume()
-      throw new FetchError(`${req.component}: ${req.url} did not serve the range ${want} (status ${res.status})`, 'http')
+      throw new FetchError(`${req.component}: ${req.url} did not serve the range ${want} (status ${res.status}${served ? `, ${res.headers.get('content-range')}` : ''})`, 'http')
     }
     let got = 0
     for await (const chunk of res.body!) {
       const buf = chunk as Buffer
       watch.bytes(buf.length)
-      if (got + buf.length > length) throw new FetchError(`${req.component}: ${req.url} sent more than the range asked for`, 'mismatch')
-      got += buf.length
-      await sink(buf)
+      const take = Math.min(buf.length, length - got)
+      got += take
+      await sink(take === buf.length ? buf : buf.subarray(0, take))
+      // Leaving the loop destroys the body, and watch.stop() below aborts the request: the
+      // connection closes instead of carrying the rest of an overlong answer.
+      if (got === length) break
     }
     if (got !== length) throw new FetchError(`${req.component}: ${req.url} ended the range after ${got} of ${length} bytes`, 'network')
   } catch (e) {
@@ -68,6 +75,14 @@ export async function readRange(req: FetchRequest, offset: number, length: numbe
   } finally {
     watch.stop()
   }
+}
+
+/** `bytes START-END/TOTAL` of a 206, or null when the header is absent or malformed. */
+function servedRange(header: string | null): { start: number; end: number; total: number } | null {
+  const m = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(header?.trim() ?? '')
+  if (!m) return null
+  const [start, end, total] = [Number(m[1]), Number(m[2]), Number(m[3])]
+  return Number.isSafeInteger(total) && start <= end && end < total ? { start, end, total } : null
 }
 
 /** A small artifact (a chunk index) read whole into memory and verified; nothing is written. */

@@ -13,7 +13,8 @@ import { type Failure, errnoCode, manifestError, usageError } from '../errors.js
 import { writeFileAtomic } from '../fsx.js'
 import { createHash } from 'node:crypto'
 import { indexFile } from '../chunks/compute.js'
-import { DEFAULT_CHUNK_SIZE, INDEX_THRESHOLD, encodeIndex } from '../chunks/format.js'
+import { INDEX_THRESHOLD, type ChunkScheme, encodeIndex, nominalChunkSize } from '../chunks/format.js'
+import { DEFAULT_CDC } from '../chunks/cdc.js'
 
 export interface BuildOptions {
   readonly artifactDir: string
@@ -92,7 +93,7 @@ async function hashArtifact(dir: string, layout: KindLayout, chunkIndex: boolean
     if (!st.isFile()) return E.left(manifestError(`${file}: the ${layout.kind} artifact is not a regular file`))
     if (st.size === 0) return E.left(manifestError(`${file}: the ${layout.kind} artifact is empty`))
     if (chunkIndex && st.size >= INDEX_THRESHOLD) {
-      const ix = await indexFile(file, DEFAULT_CHUNK_SIZE)
+      const ix = await indexFile(file, INDEX_SCHEME)
       return E.right({ sha256: ix.sha256, size: ix.size, index: encodeIndex(ix) })
     }
     return E.right({ ...(await hashFile(file)), index: null })
@@ -105,6 +106,8 @@ async function hashArtifact(dir: string, layout: KindLayout, chunkIndex: boolean
 const isoSeconds = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z')
 
 export const INDEX_SUFFIX = '.chunks'
+/** The index `manifest build` writes: format 2, content-defined chunks (schemas/chunk-index.md). */
+export const INDEX_SCHEME: ChunkScheme = { format: 2, cdc: DEFAULT_CDC }
 
 export interface BuiltManifest {
   readonly manifest: Manifest
@@ -134,7 +137,7 @@ export async function buildManifest(o: BuildOptions): Promise<E.Either<Failure, 
     if (index) {
       const file = `${layout.file}${INDEX_SUFFIX}`
       indexes.push({ path: path.join(o.artifactDir, file), bytes: index })
-      components.push({ ...component, chunks: { url: artifactUrl(o, file), sha256: createHash('sha256').update(index).digest('hex'), size: index.length, chunk_size: DEFAULT_CHUNK_SIZE } })
+      components.push({ ...component, chunks: { url: artifactUrl(o, file), sha256: createHash('sha256').update(index).digest('hex'), size: index.length, chunk_size: nominalChunkSize(INDEX_SCHEME) } })
     } else components.push(component)
   }
   if (unusable.length === 1) return E.left(unusable[0].failure)

@@ -20,6 +20,7 @@ export type Fault =
   | 'redirect-host' // 301 to http://localhost:<port><to>: another host name, same server
   | 'ignore-range' // 200 with the whole file whatever Range says
   | 'wrong-content-range' // answers a Range with 206 labelled and filled from byte 0
+  | 'run-on-range' // answers a closed Range with 206 from its start to the end of the file: the asked bytes at once, the rest paced as slow-drip
   | 'lying-content-length' // Content-Length 1000 more than the body, then the connection closes
 
 export interface FaultOptions {
@@ -125,6 +126,7 @@ export async function startServer(o: { files?: Record<string, Buffer>; tls?: { k
     }
     let status = 200
     let body = file.data
+    let asked = 0
     const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '')
     const ifRange = header(req, 'if-range')
     const rangeApplies = range && f?.fault !== 'ignore-range' && (ifRange === undefined || ifRange === file.etag || ifRange === file.lastModified)
@@ -135,6 +137,11 @@ export async function startServer(o: { files?: Record<string, Buffer>; tls?: { k
       status = 206
       body = file.data.subarray(start, end + 1)
       headers['content-range'] = `bytes ${start}-${end}/${len}`
+      if (f?.fault === 'run-on-range') {
+        asked = body.length
+        body = file.data.subarray(start)
+        headers['content-range'] = `bytes ${start}-${len - 1}/${len}`
+      }
       if (f?.fault === 'wrong-content-range') {
         body = file.data
         headers['content-range'] = `bytes 0-${len - 1}/${len}`
@@ -167,6 +174,11 @@ export async function startServer(o: { files?: Record<string, Buffer>; tls?: { k
         return void res.socket?.resetAndDestroy()
       case 'stall':
         return send(res, p, half) // and nothing more, until the client or close() gives up
+      case 'run-on-range':
+        // A request without a range (the full download a failed delta falls back to) is served as usual.
+        await send(res, p, body.subarray(0, asked || body.length))
+        await send(res, p, body.subarray(asked), f.o.dripBytes ?? 1024, f.o.dripMs ?? 20)
+        return void res.end()
       case 'slow-drip':
         await send(res, p, body, f.o.dripBytes ?? 1024, f.o.dripMs ?? 20)
         return void res.end()
