@@ -49,7 +49,7 @@ test('it runs by itself: --version, --help', async () => {
   assert.is(v.stdout.trim(), TOOL_VERSION)
   const h = await run(tool, ['install', '--help'], path.dirname(tool))
   assert.is(h.code, 0, h.stderr)
-  assert.match(h.stdout, /--manifest\s+Path of the release manifest\.json/)
+  assert.match(h.stdout, /--manifest\s+Path or URL of the release manifest\.json/)
 })
 
 test('it builds a manifest and installs a release into a temp root; the installed tool runs', async () => {
