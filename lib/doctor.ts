@@ -59,7 +59,7 @@ export interface HashProgress {
   end(): void
 }
 
-/** The API unit as systemd reports it (DESIGN 8.1); null in the report when services are not managed. */
+/** The API unit as systemd reports it (ARCHITECTURE.md section 8.1); null in the report when services are not managed. */
 export interface DoctorService {
   readonly unit: string
   readonly active_state: string
