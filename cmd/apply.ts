@@ -1,6 +1,8 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
 import { EXIT, operationFailed, usageError } from '../lib/errors.js'
-import { type HostArgs, handler, hostFlags, outputFor, stepReporter, withBackupGuardFlags, withDeepFlag, withReleaseRuleFlags, withServiceFlags } from './common.js'
+import { handler, outputFor } from './common.js'
+import { type HostArgs, hostFlags, withBackupGuardFlags, withDeepFlag, withReleaseRuleFlags, withServiceFlags, manifestOption } from './options.js'
+import { stepReporter } from './reporter.js'
 
 interface Args extends HostArgs {
   plan?: string
@@ -15,7 +17,7 @@ export const applyCommand: CommandModule<HostArgs, Args> = {
       withReleaseRuleFlags(
         withBackupGuardFlags(withServiceFlags(y))
           .positional('plan', { type: 'string', describe: 'A plan file saved by plan --out: runs exactly its steps; refused when the host, the manifest or the file changed since' })
-          .option('manifest', { type: 'string', describe: 'Path or URL of the release manifest.json, instead of a saved plan; a URL is https:, http: with --allow-http, or file:' }),
+          .option('manifest', manifestOption('the release manifest.json, instead of a saved plan')),
       ),
     )
       .example('$0 apply --manifest /mnt/nullspace-release/manifest.json', 'converge the host to the manifest')

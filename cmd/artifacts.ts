@@ -1,6 +1,8 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
 import { EXIT } from '../lib/errors.js'
-import { type HostArgs, handler, hostFlags, outputFor, stepReporter } from './common.js'
+import { handler, outputFor } from './common.js'
+import { type HostArgs, hostFlags, manifestOption } from './options.js'
+import { stepReporter } from './reporter.js'
 
 interface Args extends HostArgs {
   manifest: string
@@ -11,7 +13,7 @@ const fetchCommand: CommandModule<HostArgs, Args> = {
   describe: 'Fetch, verify and seal a release without switching to it or rendering files',
   builder: (y: Argv<HostArgs>) =>
     y
-      .option('manifest', { type: 'string', demandOption: true, describe: 'Path or URL of the release manifest.json; a URL is https:, http: with --allow-http, or file:' })
+      .option('manifest', { ...manifestOption('the release manifest.json'), demandOption: true })
       .example('sudo $0 artifacts fetch --manifest /mnt/nullspace-release/manifest.json', 'stage a release for a later switch'),
   handler: handler(async (argv: ArgumentsCamelCase<Args>) => {
     const { executePlanned, loadTrusted, planTrusted, withHostLock } = await import('../lib/operations.js')

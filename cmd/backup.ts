@@ -2,7 +2,8 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
 import { EXIT, Failure, usageError } from '../lib/errors.js'
 import { layout } from '../lib/layout.js'
 import { formatBytes } from '../lib/bytes.js'
-import { type GlobalArgs, type HostArgs, handler, hostFlags, outputFor, withServiceFlags } from './common.js'
+import { type GlobalArgs, handler, outputFor } from './common.js'
+import { type HostArgs, hostFlags, withServiceFlags } from './options.js'
 
 interface DestArgs extends HostArgs {
   dest?: string

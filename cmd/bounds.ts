@@ -33,7 +33,7 @@ export const NUMBER_BOUNDS = {
   'speed-time': { unit: 'seconds', min: 0, aboveMin: true, max: MAX_WAIT_S, example: 60 },
   // expires_at = now + days: ten years is past any release's useful life, and far inside what a Date holds.
   'expires-in': { unit: 'days', min: 0, aboveMin: true, max: 3650, example: 90 },
-  // A channel release's rollout (DESIGN.md section 8.4): a share of hosts, and whole minutes up to ten years (the codec's Minutes).
+  // A channel release's rollout (ARCHITECTURE.md section 8.4): a share of hosts, and whole minutes up to ten years (the codec's Minutes).
   'rollout-percentage': { unit: 'percent', min: 0, max: 100, example: 10 },
   'rollout-minutes': { unit: 'minutes', min: 0, max: 10 * 366 * 24 * 60, integer: true, example: 1440 },
   // A year: an older backup of the active release is no guard for today's data.

@@ -1,7 +1,9 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
 import { EXIT, Failure } from '../lib/errors.js'
 import { layout } from '../lib/layout.js'
-import { type GlobalArgs, handler, hashProgress, hostRoot, outputFor, serviceManagerOf, serviceManagerOption } from './common.js'
+import { type GlobalArgs, handler, hostRoot, outputFor } from './common.js'
+import { serviceManagerOf, serviceManagerOption } from './options.js'
+import { hashProgress } from './reporter.js'
 
 interface Args extends GlobalArgs {
   deep: boolean

@@ -1,6 +1,8 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
 import { EXIT } from '../lib/errors.js'
-import { type HostArgs, handler, hostFlags, outputFor, smokeTimeoutOption, stepReporter, withBackupGuardFlags, withDeepFlag, withReleaseRuleFlags, withServiceFlags } from './common.js'
+import { handler, outputFor } from './common.js'
+import { type HostArgs, hostFlags, smokeTimeoutOption, withBackupGuardFlags, withDeepFlag, withReleaseRuleFlags, withServiceFlags, manifestOption } from './options.js'
+import { stepReporter } from './reporter.js'
 
 interface Args extends HostArgs {
   manifest: string
@@ -13,7 +15,7 @@ export const installCommand: CommandModule<HostArgs, Args> = {
     withDeepFlag(
       withReleaseRuleFlags(
         withBackupGuardFlags(withServiceFlags(y))
-          .option('manifest', { type: 'string', demandOption: true, describe: 'Path or URL of the release manifest.json; a URL is https:, http: with --allow-http, or file:' })
+          .option('manifest', { ...manifestOption('the release manifest.json'), demandOption: true })
           .option('ingress-url', { type: 'string', describe: 'Run the ingress fixture smoke against this URL after the switch' })
           .option('smoke-timeout', smokeTimeoutOption()),
       ),

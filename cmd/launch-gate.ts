@@ -6,7 +6,8 @@ import { EXIT, Failure, usageError } from '../lib/errors.js'
 import { DEFAULT_EVIDENCE_DIR, layout } from '../lib/layout.js'
 import { DEFAULT_INGRESS_URL } from '../lib/exec/smoke.js'
 import { CONFIRM_PHRASE, GATE_MODES, type GateMode } from '../lib/launch-gate/checks.js'
-import { type GlobalArgs, type HostArgs, handler, hostFlags, outputFor } from './common.js'
+import { type GlobalArgs, handler, outputFor } from './common.js'
+import { type HostArgs, hostFlags, manifestOption } from './options.js'
 import { numberFlag } from './bounds.js'
 
 interface GateArgs extends HostArgs {
@@ -81,7 +82,7 @@ const runCommand: CommandModule<HostArgs, GateArgs> = {
   builder: (y: Argv<HostArgs>) =>
     y
       .option('mode', { choices: GATE_MODES, demandOption: true, describe: 'localhost, or owned-domain (https console on --public-hostname, signed manifest, signed evidence)' })
-      .option('manifest', { type: 'string', demandOption: true, describe: 'Path or URL of the release manifest.json the host must be running; a URL is https:, http: with --allow-http, or file:' })
+      .option('manifest', { ...manifestOption('the release manifest.json the host must be running'), demandOption: true })
       .option('console-url', { type: 'string', demandOption: true, describe: 'URL of the console; must answer 200 with HTML' })
       .option('confirm', { type: 'string', describe: `Must be exactly "${CONFIRM_PHRASE}"` })
       .option('evidence-dir', { type: 'string', describe: `Where run folders are written (default ${DEFAULT_EVIDENCE_DIR} under --root; a given directory is used as is)` })

@@ -2,6 +2,7 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
 import { EXIT, Failure } from '../lib/errors.js'
 import { layout } from '../lib/layout.js'
 import { type GlobalArgs, handler, hostRoot, outputFor } from './common.js'
+import { manifestOption } from './options.js'
 
 interface Args extends GlobalArgs {
   manifest: string
@@ -14,7 +15,7 @@ export const manifestValidate: CommandModule<GlobalArgs, Args> = {
   describe: 'Check a manifest against the format and every rule; list every problem',
   builder: (y: Argv<GlobalArgs>) =>
     y
-      .option('manifest', { type: 'string', demandOption: true, describe: 'Path or URL of the manifest.json to check; a URL is https:, http: with --allow-http, or file:' })
+      .option('manifest', { ...manifestOption('the manifest.json to check'), demandOption: true })
       .example('$0 manifest validate --manifest M --root /', 'also require a signature trusted by that host')
       .example('$0 manifest validate --manifest /mnt/nullspace-release/manifest.json', 'exit 0 when valid, 65 with every problem when not')
       // yargs-parser's detailed result says which options took their default (`defaulted`, not in

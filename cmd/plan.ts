@@ -1,6 +1,7 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
 import { EXIT } from '../lib/errors.js'
-import { type HostArgs, handler, hostFlags, outputFor, withBackupGuardFlags, withReleaseRuleFlags, withServiceFlags } from './common.js'
+import { handler, outputFor } from './common.js'
+import { type HostArgs, hostFlags, withBackupGuardFlags, withReleaseRuleFlags, withServiceFlags, manifestOption } from './options.js'
 
 interface Args extends HostArgs {
   manifest: string
@@ -14,7 +15,7 @@ export const planCommand: CommandModule<HostArgs, Args> = {
   builder: (y: Argv<HostArgs>) =>
     withReleaseRuleFlags(
       withBackupGuardFlags(withServiceFlags(y))
-        .option('manifest', { type: 'string', demandOption: true, describe: 'Path or URL of the release manifest.json; a URL is https:, http: with --allow-http, or file:' })
+        .option('manifest', { ...manifestOption('the release manifest.json'), demandOption: true })
         .option('out', { type: 'string', describe: 'Save the plan as JSON; `apply FILE` executes exactly its steps while the host, the manifest and the file are unchanged' })
         .option('detailed-exitcode', { type: 'boolean', default: false, describe: 'Exit 0 when converged, 2 when there are changes, 1 on error' }),
     )

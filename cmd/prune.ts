@@ -2,7 +2,8 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
 import { EXIT, usageError } from '../lib/errors.js'
 import { layout } from '../lib/layout.js'
 import { formatBytes } from '../lib/bytes.js'
-import { type HostArgs, handler, hostFlags, outputFor } from './common.js'
+import { handler, outputFor } from './common.js'
+import { type HostArgs, hostFlags } from './options.js'
 
 interface Args extends HostArgs {
   keep: number

@@ -2,7 +2,8 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
 import { EXIT } from '../lib/errors.js'
 import { layout } from '../lib/layout.js'
 import { formatBytes } from '../lib/bytes.js'
-import { type GlobalArgs, type HostArgs, handler, hostFlags, hostRoot, outputFor } from './common.js'
+import { type GlobalArgs, handler, hostRoot, outputFor } from './common.js'
+import { type HostArgs, hostFlags } from './options.js'
 
 const listCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   command: 'list',

@@ -1,6 +1,8 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
 import { EXIT } from '../lib/errors.js'
-import { type HostArgs, handler, hostFlags, outputFor, stepReporter, withServiceFlags } from './common.js'
+import { handler, outputFor } from './common.js'
+import { type HostArgs, hostFlags, withServiceFlags } from './options.js'
+import { stepReporter } from './reporter.js'
 
 interface Args extends HostArgs {
   to?: string

@@ -1,6 +1,7 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
 import { EXIT } from '../lib/errors.js'
-import { type GlobalArgs, handler, hostFlags, outputFor } from './common.js'
+import { type GlobalArgs, handler, outputFor } from './common.js'
+import { hostFlags } from './options.js'
 
 interface Args extends GlobalArgs {
   file: string

@@ -2,7 +2,9 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
 import { EXIT, Failure, usageError } from '../lib/errors.js'
 import { DEFAULT_INGRESS_URL } from '../lib/exec/smoke.js'
 import { formatBytes } from '../lib/bytes.js'
-import { type HostArgs, handler, hostFlags, outputFor, smokeTimeoutOption, stepReporter, withBackupGuardFlags, withReleaseRuleFlags, withServiceFlags } from './common.js'
+import { handler, outputFor } from './common.js'
+import { type HostArgs, hostFlags, smokeTimeoutOption, withBackupGuardFlags, withReleaseRuleFlags, withServiceFlags, manifestOption } from './options.js'
+import { stepReporter } from './reporter.js'
 
 interface Args extends HostArgs {
   manifest?: string
@@ -20,7 +22,7 @@ export const upgradeCommand: CommandModule<HostArgs, Args> = {
   builder: (y: Argv<HostArgs>) =>
     withReleaseRuleFlags(
       withBackupGuardFlags(withServiceFlags(y))
-        .option('manifest', { type: 'string', describe: 'Path or URL of the new release manifest.json; a URL is https:, http: with --allow-http, or file:' })
+        .option('manifest', manifestOption('the new release manifest.json'))
         .option('channel', { type: 'string', describe: 'URL of a release channel (https:, file:, http: with --allow-http); the target is chosen from it (default: the URL in etc/nullspace/channel.url)' })
         .option('check', { type: 'boolean', default: false, describe: 'With a channel: print the target and why (or up to date), exit 2 when an upgrade is available, 0 when not; change nothing' })
         .conflicts('manifest', 'channel')

@@ -42,7 +42,7 @@ export interface HostFlags {
   readonly waitNoticeMs?: number
   /** Rehash the target release's sealed files while reading the host (install/apply --deep), so changed bytes are repaired. */
   readonly deep?: boolean
-  /** The migration guard (DESIGN.md section 8.2): false with --no-backup-check. */
+  /** The migration guard (ARCHITECTURE.md section 8.2): false with --no-backup-check. */
   readonly backupCheck: boolean
   readonly backupMaxAgeH: number
 }

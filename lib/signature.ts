@@ -1,6 +1,6 @@
 // Detached ed25519 signatures of manifests (and of launch-gate evidence): key pairs,
 // `M.sig` files, and the trust policy of a host: its trust root (`etc/nullspace/trust/root.json`,
-// DESIGN.md section 8.5) when it has one, else `etc/nullspace/trusted-keys/*.pub`.
+// ARCHITECTURE.md section 8.5) when it has one, else `etc/nullspace/trusted-keys/*.pub`.
 import fs from 'node:fs/promises'
 import { constants } from 'node:fs'
 import path from 'node:path'
@@ -124,7 +124,7 @@ const MAX_PUBLIC_KEY_BYTES = 64 * 1024
  * is a problem named by path, not skipped, so a key the operator meant to trust is never
  * silently ignored. The dir, its parents below the root and each key must pass
  * trustMaterialProblems. An existing, empty, safe dir trusts nothing: no key, no signature
- * required (DESIGN section 3: signatures are required "when any .pub exists").
+ * required (README, "Signed manifests": a signature is required when the directory holds any `.pub`).
  */
 export async function readTrustedKeys(root: string): Promise<TrustedKeys> {
   const dir = path.join(root, TRUSTED_KEYS_DIR)

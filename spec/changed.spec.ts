@@ -1,4 +1,4 @@
-// Every command that changes a host says so (DESIGN.md section 8.6): its --json outcome carries
+// Every command that changes a host says so (ARCHITECTURE.md section 8.6): its --json outcome carries
 // `changed`, true only when something on the host changed, so a fleet engine (Ansible's
 // changed_when) reads it instead of guessing. Each test runs the real CLI on a temp root and
 // checks the claim against the tree: `changed: false` leaves every file, link and mode as it was.

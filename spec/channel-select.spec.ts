@@ -1,4 +1,4 @@
-// Target selection of a release channel (DESIGN.md section 8.4) on plain data: no disk, no
+// Target selection of a release channel (ARCHITECTURE.md section 8.4) on plain data: no disk, no
 // clock, no network. Each case is a channel, the active version, a host id and a time.
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'

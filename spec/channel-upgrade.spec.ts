@@ -1,4 +1,4 @@
-// upgrade --channel (DESIGN.md section 8.4) end to end: a real nginx on 127.0.0.1 serves a
+// upgrade --channel (ARCHITECTURE.md section 8.4) end to end: a real nginx on 127.0.0.1 serves a
 // channel and its signature, the manifests and their signatures, and the artifacts, over https
 // (a test CA the CLI trusts through NODE_EXTRA_CA_CERTS); hosts trust a real ed25519 key. The
 // channel is written by `channel add` and signed by `manifest sign`, as a publisher would.

@@ -1,4 +1,4 @@
-// DESIGN.md 8.6 end to end: the real `ansible-playbook` runs contrib/ansible/rollout.yml against a
+// ARCHITECTURE.md section 8.6 end to end: the real `ansible-playbook` runs contrib/ansible/rollout.yml against a
 // fleet of four sandbox appliances on this machine (ansible_connection=local). Each host is its own
 // --root with its own stand-in systemd (spec/helpers/systemd.ts) running its own API process on
 // its own port, and its own `nullspace_host_tool`: a wrapper that puts that stand-in first on PATH

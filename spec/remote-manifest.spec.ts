@@ -1,4 +1,4 @@
-// --manifest URL (DESIGN.md section 8.4, first paragraph) through the real CLI: a real nginx on
+// --manifest URL (ARCHITECTURE.md section 8.4, first paragraph) through the real CLI: a real nginx on
 // 127.0.0.1 serves manifests, their signatures and artifacts over https (a test CA the CLI
 // trusts through NODE_EXTRA_CA_CERTS), a real http server serves the plain-http cases, and
 // hosts trust a real ed25519 key. A fetched manifest goes through the same decode, rules and

@@ -1,4 +1,4 @@
-// The trust root (DESIGN.md section 8.5) through the real CLI: `trust init FILE`, `trust update
+// The trust root (ARCHITECTURE.md section 8.5) through the real CLI: `trust init FILE`, `trust update
 // FILE`, `trust show`, threshold signatures by distinct keys on manifests, `.sig` files holding
 // an array, `manifest sign` appending, and TUF's rotation failure modes: rollback, a skipped
 // version, a new root signed only by its new keys or only by the old ones, a revoked key, the same

@@ -1,4 +1,4 @@
-// The host id that places this host in a channel's rollouts (DESIGN.md section 8.4): the first
+// The host id that places this host in a channel's rollouts (ARCHITECTURE.md section 8.4): the first
 // line of `etc/machine-id` under the root, without its newline; else a random id made once and
 // kept in `var/lib/nullspace/host-id`, so the host keeps its place from one run to the next.
 import path from 'node:path'

@@ -49,7 +49,7 @@ export type BackupEvent = t.TypeOf<typeof BackupEvent>
 export const Pin = t.intersection([t.type({ at: t.string }), t.partial({ reason: t.string, user: t.string })])
 export type Pin = t.TypeOf<typeof Pin>
 
-/** The channel this host last accepted (DESIGN.md section 8.4): one with a lower sequence is a replay, and refused. */
+/** The channel this host last accepted (ARCHITECTURE.md section 8.4): one with a lower sequence is a replay, and refused. */
 export const AcceptedChannel = t.type({ sequence: t.number, channel: t.string, url: t.string, at: t.string })
 export type AcceptedChannel = t.TypeOf<typeof AcceptedChannel>
 

@@ -1,4 +1,4 @@
-// The one runtime definition of the release channel document (DESIGN.md section 8.4).
+// The one runtime definition of the release channel document (ARCHITECTURE.md section 8.4).
 // schemas/channel.schema.json mirrors the structure declared here; spec/channel-schema.spec.ts
 // keeps the two in step. Cross-field and clock rules live in rules.ts.
 import { t } from '../commonjs.cjs'

@@ -1,4 +1,4 @@
-// A host following a channel (upgrade --channel, DESIGN.md section 8.4): fetch the channel and,
+// A host following a channel (upgrade --channel, ARCHITECTURE.md section 8.4): fetch the channel and,
 // when the host trusts keys, `<url>.sig`; refuse an expired, replayed, badly signed or malformed
 // channel (exit 65); choose the target (select.ts) for this host; fetch the target's manifest,
 // which must have the channel's manifest_digest. Nothing here changes the host: what an accepted

@@ -1,4 +1,4 @@
-// Cross-field and clock rules of the channel document (DESIGN.md section 8.4). Pure: the clock
+// Cross-field and clock rules of the channel document (ARCHITECTURE.md section 8.4). Pure: the clock
 // is an input. Each rule returns every problem it finds.
 import semver from 'semver'
 import type { Channel } from './codec.js'

@@ -1,4 +1,4 @@
-// Which release of a channel a host goes to next (DESIGN.md section 8.4). Pure: the host id,
+// Which release of a channel a host goes to next (ARCHITECTURE.md section 8.4). Pure: the host id,
 // the active version and the clock are inputs, so the same inputs give the same target.
 import { createHash } from 'node:crypto'
 import semver from 'semver'

@@ -1,4 +1,4 @@
-// The id of an ed25519 public key (DESIGN.md section 5, `manifest keygen`): what a signature names
+// The id of an ed25519 public key (README, "Command reference", `manifest keygen`): what a signature names
 // and what a trust root lists its keys under. Kept apart from signature.ts so the trust root's
 // modules can use it without importing the policy that uses them.
 import { createHash, type KeyObject } from 'node:crypto'

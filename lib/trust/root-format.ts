@@ -1,6 +1,6 @@
-// The trust root (DESIGN.md section 8.5): `etc/nullspace/trust/root.json`, the keys a host trusts,
+// The trust root (ARCHITECTURE.md section 8.5): `etc/nullspace/trust/root.json`, the keys a host trusts,
 // how many of them must sign, until when, and its version in the chain of roots. The codec is the
-// one runtime definition; schemas/root.schema.json mirrors it (spec/trust-root.spec.ts keeps the
+// one runtime definition; schemas/root.schema.json mirrors it (spec/trust-root-schema.spec.ts keeps the
 // two equal). The rules beside it (threshold within the key count, each key ed25519 and listed
 // under its own id, no key id twice) are the codec's alone.
 import { createPublicKey, type KeyObject } from 'node:crypto'

@@ -1,4 +1,4 @@
-// Which roots a host accepts (DESIGN.md section 8.5, after TUF's root role): a first root signed by
+// Which roots a host accepts (ARCHITECTURE.md section 8.5, after TUF's root role): a first root signed by
 // a threshold of its own keys; then only version N+1, signed by a threshold of the installed
 // root's keys AND a threshold of its own. Pure: the clock is a parameter, nothing is read or written,
 // so a refused root can never be half-taken (the trap of tough CVE-2025-2888: rejected metadata

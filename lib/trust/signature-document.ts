@@ -1,5 +1,5 @@
 // A detached signature file (`M.sig`, `root.json.sig`): one signature object, as `manifest sign`
-// always wrote, or a JSON array of them (DESIGN.md section 8.5), one per signing key.
+// always wrote, or a JSON array of them (ARCHITECTURE.md section 8.5), one per signing key.
 import { verify, type KeyObject } from 'node:crypto'
 import { t, E } from '../commonjs.cjs'
 import { formatProblem, problemsFromErrors } from '../manifest/problems.js'
