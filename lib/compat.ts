@@ -2,13 +2,10 @@
 // the active release's manifest are inputs. Each finding is a warning or a blocker with its reason.
 import type { Manifest } from './manifest/codec.js'
 import type { Blocker } from './plan/types.js'
+import type { HostFacts } from '../state/host-facts.js'
 
-export interface HostFacts {
-  /** x86_64 or aarch64 (from the running machine). */
-  readonly architecture: string
-  /** Whether `<root>/dev/kvm` exists. */
-  readonly kvm: boolean
-}
+// The host's facts are read by state/host-facts.ts; compat.ts judges them.
+export { type HostFacts, hostArchitecture } from '../state/host-facts.js'
 
 export interface Findings {
   readonly warnings: string[]
@@ -18,10 +15,6 @@ export interface Findings {
 export interface ReleaseRuleFlags {
   readonly allowDowngrade: boolean
   readonly acceptSnapshotFormatChange: boolean
-}
-
-export function hostArchitecture(nodeArch: string): string {
-  return nodeArch === 'x64' ? 'x86_64' : nodeArch === 'arm64' ? 'aarch64' : nodeArch
 }
 
 /** The Firecracker minor version a string names: "v1.12.1" and "firecracker-v1.12" both give "1.12". */

@@ -4,10 +4,23 @@ import fs from 'node:fs/promises'
 import os from 'node:os'
 import { accessSync, constants, statSync, type Stats } from 'node:fs'
 import path from 'node:path'
-import type { ServiceManager } from '../lib/plan/types.js'
 import { errnoCode } from '../lib/errors.js'
 import type { Layout } from '../lib/layout.js'
-import { type HostFacts, hostArchitecture } from '../lib/compat.js'
+
+export interface HostFacts {
+  /** x86_64 or aarch64 (from the running machine). */
+  readonly architecture: string
+  /** Whether `<root>/dev/kvm` exists. */
+  readonly kvm: boolean
+}
+
+/** Node's name of the machine's architecture in the manifest's words. */
+export function hostArchitecture(nodeArch: string): string {
+  return nodeArch === 'x64' ? 'x86_64' : nodeArch === 'arm64' ? 'aarch64' : nodeArch
+}
+
+/** `systemd`: the tool runs systemctl on every activation; `none`: it runs nothing and says so. */
+export type ServiceManager = 'systemd' | 'none'
 
 /** The fields of `<root>/etc/os-release` the gate reads; `file` is null when there is none. */
 export interface OsRelease {

@@ -6,7 +6,7 @@ import { E } from '../lib/commonjs.cjs'
 import type { Layout } from '../lib/layout.js'
 import { MANIFEST_FILE } from '../lib/layout.js'
 import { Manifest } from '../lib/manifest/codec.js'
-import { type LoadedManifest, manifestDigest } from '../lib/manifest/load.js'
+import { type LoadedManifest, manifestDigest } from '../lib/manifest/loaded.js'
 import { operationFailed } from '../lib/errors.js'
 import { type Seal, readSeal } from './seal.js'
 

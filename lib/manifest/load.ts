@@ -3,10 +3,10 @@
 // URL whose server cannot be reached (exit 1, lib/manifest/remote.ts).
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { createHash } from 'node:crypto'
 import { E } from '../commonjs.cjs'
 import type { ParseError } from 'jsonc-parser'
 import { Manifest } from './codec.js'
+import { type LoadedManifest, manifestDigest } from './loaded.js'
 import { type Problem, formatProblem, problemsFromErrors } from './problems.js'
 import { type RuleOptions, checkRules } from './rules.js'
 import { type Failure, errnoCode, manifestError } from '../errors.js'
@@ -15,19 +15,7 @@ import { DEFAULT_MANIFEST_FETCH, type ManifestFetch, fetchManifestBytes, manifes
 export const MAX_MANIFEST_BYTES = 16 * 1024 * 1024
 export const MAX_JSON_DEPTH = 64
 
-/** A manifest that decoded and passed every rule, with the bytes it came from. */
-export interface LoadedManifest {
-  readonly manifest: Manifest
-  readonly bytes: Buffer
-  /** `sha256:<hex>` of the file's bytes. */
-  readonly digest: string
-  /** Absolute path of the file, or the URL it was fetched from (plans record it as the manifest's `path`). */
-  readonly path: string
-  /** The http(s) URL the manifest was fetched from; null for a local file (a file: URL is one). */
-  readonly url: string | null
-}
-
-export const manifestDigest = (bytes: Buffer) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`
+export { type LoadedManifest, manifestDigest } from './loaded.js'
 
 /** Line and column (1-based) of a byte offset, for JSON syntax errors. */
 function lineColumn(text: string, offset: number): string {

@@ -1,6 +1,7 @@
 // The plan is data (Terraform's model): the text renderer, the JSON writer and the executor
 // all read this one structure, so what `plan` shows is exactly what `apply` does.
 
+import type { ServiceManager } from '../../state/host-facts.js'
 import type { ChannelChoiceJson } from '../channel/choice.js'
 import type { FailureJson } from '../errors.js'
 
@@ -123,5 +124,5 @@ export interface PlanOptionsJson {
   readonly service_timeout_s: number
 }
 
-/** `systemd`: the tool runs systemctl on every activation; `none`: it runs nothing and says so. */
-export type ServiceManager = 'systemd' | 'none'
+/** `systemd`: the tool runs systemctl on every activation; `none`: it runs nothing and says so (what the host runs is read by state/). */
+export type { ServiceManager }
