@@ -13,7 +13,7 @@ import { errnoCode } from '../errors.js'
 import { TOOL_VERSION } from '../version.js'
 import { FetchError, type FetchRequest, type FetchResult } from './types.js'
 import { TransferWatch } from './watch.js'
-import { installPart, openPart, partMetaPath, partPath, removePart, tooLong, verdict, writeAll, Writeback } from './file.js'
+import { installPart, openPart, partMetaPath, partPath, removePart, tooLong, verdict, writeAll, Writeback } from './part.js'
 
 export const MAX_REDIRECTS = 5
 const REDIRECTS = new Set([301, 302, 303, 307, 308])
@@ -245,9 +245,9 @@ export async function open(req: UrlRequest, signal: AbortSignal, headers: Record
 }
 
 /**
- * Where a redirect may lead (DESIGN.md section 6.8): at most MAX_REDIRECTS hops, never from
- * https to anything else, http only when allowed; a relative Location is resolved against
- * the current URL. `hops` counts the redirects already followed.
+ * Where a redirect may lead (ARCHITECTURE.md section 4, invariant 8): at most MAX_REDIRECTS
+ * hops, never from https to anything else, http only when allowed; a relative Location is
+ * resolved against the current URL. `hops` counts the redirects already followed.
  */
 export function redirectTarget(req: UrlRequest, current: URL, location: string | null, hops: number): URL {
   if (location === null) throw new FetchError(`${req.component}: ${current.href} redirects without a Location`, 'http')
