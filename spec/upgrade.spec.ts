@@ -94,7 +94,7 @@ test('the smoke passes when the ingress answers the new release_id, also after a
   })()))
 
 /** Upgrades r1 -> r2 with a smoke that fails; everything an operator sees must be as before. */
-async function smokeFailsAndRollsBack(answer: FixtureAnswer | 'nothing listens'): Promise<void> {
+async function smokeFailsAndRollsBack(answer: FixtureAnswer | 'nothing listens', says?: RegExp): Promise<void> {
   const { r1, r2 } = await releases()
   const ingress = await startFixtureIngress(answer === 'nothing listens' ? {} : answer)
   try {
@@ -104,6 +104,7 @@ async function smokeFailsAndRollsBack(answer: FixtureAnswer | 'nothing listens')
     const r = exits(await upgrade(root, r2, '--ingress-url', url, '--smoke-timeout', '2'), 1, 'upgrade with a failing smoke')
     assert.match(r.stderr, /smoke/i, 'the message says the smoke failed')
     assert.match(r.stderr, /rolled back to r1/i, 'the message says it rolled back')
+    if (says) assert.match(r.stderr, says, 'the message says what the ingress answered')
     assert.not.match(r.stderr, /\n\s+at /, 'no stack trace')
 
     assert.is(currentOf(root), 'r1', 'current is back on r1')
@@ -127,6 +128,9 @@ test('a smoke answered with the wrong release_id rolls back and leaves the appli
 
 test('a smoke answered with 500 rolls back and leaves the appliance as before', () =>
   within(T, 'smoke 500', smokeFailsAndRollsBack({ status: 500, body: 'boom' })))
+
+test('a smoke answered with a redirect reports the redirect, does not follow it, and rolls back', () =>
+  within(T, 'smoke 301', smokeFailsAndRollsBack({ status: 301, body: 'moved' }, /ingress smoke failed: \S+ answered 301 \(gave up after 2 s\)/)))
 
 test('a smoke that nothing answers rolls back within --smoke-timeout', () => within(T, 'dead ingress', smokeFailsAndRollsBack('nothing listens')))
 

@@ -29,9 +29,11 @@ async function readCapped(body: (AsyncIterable<Buffer> & { destroy(): void }) | 
 
 async function probe(url: string, releaseId: string, timeoutMs: number): Promise<string | null> {
   // Loaded by the first probe, not with the commands that only name DEFAULT_INGRESS_URL.
-  const { default: fetch } = await import('node-fetch')
+  const { open } = await import('../fetch/client.js')
   try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' })
+    // The ingress is this host's own (http by default), and a redirect from it is reported, not
+    // followed (client.ts, OpenOptions.followRedirects).
+    const { res } = await open({ component: 'ingress smoke', url, allowHttp: true }, AbortSignal.timeout(timeoutMs), {}, { followRedirects: false })
     const body = await readCapped(res.body as (AsyncIterable<Buffer> & { destroy(): void }) | null, MAX_FIXTURE_BODY)
     if (body === null) return `answered with more than ${MAX_FIXTURE_BODY / 1024} KiB (the fixture is a small JSON object)`
     if (res.status !== 200) return `answered ${res.status}`

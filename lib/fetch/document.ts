@@ -1,6 +1,6 @@
 // Small documents read whole into memory (a manifest, a signature, a channel): from a
-// file: URL, or over https (http only with --allow-http) through the artifact fetcher's own
-// GET, so redirects, agents and the user agent follow one policy. A document is capped:
+// file: URL, or over https (http only with --allow-http) through the one HTTP client
+// (client.ts), so redirects, agents and the user agent follow one policy. A document is capped:
 // a Content-Length over the cap, or a body that grows past it, is refused before more is read.
 import { fileURLToPath } from 'node:url'
 import { isUnreadable, readRegularFile, type UnreadableFile } from '../fsx.js'
@@ -45,7 +45,7 @@ export async function fetchDocument(url: string, opts: DocumentOptions): Promise
   if (parsed.protocol === 'file:') return readFileUrl(label, parsed, opts.maxBytes)
   if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw new FetchError(`${label}: ${url}: scheme ${parsed.protocol} is not supported (file:, https:, http: with --allow-http)`, 'refused')
   // node-fetch is loaded only when a document is fetched over http(s).
-  const http = await import('./http.js')
+  const http = await import('./client.js')
   const retries = opts.retries ?? 2
   for (let failures = 0; ; failures++) {
     try {
@@ -68,7 +68,7 @@ export async function fetchDocumentOrMissing(url: string, opts: DocumentOptions)
   }
 }
 
-type Http = typeof import('./http.js')
+type Http = typeof import('./client.js')
 
 async function getOnce(http: Http, label: string, url: string, opts: DocumentOptions): Promise<Buffer> {
   const req = { component: label, url, allowHttp: opts.allowHttp }

@@ -7,24 +7,12 @@ import { openSource } from './file.js'
 import { FetchError, type FetchRequest } from './types.js'
 import { TransferWatch } from './watch.js'
 
-/** GET with manual redirects; `range` is an inclusive byte range. */
+/** The one client's GET (client.ts: its redirects, agents, user agent); `range` is an inclusive byte range. */
 async function get(req: FetchRequest, range: [number, number] | null, signal: AbortSignal): Promise<Response> {
-  let url = new URL(req.url)
-  if (url.protocol === 'http:' && !req.allowHttp) throw new FetchError(`${req.component}: ${req.url}: http: URLs need --allow-http`, 'refused')
+  if (new URL(req.url).protocol === 'http:' && !req.allowHttp) throw new FetchError(`${req.component}: ${req.url}: http: URLs need --allow-http`, 'refused')
   // Loaded only when an http(s) URL is read: a plan against file:// artifacts never needs node-fetch.
-  const { default: fetch } = await import('node-fetch')
-  const { redirectTarget } = await import('./http.js')
-  for (let hops = 0; ; hops++) {
-    const headers: Record<string, string> = { 'accept-encoding': 'identity' }
-    if (range) headers.range = `bytes=${range[0]}-${range[1]}`
-    const res = await fetch(url.href, { redirect: 'manual', headers, signal, compress: false })
-    if (res.status >= 300 && res.status < 400) {
-      res.body?.resume()
-      url = redirectTarget(req, url, res.headers.get('location'), hops)
-      continue
-    }
-    return res
-  }
+  const { open } = await import('./client.js')
+  return (await open(req, signal, range ? { range: `bytes=${range[0]}-${range[1]}` } : {})).res
 }
 
 /** Streams bytes [offset, offset+length) of the artifact to `sink`; throws when the source cannot serve a range. */

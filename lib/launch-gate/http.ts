@@ -3,6 +3,11 @@
 // and `--resolve HOST[:PORT]:IP` connects to IP while SNI, the Host header and the
 // certificate check all keep using HOST. The pin is a custom `lookup`, so nothing else about
 // the request differs from a real one.
+// It is deliberately not lib/fetch/client.ts's GET: the pin must reach DNS resolution while
+// TLS still checks HOST (a per-request lookup, with --ca-file added to the roots), the whole
+// answer has one deadline rather than a stall timer, only the first MiB is read, a console
+// may be plain http without --allow-http, and its one-line reasons are the gate's own. The
+// redirect rule is the same (ARCHITECTURE.md section 4, invariant 8).
 import http from 'node:http'
 import https from 'node:https'
 import net from 'node:net'
