@@ -5,13 +5,12 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import fs from 'node:fs'
 import path from 'node:path'
-import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { pathToFileURL } from 'node:url'
 import { fetchDocument, fetchDocumentOrMissing, type DocumentOptions } from '../lib/fetch/document.js'
 import { FetchError } from '../lib/fetch/types.js'
 import { MAX_REDIRECTS } from '../lib/fetch/client.js'
-import { startServer, type TestServer } from './helpers/server.js'
+import { startServer, startTlsServer, type TestServer } from './helpers/server.js'
 import { tempDir } from './helpers/tmp.js'
 import { runProcess } from './helpers/cli.js'
 import { within } from './helpers/hosts.js'
@@ -115,12 +114,7 @@ it('a redirect to plain http is refused without allowHttp, and from https even w
   srv.setFile('/plain.json', Buffer.from('{}'))
   srv.setFault('/to-plain.json', 'redirect', { to: '/plain.json' })
   await fails(fetchDocument(srv.url('/to-plain.json'), opts({ allowHttp: false })), 'refused', '--allow-http')
-  const dir = tempDir('tls')
-  const key = path.join(dir, 'key.pem')
-  const cert = path.join(dir, 'cert.pem')
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert,
-    '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'pipe' })
-  const tls = await startServer({ tls: { key: fs.readFileSync(key), cert: fs.readFileSync(cert) } })
+  const { server: tls, certFile: cert } = await startTlsServer()
   try {
     const data = Buffer.from('{"secure":true}')
     tls.setFile('/secure.json', data)

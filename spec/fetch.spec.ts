@@ -4,12 +4,11 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import fs from 'node:fs'
 import path from 'node:path'
-import { execFileSync } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { pathToFileURL } from 'node:url'
 import { fetchArtifact, FetchError, type FetchRequest, type FetchResult } from '../lib/fetch/index.js'
 import { MAX_REDIRECTS, redirectTarget } from '../lib/fetch/client.js'
-import { startServer, type TestServer } from './helpers/server.js'
+import { startServer, startTlsServer, type TestServer } from './helpers/server.js'
 import { tempDir } from './helpers/tmp.js'
 import { runProcess } from './helpers/cli.js'
 
@@ -452,12 +451,7 @@ it('redirect rules: at most 5 hops, never from https to anything else, relative 
 })
 
 it('over real TLS: https downloads, a redirect from https to http is refused unrequested, an untrusted certificate fails at once', 20_000, async () => {
-  const dir = tempDir('tls')
-  const key = path.join(dir, 'key.pem')
-  const cert = path.join(dir, 'cert.pem')
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert,
-    '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'pipe' })
-  const tls = await startServer({ tls: { key: fs.readFileSync(key), cert: fs.readFileSync(cert) } })
+  const { server: tls, certFile: cert } = await startTlsServer()
   try {
     const data = randomBytes(100_000)
     tls.setFile('/secure', data)

@@ -11,7 +11,7 @@ import { CLI, json, runCli, runProcess, type CliResult, exits } from './helpers/
 import { tempDir } from './helpers/tmp.js'
 import { buildRelease, type BuiltRelease } from './helpers/artifacts.js'
 import { KIND_LAYOUT } from '../lib/manifest/kinds.js'
-import { RELEASES, sha256 } from './helpers/hosts.js'
+import { RELEASES, sha256, treeOf } from './helpers/hosts.js'
 
 const TRUSTED = 'etc/nullspace/trusted-keys'
 const cli = (args: string[]) => runCli(args, { timeoutMs: 60_000 })
@@ -23,26 +23,6 @@ function refused(r: CliResult, reason: RegExp, what: string): void {
   assert.match(r.stderr, reason, `${what}: the reason\n${r.stderr}`)
   assert.match(r.stderr, /untrusted manifest/, what)
   assert.not.match(r.stderr, /^\s+at /m, `${what}: no stack trace`)
-}
-
-/** Every entry under `root` with its type, mode, and content hash or link target. */
-function treeOf(root: string): Record<string, string> {
-  const out: Record<string, string> = {}
-  const walk = (dir: string) => {
-    for (const name of fs.readdirSync(dir).sort()) {
-      const p = path.join(dir, name)
-      const st = fs.lstatSync(p)
-      const rel = path.relative(root, p)
-      const mode = (st.mode & 0o7777).toString(8)
-      if (st.isSymbolicLink()) out[rel] = `symlink -> ${fs.readlinkSync(p)}`
-      else if (st.isDirectory()) {
-        out[rel] = `dir ${mode}`
-        walk(p)
-      } else out[rel] = `file ${mode} ${sha256(fs.readFileSync(p))}`
-    }
-  }
-  walk(root)
-  return out
 }
 
 /** The same artifact bytes for every release, so a second release differs only where a test says. */

@@ -13,6 +13,7 @@ import { createHash, generateKeyPairSync, sign, type KeyObject } from 'node:cryp
 import { json, runCli, exits, show, type CliResult } from './helpers/cli.js'
 import { tempDir } from './helpers/tmp.js'
 import { buildRelease, type BuiltRelease } from './helpers/artifacts.js'
+import { treeOf } from './helpers/hosts.js'
 
 const TRUST = 'etc/nullspace/trust'
 const TRUSTED = 'etc/nullspace/trusted-keys'
@@ -69,26 +70,6 @@ function rootFile(text: string, signers: readonly Key[]): string {
   return file
 }
 const signedRoot = (s: RootSpec, signers: readonly Key[]) => rootFile(`${JSON.stringify(rootDoc(s), null, 2)}\n`, signers)
-
-/** Every entry under `dir` with its type, mode, and content hash or link target. */
-function treeOf(dir: string): Record<string, string> {
-  const out: Record<string, string> = {}
-  const walk = (d: string) => {
-    for (const name of fs.readdirSync(d).sort()) {
-      const p = path.join(d, name)
-      const st = fs.lstatSync(p)
-      const rel = path.relative(dir, p)
-      const mode = (st.mode & 0o7777).toString(8)
-      if (st.isSymbolicLink()) out[rel] = `symlink -> ${fs.readlinkSync(p)}`
-      else if (st.isDirectory()) {
-        out[rel] = `dir ${mode}`
-        walk(p)
-      } else out[rel] = `file ${mode} ${sha256(fs.readFileSync(p))}`
-    }
-  }
-  walk(dir)
-  return out
-}
 
 /** Exit 65, one line on stderr naming `reason`, no stack trace. */
 function refused65(r: CliResult, reason: RegExp, what: string): void {

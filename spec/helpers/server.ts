@@ -4,6 +4,10 @@ import http from 'node:http'
 import https from 'node:https'
 import type { Socket } from 'node:net'
 import { createHash, randomBytes } from 'node:crypto'
+import { execFileSync } from 'node:child_process'
+import fs from 'node:fs'
+import path from 'node:path'
+import { tempDir } from './tmp.js'
 
 export type Fault =
   | 'wrong-bytes' // same length, every byte flipped
@@ -64,6 +68,16 @@ interface Entry {
 }
 
 const CHUNK = 64 * 1024
+
+/** startServer over TLS with a fresh self-signed certificate for 127.0.0.1 (openssl); `certFile` is the CA a child process trusts through NODE_EXTRA_CA_CERTS. */
+export async function startTlsServer(): Promise<{ server: TestServer; certFile: string }> {
+  const dir = tempDir('tls')
+  const key = path.join(dir, 'key.pem')
+  const certFile = path.join(dir, 'cert.pem')
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', certFile,
+    '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'pipe' })
+  return { server: await startServer({ tls: { key: fs.readFileSync(key), cert: fs.readFileSync(certFile) } }), certFile }
+}
 
 export async function startServer(o: { files?: Record<string, Buffer>; tls?: { key: string | Buffer; cert: string | Buffer } } = {}): Promise<TestServer> {
   const files = new Map<string, Entry>()
