@@ -3,7 +3,7 @@
 // than the new release's (the new index decides how bytes are matched).
 import fs from 'node:fs/promises'
 import { createHash } from 'node:crypto'
-import { READ_CHUNK } from '../hash.js'
+import { readAhead } from '../hash.js'
 import { Chunker } from './cdc.js'
 import { type ChunkIndex, type ChunkScheme, hashLength, makeIndex } from './format.js'
 
@@ -41,17 +41,11 @@ export async function indexFile(file: string, scheme: ChunkScheme): Promise<Chun
   let pending = 0
   const fh = await fs.open(file, 'r')
   try {
-    // Two buffers: the next read is in flight while this thread hashes and cuts the last one.
-    const bufs = [Buffer.allocUnsafe(READ_CHUNK), Buffer.allocUnsafe(READ_CHUNK)]
+    // The next read is in flight while this thread hashes and cuts the last block.
     let size = 0
-    let next = fh.read(bufs[0], 0, READ_CHUNK, 0)
     const found: number[] = []
-    for (let b = 0; ; b ^= 1) {
-      const { bytesRead } = await next
-      if (bytesRead === 0) break
-      const buf = bufs[b].subarray(0, bytesRead)
-      size += bytesRead
-      next = fh.read(bufs[b ^ 1], 0, READ_CHUNK, size)
+    for await (const buf of readAhead(fh)) {
+      size += buf.length
       whole.update(buf)
       found.length = 0
       cuts.push(buf, found)
