@@ -27,10 +27,10 @@ export const manifestValidate: CommandModule<GlobalArgs, Args> = {
   handler: handler(async (argv: ArgumentsCamelCase<Args>) => {
     const { E } = await import('../lib/commonjs.cjs')
     const { loadManifest } = await import('../lib/manifest/load.js')
-    const { signatureOf } = await import('../lib/manifest/remote.js')
+    const { manifestFetch, signatureOf } = await import('../lib/manifest/remote.js')
     const { enforceManifestSignature } = await import('../lib/signature.js')
     const out = outputFor(argv)
-    const net = { allowHttp: argv['allow-http'], stallTimeoutMs: argv['stall-timeout'] * 1000, minSpeed: { bytesPerS: argv['speed-limit'], windowMs: argv['speed-time'] * 1000 } }
+    const net = manifestFetch({ allowHttp: argv['allow-http'], stallTimeoutS: argv['stall-timeout'], speedLimit: argv['speed-limit'], speedTimeS: argv['speed-time'] })
     const loaded = await loadManifest(argv.manifest, { now: Date.now(), allowHttp: argv['allow-http'], allowExpired: argv['allow-expired'] }, net)
     if (E.isLeft(loaded)) {
       const { exit, message, details, code } = loaded.left

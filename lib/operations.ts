@@ -6,7 +6,7 @@ import { type LoadedManifest, loadManifest } from './manifest/load.js'
 import { desiredState, type DesiredState } from './desired.js'
 import { layout, type Layout } from './layout.js'
 import { enforceManifestSignature } from './signature.js'
-import { type ManifestFetch, signatureOf } from './manifest/remote.js'
+import { manifestFetch, signatureOf } from './manifest/remote.js'
 import { plan as planSteps, type PlanOptions } from './plan/planner.js'
 import type { Plan, PlanOperation, ServiceManager } from './plan/types.js'
 import { TOOL_VERSION } from './version.js'
@@ -69,11 +69,6 @@ export interface TrustedManifest {
 }
 
 /** How a manifest given as a URL, and its `<url>.sig`, are fetched: the transfer flags of artifacts. */
-export const manifestFetch = (flags: Pick<HostFlags, 'allowHttp' | 'stallTimeoutS' | 'speedLimit' | 'speedTimeS'>): ManifestFetch => ({
-  allowHttp: flags.allowHttp,
-  stallTimeoutMs: flags.stallTimeoutS * 1000,
-  minSpeed: minSpeed(flags),
-})
 
 /**
  * Decodes the manifest (a path, or a URL it is fetched from), applies every rule, then the host's

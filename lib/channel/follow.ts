@@ -10,7 +10,7 @@ import type { Channel, ChannelRelease } from './codec.js'
 import { MAX_CHANNEL_BYTES, parseChannel } from './load.js'
 import { type Selection, selectTarget } from './select.js'
 import { fetchDocument } from '../fetch/document.js'
-import { type ManifestFetch, signatureAt } from '../manifest/remote.js'
+import { type TransferFlags, manifestFetch, signatureAt } from '../manifest/remote.js'
 import { FetchError } from '../fetch/types.js'
 import { isUnreadable, readRegularFile } from '../fsx.js'
 import { type Layout, layout } from '../layout.js'
@@ -42,16 +42,13 @@ export async function channelUrlOf(l: Layout, given: string | undefined): Promis
   return /^[a-z][a-z0-9+.-]*:/i.test(url) ? url : pathToFileURL(path.resolve(url)).href
 }
 
-type Net = Pick<HostFlags, 'allowHttp' | 'stallTimeoutS' | 'speedLimit' | 'speedTimeS'>
-/** The transfer flags of artifacts, as for a manifest URL (operations.ts manifestFetch, not loaded by a --check). */
-const net = (flags: Net): ManifestFetch => ({ allowHttp: flags.allowHttp, stallTimeoutMs: flags.stallTimeoutS * 1000, minSpeed: { bytesPerS: flags.speedLimit, windowMs: flags.speedTimeS * 1000 } })
 
 const unreachable = (e: FetchError, what: string) =>
   operationFailed(`${e.message}; the ${what} could not be fetched, nothing was changed; run the same command again once the server answers`)
 
-async function fetchChannelBytes(url: string, flags: Net): Promise<Buffer> {
+async function fetchChannelBytes(url: string, flags: TransferFlags): Promise<Buffer> {
   try {
-    return await fetchDocument(url, { ...net(flags), maxBytes: MAX_CHANNEL_BYTES, label: 'channel' })
+    return await fetchDocument(url, { ...manifestFetch(flags), maxBytes: MAX_CHANNEL_BYTES, label: 'channel' })
   } catch (e) {
     if (!(e instanceof FetchError)) throw e
     if (e.reason === 'network') throw unreachable(e, 'channel')
@@ -90,7 +87,7 @@ export async function followChannel(url: string, flags: HostFlags, o: FollowOpti
   const l = layout(flags.root)
   const bytes = await fetchChannelBytes(url, flags)
   // The signature is checked over the bytes before they are parsed.
-  await enforceSignaturePolicy('channel', url, bytes, l.root, signatureAt(url, net(flags), 'channel'))
+  await enforceSignaturePolicy('channel', url, bytes, l.root, signatureAt(url, manifestFetch(flags), 'channel'))
   const parsed = await parseChannel(bytes, url, { now: o.now, allowHttp: flags.allowHttp, allowExpired: flags.allowExpired })
   if (E.isLeft(parsed)) throw parsed.left
   const channel = parsed.right

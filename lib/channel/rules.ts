@@ -3,14 +3,10 @@
 import semver from 'semver'
 import type { Channel } from './codec.js'
 import { type Problem, preview } from '../manifest/problems.js'
-import { urlProblem } from '../manifest/rules.js'
+import { type RuleOptions, urlProblem } from '../manifest/rules.js'
 
-export interface ChannelRuleOptions {
-  /** Milliseconds since the epoch. */
-  readonly now: number
-  readonly allowHttp: boolean
-  readonly allowExpired: boolean
-}
+/** The manifest's rule options: the clock (ms since the epoch), --allow-http, --allow-expired. */
+export type ChannelRuleOptions = RuleOptions
 
 type Rule = (c: Channel, o: ChannelRuleOptions) => Problem[]
 

@@ -20,6 +20,21 @@ export interface ManifestFetch {
   readonly minSpeed: MinSpeed
 }
 
+/** The transfer flags as the commands take them (seconds, bytes/s): the artifacts' --allow-http, --stall-timeout, --speed-limit, --speed-time. */
+export interface TransferFlags {
+  readonly allowHttp: boolean
+  readonly stallTimeoutS: number
+  readonly speedLimit: number
+  readonly speedTimeS: number
+}
+
+/** How a manifest, its signature or a channel is fetched: by the same transfer flags as artifacts. */
+export const manifestFetch = (f: TransferFlags): ManifestFetch => ({
+  allowHttp: f.allowHttp,
+  stallTimeoutMs: f.stallTimeoutS * 1000,
+  minSpeed: { bytesPerS: f.speedLimit, windowMs: f.speedTimeS * 1000 },
+})
+
 export const DEFAULT_MANIFEST_FETCH: Omit<ManifestFetch, 'allowHttp'> = { stallTimeoutMs: 30_000, minSpeed: { bytesPerS: 0, windowMs: 30_000 } }
 
 /** A manifest source: a local file, or an http(s) URL it is fetched from. */
