@@ -317,8 +317,10 @@ test('install over HTTP with --allow-http transfers each artifact byte exactly o
 
 test('install over HTTP fetches up to four artifacts at once, each byte once', async () => {
   await withServer(async (server) => {
-    const rel = await servedRelease(server)
-    // Every response trickles (1 KiB every 10 ms), so transfers overlap when they run together.
+    // 32 KiB artifacts that trickle (1 KiB every 10 ms): each transfer lasts about 320 ms, so the four
+    // the client starts together are in flight together however the machine schedules them.
+    const big = Object.fromEntries(KIND_LAYOUT.filter(({ file }) => file !== 'migrations.tar.gz').map(({ file }) => [file, Buffer.alloc(32 * 1024, file)]))
+    const rel = await servedRelease(server, { contents: big })
     for (const { file } of KIND_LAYOUT) server.setFault(`/${rel.releaseId}/${file}`, 'slow-drip', { dripBytes: 1024, dripMs: 10 })
     const root = tempDir('root')
     ok(await install(root, rel.manifest, '--allow-http'), 'install over http')
