@@ -290,7 +290,8 @@ it('a stall always: each attempt is given up on within stallTimeoutMs', 10_000, 
   const t0 = Date.now()
   await fails(fetchArtifact(c.req), 'network', 'rootfs', c.req.url, 'no byte', 'for 0.3 s (--stall-timeout)', 'gave up after 2 attempts')
   const took = Date.now() - t0
-  assert.ok(took >= 600 && took < 600 + 10 + 800, `two stalled attempts took ${took} ms`)
+  // The upper bound tells 0.3 s stall timers from the 30 s default, with room for a busy machine.
+  assert.ok(took >= 600 && took < 5_000, `two stalled attempts took ${took} ms`)
   assert.is(requestsTo('/stall-always').length, 2)
   assertNotInstalled(c)
 })
@@ -312,7 +313,7 @@ it('a trickle that keeps the stall timer quiet is abandoned below the minimum sp
   const t0 = Date.now()
   await fails(fetchArtifact(c.req), 'network', 'rootfs', c.req.url, 'sent fewer than 16384 bytes/s over 0.4 s (--speed-limit, --speed-time)', 'gave up after 2 attempts')
   const took = Date.now() - t0
-  assert.ok(took >= 800 && took < 800 + 10 + 1000, `two trickled attempts took ${took} ms`)
+  assert.ok(took >= 800 && took < 5_000, `two trickled attempts took ${took} ms`)
   const ranges = requestsTo('/trickle').map((q) => q.range)
   assert.is(ranges.length, 2)
   assert.match(ranges[1] ?? '', /^bytes=\d+-$/, 'the retry resumes what the trickle delivered')
@@ -320,9 +321,10 @@ it('a trickle that keeps the stall timer quiet is abandoned below the minimum sp
 })
 
 it('a transfer at the minimum speed or faster is kept, however long it takes', 10_000, async () => {
-  // 4 KiB every 60 ms (68 KB/s) against a minimum of 16 KiB/s over 300 ms windows: well above it, for several windows.
-  const c = serve('/steady', randomBytes(64 * 1024), { minSpeed: { bytesPerS: 16 * 1024, windowMs: 300 } })
-  srv.setFault('/steady', 'slow-drip', { dripBytes: 4096, dripMs: 60 })
+  // 8 KiB every 60 ms (136 KB/s) against a minimum of 16 KiB/s over 300 ms windows: eight times above it (a
+  // busy machine's late timers stay above it too), for several windows.
+  const c = serve('/steady', randomBytes(128 * 1024), { minSpeed: { bytesPerS: 16 * 1024, windowMs: 300 } })
+  srv.setFault('/steady', 'slow-drip', { dripBytes: 8192, dripMs: 60 })
   const t0 = Date.now()
   assertInstalled(c, await fetchArtifact(c.req))
   assert.ok(Date.now() - t0 > 600, 'the transfer outlasted two windows')
