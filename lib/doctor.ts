@@ -14,7 +14,7 @@ import { exposedSecretProblem } from './trust-material.js'
 import type { RuntimeCompatibility } from './manifest/codec.js'
 import { linksOf } from './desired.js'
 import { renderApplianceFiles } from './appliance-files.js'
-import { hashFile } from './hash.js'
+import { hashFileOffThread } from './hash-thread.js'
 import { readActualState, type ActualState } from '../state/read.js'
 import { holderAlive, readLock } from '../state/lock.js'
 import { isMarkedFailed, rollbackTarget } from '../state/state-file.js'
@@ -183,7 +183,10 @@ export async function runDoctor(l: Layout, deep: boolean, progress?: HashProgres
     // one is currentManifestProblem above): nothing to read or check again.
     const seal = release.seal.seal
     active = { release_id: current, manifest_id: m.manifest_id, version: m.version, manifest_digest: seal.manifest_digest, sealed_at: seal.sealed_at, signed: seal.signed }
-    if (deep) progress?.begin(m.components.filter((c) => release.files[c.install_path]?.kind === 'file' && seal.components.some((x) => x.install_path === c.install_path && x.sha256 === c.sha256 && x.status !== 'skipped')))
+    const rehashed = deep ? m.components.filter((c) => release.files[c.install_path]?.kind === 'file' && seal.components.some((x) => x.install_path === c.install_path && x.sha256 === c.sha256 && x.status !== 'skipped')) : []
+    if (deep) progress?.begin(rehashed)
+    // Every file to rehash starts at once: the large ones hash side by side, one per core.
+    const digests = new Map(rehashed.map((c) => [c.install_path, hashFileOffThread(path.join(l.release(current), c.install_path), progress ? (n) => progress.bytes(c.name, n) : undefined).catch(() => null)]))
     for (const c of m.components) {
       const s = seal.components.find((x) => x.install_path === c.install_path)
       const base = { name: c.name, kind: c.kind, version: c.version, sha256: c.sha256, size: c.size, install_path: c.install_path }
@@ -196,12 +199,12 @@ export async function runDoctor(l: Layout, deep: boolean, progress?: HashProgres
         components.push({ ...base, status: 'skipped', evidence: 'none', obtained: null })
         continue
       }
-      const file = path.join(l.release(current), c.install_path)
       const st = release.files[c.install_path]
       let status: DoctorComponent['status'] = st?.kind === 'file' ? (sealedFileIntact(s, st) ? 'ok' : 'modified') : 'missing'
       let evidence: DoctorComponent['evidence'] = 'seal+stat'
-      if (deep && st?.kind === 'file') {
-        const d = await hashFile(file, progress ? (n) => progress.bytes(c.name, n) : undefined).catch(() => null)
+      const digest = digests.get(c.install_path)
+      if (digest) {
+        const d = await digest
         status = d && d.sha256 === c.sha256 && d.size === c.size ? 'ok' : 'mismatch'
         evidence = 'sha256'
       }

@@ -9,7 +9,7 @@ import path from 'node:path'
 import { REPO } from './helpers/cli.js'
 
 /** The format definitions and filesystem/error primitives every layer may read (no I/O policy, no feature). */
-const BELOW_STATE = /^lib\/(fsx|hash|errors|layout|commonjs|bytes|manifest\/(codec|problems|kinds|loaded)|chunks\/(format|cdc))\.c?ts$/
+const BELOW_STATE = /^lib\/(fsx|hash|hash-thread|errors|layout|commonjs|bytes|manifest\/(codec|problems|kinds|loaded)|chunks\/(format|cdc))\.c?ts$/
 const RANK = { cmd: 3, lib: 2, state: 1, formats: 0 } as const
 type Layer = keyof typeof RANK
 

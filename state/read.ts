@@ -6,7 +6,7 @@ import { type Layout, MANIFEST_FILE, PARTS, STAGING, HOOKS_DIR, API_UNIT, APPLIA
 import { Manifest, RELEASE_ID } from '../lib/manifest/codec.js'
 import { errnoCode } from '../lib/errors.js'
 import { isTempName } from '../lib/fsx.js'
-import { hashFile } from '../lib/hash.js'
+import { hashFileOffThread } from '../lib/hash-thread.js'
 import { type SealRead, readSeal } from './seal.js'
 import { readSealedManifest } from './sealed-release.js'
 import { type PathState, pathState } from './path-state.js'
@@ -114,12 +114,16 @@ async function readRelease(dir: string, id: string, rehash: boolean): Promise<Re
   const seal = await readSeal(dir)
   const files = keyedByName<PathState>()
   if (seal.kind === 'sealed') {
-    for (const c of seal.seal.components) {
-      if (c.status !== 'installed') continue
-      const file = path.join(dir, c.install_path)
-      const st = await pathState(file)
-      files[c.install_path] = rehash && st.kind === 'file' ? { ...st, sha256: (await hashFile(file)).sha256 } : st
-    }
+    const installed = seal.seal.components.filter((c) => c.status === 'installed')
+    for (const c of installed) files[c.install_path] = await pathState(path.join(dir, c.install_path))
+    // Every file to rehash starts at once: the large ones hash side by side, one per core.
+    if (rehash)
+      await Promise.all(
+        installed.map(async ({ install_path: p }) => {
+          const st = files[p]
+          if (st?.kind === 'file') files[p] = { ...st, sha256: (await hashFileOffThread(path.join(dir, p))).sha256 }
+        }),
+      )
   }
   return { id, seal, files }
 }
