@@ -115,7 +115,8 @@ async function readRelease(dir: string, id: string, rehash: boolean): Promise<Re
   const files = keyedByName<PathState>()
   if (seal.kind === 'sealed') {
     const installed = seal.seal.components.filter((c) => c.status === 'installed')
-    for (const c of installed) files[c.install_path] = await pathState(path.join(dir, c.install_path))
+    const states = await Promise.all(installed.map((c) => pathState(path.join(dir, c.install_path))))
+    for (const [i, c] of installed.entries()) files[c.install_path] = states[i]
     // Every file to rehash starts at once: the large ones hash side by side, one per core.
     if (rehash)
       await Promise.all(
@@ -181,8 +182,7 @@ async function readTempFiles(l: Layout, releaseIds: readonly string[], linkPaths
   }
   const dirs = new Set([RELEASES_HOST_DIR, ...releaseIds.map((id) => path.posix.join(RELEASES_HOST_DIR, id)), STATE_DIR, path.posix.dirname(APPLIANCE_ENV), path.posix.dirname(API_UNIT)])
   for (const p of linkPaths) dirs.add(path.posix.dirname(p))
-  for (const dir of dirs) await sweep(dir)
-  await sweep(path.posix.join(RELEASES_HOST_DIR, STAGING), true)
+  await Promise.all([...[...dirs].map((dir) => sweep(dir)), sweep(path.posix.join(RELEASES_HOST_DIR, STAGING), true)])
   return [...new Set(found)].sort()
 }
 
@@ -206,21 +206,35 @@ const releaseNamedBy = (link: PathState): string | null => (link.kind === 'symli
 /** The release id `current` names, or null: the one fact of the host state some commands need first. */
 export const readCurrentId = async (l: Layout): Promise<string | null> => releaseNamedBy(await pathState(l.current))
 
+/** Release ids with a staging directory; for the release a plan is about, what is at each install path. */
+async function readStaging(l: Layout, interest: Interest): Promise<Record<string, Record<string, PathState>>> {
+  const staging = keyedByName<Record<string, PathState>>()
+  for (const name of await readDirNames(l.staging)) {
+    if (name === PARTS || !RELEASE_ID.test(name)) continue
+    const files = keyedByName<PathState>()
+    if (name === interest.releaseId) for (const p of interest.installPaths ?? []) files[p] = await pathState(path.join(l.staged(name), p))
+    staging[name] = files
+  }
+  return staging
+}
+
 export async function readActualState(l: Layout, interest: Interest = {}): Promise<ActualState> {
+  // Reads that do not depend on each other run at once: a no-op plan on a host of 20 releases
+  // is about a thousand small reads, and one at a time most of its wall time was spent waiting.
   const unsafePaths: { path: string; problem: string }[] = []
-  for (const d of writtenDirs(l, interest)) {
-    const st = await pathState(d)
+  const dirs = writtenDirs(l, interest)
+  const dirStates = await Promise.all(dirs.map((d) => pathState(d)))
+  for (const [i, d] of dirs.entries()) {
+    const st = dirStates[i]
     if (st.kind === 'symlink') unsafePaths.push({ path: d, problem: `is a symlink (to ${st.target}); refusing to write through it` })
     else if (st.kind !== 'absent' && st.kind !== 'directory') unsafePaths.push({ path: d, problem: 'is not a directory' })
   }
 
-  const names = await readDirNames(l.releases)
-  const releases: ReleaseOnDisk[] = []
-  for (const name of names) {
-    if (!RELEASE_ID.test(name)) continue
-    const st = await pathState(l.release(name))
-    if (st.kind === 'directory') releases.push(await readRelease(l.release(name), name, interest.rehash === true && name === interest.releaseId))
-  }
+  const names = (await readDirNames(l.releases)).filter((name) => RELEASE_ID.test(name))
+  const found = await Promise.all(
+    names.map(async (name) => ((await pathState(l.release(name))).kind === 'directory' ? readRelease(l.release(name), name, interest.rehash === true && name === interest.releaseId) : null)),
+  )
+  const releases = found.filter((r): r is ReleaseOnDisk => r !== null)
 
   const currentLink = await pathState(l.current)
   const current = releaseNamedBy(currentLink)
@@ -231,26 +245,28 @@ export async function readActualState(l: Layout, interest: Interest = {}): Promi
 
   const linkPaths = new Set([...(interest.linkPaths ?? []), ...(currentManifest?.components.flatMap((c) => (c.active_path ? [c.active_path] : [])) ?? [])])
   const links = keyedByName<PathState>()
-  for (const p of [...linkPaths].sort()) links[p] = await pathState(l.host(p))
+  const sortedLinks = [...linkPaths].sort()
+  const linkStates = await Promise.all(sortedLinks.map((p) => pathState(l.host(p))))
+  for (const [i, p] of sortedLinks.entries()) links[p] = linkStates[i]
 
+  const renderedPaths = [APPLIANCE_ENV, API_UNIT]
+  const [renderedStates, renderedTexts, staging, hooks, journal, state, parts, tempFiles] = await Promise.all([
+    Promise.all(renderedPaths.map((p) => pathState(l.host(p)))),
+    Promise.all(renderedPaths.map((p) => readText(l.host(p)))),
+    readStaging(l, interest),
+    readHookDir(l, HOOKS_DIR),
+    inspectJournal(l.journalFile),
+    readStateFile(l.stateFile),
+    readParts(l.parts),
+    readTempFiles(l, releases.map((r) => r.id), linkPaths),
+  ])
   const rendered = keyedByName<string | null>()
-  for (const p of [APPLIANCE_ENV, API_UNIT]) {
+  for (const [i, p] of renderedPaths.entries()) {
     // A directory (or device, FIFO) planted where a file is rendered would fail its rename after the switch.
-    const st = await pathState(l.host(p))
+    const st = renderedStates[i]
     if (st.kind === 'directory' || st.kind === 'other') unsafePaths.push({ path: l.host(p), problem: `is a ${st.kind === 'directory' ? 'directory' : 'special file'}, not a rendered file; move it aside` })
-    rendered[p] = await readText(l.host(p))
+    rendered[p] = renderedTexts[i]
   }
-
-  const staging = keyedByName<Record<string, PathState>>()
-  for (const name of await readDirNames(l.staging)) {
-    if (name === PARTS || !RELEASE_ID.test(name)) continue
-    const files = keyedByName<PathState>()
-    if (name === interest.releaseId) for (const p of interest.installPaths ?? []) files[p] = await pathState(path.join(l.staged(name), p))
-    staging[name] = files
-  }
-
-  const hooks = await readHookDir(l, HOOKS_DIR)
-  const journal = await inspectJournal(l.journalFile)
 
   const tooLong = [
     ...Object.entries(links).flatMap(([p, st]) => (st.kind === 'absent' && st.tooLong ? [p] : [])),
@@ -264,14 +280,14 @@ export async function readActualState(l: Layout, interest: Interest = {}): Promi
     current,
     currentManifest,
     currentManifestProblem,
-    state: await readStateFile(l.stateFile),
+    state,
     journal: withSwitchSeen(journal.kind === 'journal' ? journal.journal : null, current),
     journalProblem: journal.kind === 'corrupt' ? journal.problem : null,
     links,
     rendered,
-    parts: await readParts(l.parts),
+    parts,
     staging,
-    tempFiles: await readTempFiles(l, releases.map((r) => r.id), linkPaths),
+    tempFiles,
     unsafePaths,
     hooks: hooks.runnable,
     unsafeHooks: hooks.unsafe,
