@@ -14,7 +14,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { spawnSync } from 'node:child_process'
 import { FULL, QUICK, Fixtures, caseHash, caseInstallFile, caseInstallHttp, caseMemory, caseNoop, caseResume, caseHashTwo, type Config } from './cases.js'
-import { cpuTable, table, type Row } from './report.js'
+import { cpuTable, notes, table, type Row } from './report.js'
 import { GiB, MiB, REPO, fmtBytes, freeBytes, log, rmrf, snapshotCli } from './util.js'
 
 interface Args {
@@ -138,7 +138,8 @@ async function main(): Promise<number> {
   }
 
   const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`
-  const text = table(rows)
+  const noted = notes(rows)
+  const text = `${table(rows)}${noted ? `\n\n${noted}` : ''}`
   const cpu = cpuTable(rows)
   const load = `load average ${loadStart} at start, ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} at end`
   process.stdout.write(`\n${text}\n\n${cpu}\n\n${command} · ${m.nproc} cpus (${m.cpu}) · node ${m.node} · ${m.tmp_fs} · ${load} · ${seconds} s\n`)

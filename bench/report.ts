@@ -107,6 +107,11 @@ export function table(rows: readonly Row[]): string {
   return [head, head.map(() => '---'), ...body].map((cells) => `| ${cells.map(esc).join(' | ')} |`).join('\n')
 }
 
+/** Each row's note (what was measured beside it, how a target was read), one line per note. */
+export function notes(rows: readonly Row[]): string {
+  return rows.flatMap((r) => (r.note ? [`- [${r.case}] ${r.name}: ${r.note}`] : [])).join('\n')
+}
+
 /** Wall time and CPU time (user+sys) side by side: on a loaded machine CPU time is the steadier figure. */
 export function cpuTable(rows: readonly Row[]): string {
   const seen = new Set<string>()

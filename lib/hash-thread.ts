@@ -5,7 +5,7 @@
 // main thread, and keeps its memory budget.
 import fs from 'node:fs/promises'
 import os from 'node:os'
-import { Worker } from 'node:worker_threads'
+import type { Worker } from 'node:worker_threads'
 import { hashFile, READ_CHUNK, type FileDigest } from './hash.js'
 
 /** Below this a file is hashed here: starting a thread (20-80 ms on a busy 2-core machine) would cost more. */
@@ -81,6 +81,8 @@ export async function hashFileOffThread(file: string, onBytes?: (n: number) => v
   if ((await fs.stat(file)).size < THREAD_MIN_BYTES) return hashFile(file, onBytes)
   const done = await aThread()
   try {
+    // node:worker_threads is loaded only here: commands that hash no large file do not pay for it.
+    const { Worker } = await import('node:worker_threads')
     let worker: Worker
     try {
       // A thread holds a hash and one buffer: small heap limits keep its share of the process small.
