@@ -7,7 +7,7 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { BACKUP_FORMAT, BACKUP_ID, backupIdOf, type BackupRecord } from './record.js'
-import { ArchiveFailure, type ArchiveSource, writeArchive } from './archive.js'
+import type { ArchiveSource } from './archive.js'
 import { EVIDENCE_KEY, STATE_DIR, type Layout } from '../layout.js'
 import { errnoCode, Failure, operationFailed } from '../errors.js'
 import { fsyncDir, isUnreadable, mkdirUnder, readRegularFile, renameDurable } from '../fsx.js'
@@ -97,6 +97,8 @@ async function refuseLinkedParents(l: Layout, hostPath: string): Promise<void> {
 }
 
 export async function createBackup(l: Layout, o: CreateOptions): Promise<CreatedBackup> {
+  // tar is loaded by the commands that write or read an archive, not by every plan that asks the migration guard.
+  const { ArchiveFailure, writeArchive } = await import('./archive.js')
   const releaseId = await readCurrentId(l)
   if (releaseId === null) throw operationFailed('no active release on this host (releases/current); a backup belongs to the release it was taken under: install one first')
   const release = await loadSealedRelease(l, releaseId)

@@ -7,7 +7,6 @@ import path from 'node:path'
 import { createHash, randomBytes, type KeyObject } from 'node:crypto'
 import { E } from '../commonjs.cjs'
 import { BACKUP_ID, type BackupRecord, decodeRecord, VerifiedMark } from './record.js'
-import { checkArchive } from './archive.js'
 import { isUnreadable, openRegularFile, readBlocks, readRegularFile, writeFileAtomic } from '../fsx.js'
 import { checkSignature, keyId } from '../signature.js'
 import { TOOL_VERSION } from '../version.js'
@@ -126,6 +125,8 @@ export async function verifyBackup(f: BackupFiles, o: VerifyOptions): Promise<Ve
 
   drill = path.join(f.dir, `.${f.id}.drill.tmp-${process.pid}-${randomBytes(4).toString('hex')}`)
   await fs.mkdir(drill, { mode: 0o700 })
+  // tar is loaded only when an archive is read, not by every plan that asks the migration guard.
+  const { checkArchive } = await import('./archive.js')
   const check = await checkArchive(f.archive, record.entries, drill)
   if (check.problem !== null) return failed(`${f.archive}: ${check.problem}`)
   // The drill: what was extracted is read back from disk, file by file.
