@@ -26,7 +26,6 @@ export async function parseChannel(bytes: Buffer, label: string, o: ChannelRuleO
   const valid = validateChannel(json.right, o)
   if (E.isRight(valid)) return valid
   const [first, ...rest] = valid.left.map(formatProblem)
-  const expired = valid.left.some((p) => p.path === 'expires_at' && p.message.startsWith('the channel expired'))
-  const what = expired ? 'refused channel' : `not a valid ${CHANNEL_FORMAT} channel`
+  const what = valid.left.some((p) => p.refusal) ? 'refused channel' : `not a valid ${CHANNEL_FORMAT} channel`
   return E.left(manifestError(`${label}: ${what}: ${first}${rest.length ? ` (and ${rest.length} more problem${rest.length > 1 ? 's' : ''} below)` : ''}. Nothing was changed`, rest))
 }

@@ -40,7 +40,7 @@ export const expiresAfterGenerated: Rule = (c) =>
 export const notExpired: Rule = (c, o) =>
   o.allowExpired || Date.parse(c.expires_at) > o.now
     ? []
-    : [{ path: 'expires_at', message: `the channel expired at ${c.expires_at}; the publisher must publish it again (or pass --allow-expired)` }]
+    : [{ path: 'expires_at', message: `the channel expired at ${c.expires_at}; the publisher must publish it again (or pass --allow-expired)`, refusal: true }]
 
 export const CHANNEL_RULES: readonly Rule[] = [releasesUnique, manifestUrlsAllowed, expiresAfterGenerated, notExpired]
 

@@ -7,6 +7,8 @@ import { UnknownField } from './codec.js'
 export interface Problem {
   readonly path: string
   readonly message: string
+  /** A well-formed document this host refuses (it expired), not a malformed one: callers word it so. */
+  readonly refusal?: true
 }
 
 export const formatProblem = (p: Problem): string => (p.path ? `${p.path}: ${p.message}` : p.message)
