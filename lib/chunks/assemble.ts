@@ -7,7 +7,7 @@ import type { FetchRequest } from '../fetch/types.js'
 import { FetchError } from '../fetch/types.js'
 import { Writeback, installPart, openPart, removePart, verdict, writeAll } from '../fetch/part.js'
 import { readRange } from '../fetch/range.js'
-import { READ_CHUNK } from '../hash.js'
+import { READ_CHUNK, readAhead } from '../hash.js'
 import { type ChunkIndex, chunkHash, chunkLength, hashLength, maxChunk } from './format.js'
 import type { ChunkSource, DeltaPlan } from './delta.js'
 
@@ -46,7 +46,7 @@ export async function assembleDelta(req: FetchRequest, input: DeltaInput): Promi
   // Each source opened once, two copy buffers for every run: a fragmented plan (thousands of
   // short runs) must not open a file and allocate per run.
   const opened = new Map<number, fs.FileHandle>()
-  const bufs = [Buffer.allocUnsafe(READ_CHUNK), Buffer.allocUnsafe(READ_CHUNK)]
+  const bufs = [Buffer.allocUnsafe(READ_CHUNK), Buffer.allocUnsafe(READ_CHUNK)] as const
   const source = async (i: number) => {
     let fh = opened.get(i)
     if (!fh) opened.set(i, (fh = await fs.open(input.sources[i].path, 'r')))
@@ -82,17 +82,13 @@ export async function assembleDelta(req: FetchRequest, input: DeltaInput): Promi
 }
 
 /** Copies [from, from + length) of a local file through `write`, the next read in flight while one block is written. */
-async function copyRun(fh: fs.FileHandle, file: string, bufs: Buffer[], from: number, length: number, write: (data: Buffer) => Promise<void>, req: FetchRequest): Promise<void> {
-  const readAt = (b: number, done: number) => fh.read(bufs[b], 0, Math.min(bufs[b].length, length - done), from + done)
+async function copyRun(fh: fs.FileHandle, file: string, buffers: readonly [Buffer, Buffer], from: number, length: number, write: (data: Buffer) => Promise<void>, req: FetchRequest): Promise<void> {
   let done = 0
-  let next = readAt(0, 0)
-  for (let b = 0; done < length; b ^= 1) {
-    const { bytesRead } = await next
-    if (bytesRead === 0) throw new FetchError(`${req.component}: ${file} is shorter than its chunk index`, 'mismatch')
-    done += bytesRead
-    if (done < length) next = readAt(b ^ 1, done)
-    await write(bufs[b].subarray(0, bytesRead))
+  for await (const block of readAhead(fh, { from, limit: length, buffers })) {
+    done += block.length
+    await write(block)
   }
+  if (done < length) throw new FetchError(`${req.component}: ${file} is shorter than its chunk index`, 'mismatch')
 }
 
 /**

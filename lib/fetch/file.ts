@@ -6,7 +6,7 @@ import { constants } from 'node:fs'
 import path from 'node:path'
 import { createHash } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
-import { READ_CHUNK } from '../hash.js'
+import { readAhead } from '../hash.js'
 import { errnoCode } from '../errors.js'
 import { FetchError, type FetchRequest, type FetchResult } from './types.js'
 import { installPart, openPart, removePart, tooLong, verdict, writeAll, Writeback } from './part.js'
@@ -22,27 +22,19 @@ export async function fetchFile(req: FetchRequest): Promise<FetchResult> {
     await removePart(req)
     out = await openPart(req, true)
     const hash = createHash('sha256')
-    // Two buffers: while this thread hashes a block, the thread pool writes that same block
-    // and reads the next, so a block costs about max(hash, I/O), not their sum.
-    const bufs = [Buffer.allocUnsafe(READ_CHUNK), Buffer.allocUnsafe(READ_CHUNK)]
-    // Never ask for more than size+1 bytes: one byte past the declared size proves the
-    // source is too big without reading the rest of it.
-    const readAt = (buf: Buffer, at: number) => src.read(buf, 0, Math.max(0, Math.min(buf.length, req.size + 1 - at)), at)
     const writeback = new Writeback(out)
     let total = 0
-    let next = readAt(bufs[0], 0)
-    for (let i = 0; ; i ^= 1) {
-      const { bytesRead } = await next
-      if (bytesRead === 0) break
-      if (total + bytesRead > req.size) throw tooLong(req, source)
-      const chunk = bufs[i].subarray(0, bytesRead)
-      next = readAt(bufs[i ^ 1], total + bytesRead)
+    // While this thread hashes a block, the thread pool writes that same block and reads the
+    // next, so a block costs about max(hash, I/O), not their sum. Never more than size+1 bytes:
+    // one byte past the declared size proves the source is too big without reading the rest.
+    for await (const chunk of readAhead(src, { limit: req.size + 1 })) {
+      if (total + chunk.length > req.size) throw tooLong(req, source)
       const written = writeAll(out, [chunk], total)
       hash.update(chunk)
       await written
-      total += bytesRead
+      total += chunk.length
       writeback.wrote(total)
-      req.onBytes?.(bytesRead)
+      req.onBytes?.(chunk.length)
     }
     await writeback.settle()
     await out.close()
