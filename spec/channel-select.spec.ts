@@ -29,8 +29,8 @@ const channelOf = (...releases: ChannelRelease[]): Channel => ({
   releases,
 })
 
-const pick = (c: Channel, activeVersion: string | null, o: { hostId?: string; now?: number; failed?: string[] } = {}): Selection =>
-  selectTarget(c, { activeVersion, hostId: o.hostId ?? HOST, now: o.now ?? NOW, failed: Object.fromEntries((o.failed ?? []).map((id) => [id, { at: '2026-06-30T10:00:00Z' }])) })
+const pick = (c: Channel, activeVersion: string | null, o: { hostId?: string; now?: number } = {}): Selection =>
+  selectTarget(c, { activeVersion, hostId: o.hostId ?? HOST, now: o.now ?? NOW })
 const targetOf = (s: Selection) => s.target?.version ?? null
 const skipOf = (s: Selection, version: string) => s.skipped.find((k) => k.version === version)?.reason
 
@@ -101,39 +101,6 @@ table('a deadend barrier holds nobody: it is skipped and the host goes past it',
   const s = pick(channelOf(rel('1.0.0'), rel('2.0.0', { barrier: true, deadend: true }), rel('3.0.0')), '1.0.0')
   assert.is(targetOf(s), '3.0.0')
   assert.is(skipOf(s, '2.0.0'), 'deadend')
-})
-
-table('a release whose switch failed on this host is not offered again: the host takes the highest below it', () => {
-  const s = pick(channelOf(rel('1.0.0'), rel('1.1.0'), rel('1.2.0')), '1.0.0', { failed: ['r1.2.0'] })
-  assert.is(targetOf(s), '1.1.0')
-  assert.is(skipOf(s, '1.2.0'), 'failed-here')
-  const detail = s.skipped.find((k) => k.version === '1.2.0')!.detail
-  assert.match(detail, /failed on this host at 2026-06-30T10:00:00Z and was rolled back/)
-  assert.match(detail, /upgrade --manifest https:\/\/releases\.example\/1\.2\.0\/manifest\.json tries it on purpose/)
-})
-
-table('only failed releases above: up to date, each skipped as failed here; another host is offered them', () => {
-  const c = channelOf(rel('1.0.0'), rel('1.1.0'))
-  const s = pick(c, '1.0.0', { failed: ['r1.1.0'] })
-  assert.is(s.target, null)
-  assert.is(s.why, 'up-to-date')
-  assert.is(skipOf(s, '1.1.0'), 'failed-here')
-  assert.is(targetOf(pick(c, '1.0.0')), '1.1.0', 'the mark is this host\'s only')
-})
-
-table('a barrier that failed on this host still holds it: nothing past it, a release below it is taken', () => {
-  const s = pick(channelOf(rel('1.0.0'), rel('1.1.0'), rel('2.0.0', { barrier: true }), rel('3.0.0')), '1.0.0', { failed: ['r2.0.0'] })
-  assert.is(targetOf(s), '1.1.0')
-  assert.match(s.reason, /below barrier r2\.0\.0, which failed on this host/)
-  assert.is(skipOf(s, '2.0.0'), 'failed-here')
-  assert.is(skipOf(s, '3.0.0'), 'past-barrier')
-  assert.is(pick(channelOf(rel('1.0.0'), rel('2.0.0', { barrier: true }), rel('3.0.0')), '1.0.0', { failed: ['r2.0.0'] }).target, null, 'nothing below it: the host stays')
-})
-
-table('a failed mark on the active release or below changes nothing', () => {
-  const s = pick(channelOf(rel('0.9.0'), rel('1.0.0'), rel('1.1.0')), '1.0.0', { failed: ['r0.9.0', 'r1.0.0'] })
-  assert.is(targetOf(s), '1.1.0')
-  assert.is(skipOf(s, '0.9.0'), 'not-above-active')
 })
 
 table('versions are ordered as semver, not as strings', () => {

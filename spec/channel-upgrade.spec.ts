@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert'
 import fs from 'node:fs'
 import path from 'node:path'
 import { startNginx, type Nginx } from './helpers/nginx.js'
-import { type Rel, addHook, cli as run, currentOf, exits, makeRelease, ok, sha256, stateOf, treeOf } from './helpers/hosts.js'
+import { type Rel, cli as run, currentOf, exits, makeRelease, ok, sha256, stateOf, treeOf } from './helpers/hosts.js'
 import { REPO, json } from './helpers/cli.js'
 import Ajv2020 from 'ajv/dist/2020.js'
 import { tempDir } from './helpers/tmp.js'
@@ -231,36 +231,4 @@ e2e('under a trust root of threshold 2, a channel needs signatures by two distin
   const r = exits(await cli(upgradeArgs(root, nginx.url('/stable-2of2.json'), '--check')), 2, '--check of a channel with two signatures')
   assert.match(r.stdout, /upgrade available: r2/)
 })
-e2e('a release whose switch failed here and was rolled back is not offered again by the channel; upgrade --manifest URL still tries it on purpose', async () => {
-  const root = await r1Root()
-  const url = nginx.url('/stable.json')
-  // A post-switch hook that fails the first switch to r2 only: the upgrade is rolled back and r2 marked failed.
-  const once = path.join(tempDir('hook'), 'failed-once')
-  addHook(root, '50-fail-once', `#!/bin/sh\n[ "$NULLSPACE_RELEASE_ID" = r2 ] && [ ! -e '${once}' ] && touch '${once}' && exit 3\nexit 0\n`)
-  const failed = exits(await cli(upgradeArgs(root, url)), 1, 'the channel upgrade to r2 with a failing hook')
-  assert.match(failed.stderr, /rolled back to r1/i)
-  assert.is(currentOf(root), 'r1')
-
-  const before = treeOf(root)
-  const check = json<{ upgrade_available: boolean; why: string; reason: string; skipped: { release_id: string; reason: string; detail: string }[] }>(
-    exits(await cli(upgradeArgs(root, url, '--check', '--json')), 0, '--check after the failure: nothing to offer'),
-  )
-  assert.equal([check.upgrade_available, check.why], [false, 'up-to-date'])
-  assert.equal(check.skipped.map((s) => `${s.release_id}:${s.reason}`), ['r1:not-above-active', 'r2:failed-here', 'r3:past-barrier', 'r4:past-barrier'], 'r2 is a barrier: nothing past it either')
-  assert.match(check.skipped[1]!.detail, new RegExp(`upgrade --manifest ${manifestUrl('r2').replace(/[.]/g, '\\.')} tries it on purpose`))
-  const human = exits(await cli(upgradeArgs(root, url, '--check')), 0, '--check, human')
-  assert.match(human.stdout, /skipped r2 \(0\.2\.0\): its switch failed on this host at .* and was rolled back/)
-  assert.equal(treeOf(root), before, '--check changed the host')
-  const switches = stateOf(root).history.length
-  const again = exits(await cli(upgradeArgs(root, url)), 0, 'upgrade --channel: nothing to do')
-  assert.match(again.stdout, /up to date/)
-  assert.equal([currentOf(root), stateOf(root).history.length], ['r1', switches], 'no switch was tried again')
-
-  ok(await cli(['upgrade', '--root', root, '--manifest', manifestUrl('r2'), '--skip-ingress-smoke']), 'upgrade --manifest r2 on purpose (the hook passes now)')
-  assert.is(currentOf(root), 'r2')
-  assert.equal(Object.keys(stateOf(root).failed), [], 'the success cleared the mark')
-  const next = json<{ upgrade_available: boolean; target: { release_id: string } }>(exits(await cli(upgradeArgs(root, url, '--check', '--json')), 2, '--check from r2'))
-  assert.is(next.target.release_id, 'r3')
-})
-
 e2e.run()

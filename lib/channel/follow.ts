@@ -100,7 +100,7 @@ export async function followChannel(url: string, flags: HostFlags, o: FollowOpti
   const active = await activeRelease(l)
   const known = await readHostId(l)
   const hostId = known ?? (o.readOnly ? null : newHostId(l))
-  const selection = selectTarget(channel, { activeVersion: active?.version ?? null, hostId: hostId?.id ?? null, now: o.now, failed: state.failed })
+  const selection = selectTarget(channel, { activeVersion: active?.version ?? null, hostId: hostId?.id ?? null, now: o.now })
   return {
     url,
     channel,

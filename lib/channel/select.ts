@@ -45,7 +45,7 @@ export function rolloutStanding(release: ChannelRelease, hostId: string | null, 
   return { bucket, percentage, reached: percentage !== null && bucket < percentage }
 }
 
-export type SkipReason = 'not-above-active' | 'deadend' | 'failed-here' | 'rollout-not-reached' | 'past-barrier' | 'below-target'
+export type SkipReason = 'not-above-active' | 'deadend' | 'rollout-not-reached' | 'past-barrier' | 'below-target'
 
 export interface Skipped {
   readonly release_id: string
@@ -76,21 +76,14 @@ export interface HostPosition {
   readonly hostId: string | null
   /** ms since the epoch. */
   readonly now: number
-  /**
-   * Releases whose switch failed on this host and was rolled back (state.json `failed`), with
-   * when: a dead-end for this host only, so a timer does not switch to it and back again on
-   * every run. `upgrade --manifest URL` still tries one on purpose, and a success clears it.
-   */
-  readonly failed?: Readonly<Record<string, { readonly at: string }>>
 }
 
 const byVersion = (a: ChannelRelease, b: ChannelRelease) => semver.compare(a.version, b.version)
 
 /**
- * Among the releases of higher version than the active one that are not deadend, have not
- * failed on this host, and whose rollout has reached this host: the lowest barrier if one is
- * above the active version, else the highest version. A barrier that failed on this host still
- * holds it: nothing past it is offered until the host has passed through it. A barrier holds every host below it until the host has passed through it: the
+ * Among the releases of higher version than the active one that are not deadend and whose
+ * rollout has reached this host: the lowest barrier if one is above the active version, else the
+ * highest version. A barrier holds every host below it until the host has passed through it: the
  * releases past the lowest barrier above the active version are not offered yet, also while the
  * barrier's own rollout has not reached this host (then the host may still take a release below
  * the barrier). Versions are compared as semver (1.10.0 is above 1.9.0).
@@ -99,17 +92,13 @@ export function selectTarget(channel: Channel, host: HostPosition): Selection {
   const skipped: Skipped[] = []
   const skip = (r: ChannelRelease, reason: SkipReason, detail: string) => skipped.push({ release_id: r.release_id, version: r.version, reason, detail })
   const above: ChannelRelease[] = []
-  const failedBarriers: ChannelRelease[] = []
   for (const r of channel.releases) {
     if (host.activeVersion !== null && semver.lte(r.version, host.activeVersion)) skip(r, 'not-above-active', `version ${r.version} is not above the active ${host.activeVersion}`)
     else if (r.deadend) skip(r, 'deadend', `marked deadend: no host is moved to it`)
-    else if (host.failed?.[r.release_id]) {
-      skip(r, 'failed-here', `its switch failed on this host at ${host.failed[r.release_id].at} and was rolled back; a channel does not offer it again (upgrade --manifest ${r.manifest_url} tries it on purpose)`)
-      if (r.barrier) failedBarriers.push(r)
-    } else above.push(r)
+    else above.push(r)
   }
   above.sort(byVersion)
-  const barrier = [...above, ...failedBarriers].filter((r) => r.barrier).sort(byVersion)[0] ?? null
+  const barrier = above.find((r) => r.barrier) ?? null
   const reached: ChannelRelease[] = []
   for (const r of above) {
     if (barrier && byVersion(r, barrier) > 0) {
@@ -123,8 +112,7 @@ export function selectTarget(channel: Channel, host: HostPosition): Selection {
   if (barrier && reached.includes(barrier))
     return done(barrier, 'barrier', `barrier ${barrier.release_id} (${barrier.version}) is the lowest barrier above the active version; every host passes through it`)
   const newest = reached.at(-1)
-  const held = !barrier ? '' : failedBarriers.includes(barrier) ? ` (below barrier ${barrier.release_id}, which failed on this host)` : ` (below barrier ${barrier.release_id}, whose rollout has not reached this host)`
-  if (newest) return done(newest, 'newest', `${newest.release_id} (${newest.version}) is the highest version this host may take${held}`)
+  if (newest) return done(newest, 'newest', `${newest.release_id} (${newest.version}) is the highest version this host may take${barrier ? ` (below barrier ${barrier.release_id}, whose rollout has not reached this host)` : ''}`)
   const none = host.activeVersion === null ? 'no release this host may take' : `no release this host may take is above the active ${host.activeVersion}`
   return { target: null, why: 'up-to-date', reason: `up to date: ${none}`, skipped: order(skipped) }
 
