@@ -2,44 +2,21 @@
 // schemas/channel.schema.json mirrors the structure declared here; spec/channel-schema.spec.ts
 // keeps the two in step. Cross-field and clock rules live in rules.ts.
 import { t } from '../commonjs.cjs'
-import { Digest, NonEmpty, ReleaseId, Semver, Timestamp, closed } from '../manifest/codec.js'
+import { Digest, NonEmpty, ReleaseId, Semver, Timestamp, closed, refined, wholeNumber } from '../manifest/codec.js'
 
 export const CHANNEL_FORMAT = 'nullspace-channel-v1'
 
-export const ChannelFormat = new t.Type<typeof CHANNEL_FORMAT, typeof CHANNEL_FORMAT, unknown>(
-  `"${CHANNEL_FORMAT}" (the only channel format this tool reads)`,
-  (u): u is typeof CHANNEL_FORMAT => u === CHANNEL_FORMAT,
-  (u, c) => (u === CHANNEL_FORMAT ? t.success(CHANNEL_FORMAT) : t.failure(u, c)),
-  t.identity,
-)
+export const ChannelFormat = refined(`"${CHANNEL_FORMAT}" (the only channel format this tool reads)`, (u): u is typeof CHANNEL_FORMAT => u === CHANNEL_FORMAT)
 
-const isSequence = (u: unknown): u is number => typeof u === 'number' && Number.isSafeInteger(u) && u >= 0
 /** Raised by one on every change; a host refuses a channel whose sequence is below the highest it accepted. */
-export const Sequence = new t.Type<number, number, unknown>(
-  `a whole number from 0 to ${Number.MAX_SAFE_INTEGER}`,
-  isSequence,
-  (u, c) => (isSequence(u) ? t.success(u) : t.failure(u, c)),
-  t.identity,
-)
+export const Sequence = wholeNumber(`a whole number from 0 to ${Number.MAX_SAFE_INTEGER}`, 0)
 
-const isPercentage = (u: unknown): u is number => typeof u === 'number' && Number.isFinite(u) && u >= 0 && u <= 100
 /** A share of hosts, fractions allowed (0.5 is one host in two hundred). */
-export const Percentage = new t.Type<number, number, unknown>(
-  'a number from 0 to 100',
-  isPercentage,
-  (u, c) => (isPercentage(u) ? t.success(u) : t.failure(u, c)),
-  t.identity,
-)
+export const Percentage = refined('a number from 0 to 100', (u): u is number => typeof u === 'number' && Number.isFinite(u) && u >= 0 && u <= 100)
 
 /** Whole minutes; 0 is allowed: every host is reached at start_at (a release scheduled for a time). */
 export const MAX_ROLLOUT_MINUTES = 10 * 366 * 24 * 60
-const isMinutes = (u: unknown): u is number => typeof u === 'number' && Number.isSafeInteger(u) && u >= 0 && u <= MAX_ROLLOUT_MINUTES
-export const Minutes = new t.Type<number, number, unknown>(
-  `a whole number of minutes from 0 to ${MAX_ROLLOUT_MINUTES} (ten years)`,
-  isMinutes,
-  (u, c) => (isMinutes(u) ? t.success(u) : t.failure(u, c)),
-  t.identity,
-)
+export const Minutes = wholeNumber(`a whole number of minutes from 0 to ${MAX_ROLLOUT_MINUTES} (ten years)`, 0, MAX_ROLLOUT_MINUTES)
 
 export const Rollout = closed(
   'rollout',

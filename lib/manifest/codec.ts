@@ -6,15 +6,17 @@ import { t } from '../commonjs.cjs'
 import { ARCHITECTURES, COMPONENT_KINDS } from './kinds.js'
 import { MAX_CHUNK_SIZE } from '../chunks/format.js'
 
-/** A codec whose `name` is what an operator reads in an error: "must be <name>". */
-export function pattern(re: RegExp, name: string): t.Type<string, string, unknown> {
-  return new t.Type<string, string, unknown>(
-    name,
-    (u): u is string => typeof u === 'string' && re.test(u),
-    (u, c) => (typeof u === 'string' && re.test(u) ? t.success(u) : t.failure(u, c)),
-    t.identity,
-  )
+/** A codec of the values `accepts` admits, whose `name` is what an operator reads in an error: "must be <name>". */
+export function refined<T>(name: string, accepts: (u: unknown) => u is T): t.Type<T, T, unknown> {
+  return new t.Type<T, T, unknown>(name, accepts, (u, c) => (accepts(u) ? t.success(u) : t.failure(u, c)), t.identity)
 }
+
+/** A string matching `re`. */
+export const pattern = (re: RegExp, name: string): t.Type<string, string, unknown> => refined(name, (u): u is string => typeof u === 'string' && re.test(u))
+
+/** A whole number from `min` to `max`. */
+export const wholeNumber = (name: string, min: number, max = Number.MAX_SAFE_INTEGER): t.Type<number, number, unknown> =>
+  refined(name, (u): u is number => typeof u === 'number' && Number.isSafeInteger(u) && u >= min && u <= max)
 
 export function oneOf<T extends string>(values: readonly T[]): t.Type<T, T, unknown> {
   const set = new Set<string>(values)
@@ -82,33 +84,12 @@ export function isTimestamp(s: string): boolean {
   const daysInMonth = new Date(Date.UTC(y, mo, 0)).getUTCDate()
   return mo >= 1 && mo <= 12 && d >= 1 && d <= daysInMonth && h <= 23 && mi <= 59 && se <= 60
 }
-export const Timestamp = new t.Type<string, string, unknown>(
-  'an RFC 3339 timestamp such as 2026-06-10T12:00:00Z',
-  (u): u is string => typeof u === 'string' && isTimestamp(u),
-  (u, c) => (typeof u === 'string' && isTimestamp(u) ? t.success(u) : t.failure(u, c)),
-  t.identity,
-)
+export const Timestamp = refined('an RFC 3339 timestamp such as 2026-06-10T12:00:00Z', (u): u is string => typeof u === 'string' && isTimestamp(u))
 export const Mode = pattern(MODE, 'an octal file mode such as 0555')
 
-export const ByteSize = new t.Type<number, number, unknown>(
-  `a whole number of bytes from 0 to ${Number.MAX_SAFE_INTEGER}`,
-  (u): u is number => typeof u === 'number' && Number.isSafeInteger(u) && u >= 0,
-  (u, c) => (typeof u === 'number' && Number.isSafeInteger(u) && u >= 0 ? t.success(u) : t.failure(u, c)),
-  t.identity,
-)
-const isChunkSize = (u: unknown): u is number => typeof u === 'number' && Number.isInteger(u) && u >= 4096 && u <= MAX_CHUNK_SIZE
-export const ChunkSize = new t.Type<number, number, unknown>(
-  `a whole number of bytes from 4096 to ${MAX_CHUNK_SIZE} (16 MiB)`,
-  isChunkSize,
-  (u, c) => (isChunkSize(u) ? t.success(u) : t.failure(u, c)),
-  t.identity,
-)
-export const SchemaVersion = new t.Type<1, 1, unknown>(
-  '1 (the only schema_version this tool reads)',
-  (u): u is 1 => u === 1,
-  (u, c) => (u === 1 ? t.success(1 as const) : t.failure(u, c)),
-  t.identity,
-)
+export const ByteSize = wholeNumber(`a whole number of bytes from 0 to ${Number.MAX_SAFE_INTEGER}`, 0)
+export const ChunkSize = wholeNumber(`a whole number of bytes from 4096 to ${MAX_CHUNK_SIZE} (16 MiB)`, 4096, MAX_CHUNK_SIZE)
+export const SchemaVersion = refined('1 (the only schema_version this tool reads)', (u): u is 1 => u === 1)
 
 export const ComponentKind = oneOf(COMPONENT_KINDS)
 export const ManifestArchitecture = oneOf(ARCHITECTURES)

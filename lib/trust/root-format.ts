@@ -5,7 +5,7 @@
 // under its own id, no key id twice) are the codec's alone.
 import { createPublicKey, type KeyObject } from 'node:crypto'
 import { t, E } from '../commonjs.cjs'
-import { closed, oneOf, pattern, Timestamp } from '../manifest/codec.js'
+import { closed, oneOf, pattern, Timestamp, wholeNumber } from '../manifest/codec.js'
 import { formatProblem, problemsFromErrors } from '../manifest/problems.js'
 import { KEY_ID, keyId } from './key-id.js'
 
@@ -15,13 +15,7 @@ export const MAX_ROOT_BYTES = 64 * 1024
 /** At most this many keys; a signature file may hold two roots' worth (a rotation). */
 export const MAX_ROOT_KEYS = 32
 
-const isPositiveInteger = (u: unknown): u is number => typeof u === 'number' && Number.isSafeInteger(u) && u >= 1
-export const PositiveInteger = new t.Type<number, number, unknown>(
-  'an integer of at least 1',
-  isPositiveInteger,
-  (u, c) => (isPositiveInteger(u) ? t.success(u) : t.failure(u, c)),
-  t.identity,
-)
+export const PositiveInteger = wholeNumber('an integer of at least 1', 1)
 export const PUBLIC_KEY_PEM = /^-----BEGIN PUBLIC KEY-----\r?\n[A-Za-z0-9+/=\r\n]+-----END PUBLIC KEY-----\r?\n?$/
 export const KeyId = pattern(KEY_ID, 'a key id: 16 lowercase hex characters, as manifest keygen names the key')
 export const PublicKeyPem = pattern(PUBLIC_KEY_PEM, 'an ed25519 public key in SPKI PEM (the content of the .pub manifest keygen writes)')
